@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs Berth's whole test suite: installs the system packages the tests use,
+# builds the fixture images with tools Berth did not write, then runs every
+# unit and root integration test of the workspace.
+#
+# Usage: sudo scripts/test.sh [extra cargo test args]
+# Needs root (tests create real namespaces, mounts, cgroups and veths).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+SHARED="${BERTH_SHARED:-$ROOT/../shared}"
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "scripts/test.sh: run as root (the tests create real namespaces, mounts and cgroups)" >&2
+  exit 1
+fi
+
+scripts/install-deps.sh
+
+export BERTH_FIXTURES="${BERTH_FIXTURES:-/var/tmp/berth-fixtures}"
+"$SHARED/fixtures/make-images.sh" "$BERTH_FIXTURES" --debian >/dev/null
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Root integration tests share the machine's cgroups and mount table; two
+# test threads keep a 2-core machine busy without starving the kernel work.
+cargo test --workspace -- --test-threads=2 "$@"
