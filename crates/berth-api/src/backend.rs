@@ -1,0 +1,248 @@
+//! The service interface the router calls: one async method per Engine API
+//! endpoint. Implemented by `berth-engine`; wired in `berthd`.
+//!
+//! Every method returns [`ApiError`] on failure; the router maps its kind to
+//! Docker's status code and sends `{"message": ...}`. Methods that answer
+//! with a stream return it only after validating the request, so that an
+//! error still gets a proper status code.
+
+use crate::models::*;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A boxed `Send` future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A boxed `Send` stream of items.
+pub type BoxStream<T> = Pin<Box<dyn futures_core::Stream<Item = T> + Send + 'static>>;
+/// A request body as a byte reader (`/images/load`, `/images/create?fromSrc=-`).
+pub type BodyReader = Box<dyn AsyncRead + Send + Unpin + 'static>;
+/// Result of a service call.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A hijacked connection after `101 UPGRADED`: raw bytes both ways.
+pub trait HijackedIo: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> HijackedIo for T {}
+
+/// What a hijacking endpoint (attach, exec start) hands back after
+/// validation: whether the stream is raw (`tty`) or multiplexed, and the
+/// session to run on the upgraded connection.
+pub struct Hijack {
+    /// True: raw stream (`application/vnd.docker.raw-stream`); false: 8-byte
+    /// framed stdout/stderr (`application/vnd.docker.multiplexed-stream`).
+    pub tty: bool,
+    /// Runs the session; returns when the stream ends (container exit,
+    /// detach keys, client gone).
+    pub run: Box<dyn FnOnce(Box<dyn HijackedIo>) -> BoxFuture<()> + Send>,
+}
+
+/// Filters of list/prune/events endpoints: `{"label": ["a=b"], "status": ["exited"]}`
+/// (decoded from both of Docker's encodings, map-of-bools and arrays).
+pub type Filters = BTreeMap<String, Vec<String>>;
+
+/// Query of `GET /containers/json`.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// `all=1`: include stopped containers.
+    pub all: bool,
+    /// `limit=n`: newest n (implies all); 0 or negative = no limit.
+    pub limit: i64,
+    /// `size=1`: compute SizeRw / SizeRootFs.
+    pub size: bool,
+    /// `filters=`.
+    pub filters: Filters,
+}
+
+/// Query of `POST /containers/{id}/attach`.
+#[derive(Debug, Clone, Default)]
+pub struct AttachOptions {
+    /// `stream=1`: stream live output.
+    pub stream: bool,
+    /// `logs=1`: replay the log first.
+    pub logs: bool,
+    /// `stdin=1`.
+    pub stdin: bool,
+    /// `stdout=1`.
+    pub stdout: bool,
+    /// `stderr=1`.
+    pub stderr: bool,
+    /// `detachKeys=ctrl-p,ctrl-q` (empty: the default ctrl-p,ctrl-q).
+    pub detach_keys: String,
+}
+
+/// Query of `GET /containers/{id}/logs`.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    /// `follow=1`.
+    pub follow: bool,
+    /// `stdout=1`.
+    pub stdout: bool,
+    /// `stderr=1`.
+    pub stderr: bool,
+    /// `since=` Unix time, seconds with optional fraction (nanosecond precision).
+    pub since_ns: Option<i128>,
+    /// `until=` Unix time in nanoseconds.
+    pub until_ns: Option<i128>,
+    /// `timestamps=1`: prefix each line with its RFC 3339 nano time and a space.
+    pub timestamps: bool,
+    /// `tail=n`: last n lines; None = all.
+    pub tail: Option<usize>,
+}
+
+/// Which stream a chunk of container output came from (the multiplexed
+/// frame's first byte: 0 stdin, 1 stdout, 2 stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdStream {
+    /// 0
+    Stdin = 0,
+    /// 1
+    Stdout = 1,
+    /// 2
+    Stderr = 2,
+}
+
+/// A piece of container output: a log line or a live chunk.
+#[derive(Debug, Clone)]
+pub struct OutputChunk {
+    /// Source stream.
+    pub stream: StdStream,
+    /// Bytes (already prefixed with a timestamp when asked for).
+    pub data: Bytes,
+}
+
+/// The answer of `GET /containers/{id}/logs`: whether the container has a TTY
+/// (raw output) and the chunks.
+pub struct LogsStream {
+    /// Raw (true) or multiplexed (false).
+    pub tty: bool,
+    /// The chunks; ends at the end of the log unless following.
+    pub chunks: BoxStream<OutputChunk>,
+}
+
+/// Query of `GET /events`.
+#[derive(Debug, Clone, Default)]
+pub struct EventsOptions {
+    /// `since=` Unix nanoseconds.
+    pub since_ns: Option<i128>,
+    /// `until=` Unix nanoseconds (the stream ends then).
+    pub until_ns: Option<i128>,
+    /// `filters=` (type, event/action, container, image, label).
+    pub filters: Filters,
+}
+
+/// The services behind the Engine API. See each method for the endpoint.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    // ---- system ----
+    /// `GET /version`.
+    async fn version(&self) -> ApiResult<SystemVersion>;
+    /// `GET /info`.
+    async fn info(&self) -> ApiResult<SystemInfo>;
+    /// `GET /events`: past events matching, then live ones until `until`.
+    async fn events(&self, opts: EventsOptions) -> ApiResult<BoxStream<EventMessage>>;
+    /// `GET /system/df`.
+    async fn system_df(&self) -> ApiResult<SystemDf>;
+
+    // ---- containers ----
+    /// `POST /containers/create?name=`.
+    async fn container_create(
+        &self,
+        name: Option<String>,
+        req: ContainerCreateRequest,
+    ) -> ApiResult<ContainerCreateResponse>;
+    /// `GET /containers/json`.
+    async fn container_list(&self, opts: ListOptions) -> ApiResult<Vec<ContainerSummary>>;
+    /// `GET /containers/{id}/json?size=`.
+    async fn container_inspect(&self, id: &str, size: bool) -> ApiResult<ContainerInspect>;
+    /// `POST /containers/{id}/start`; `NotModified` when already running.
+    async fn container_start(&self, id: &str) -> ApiResult<()>;
+    /// `POST /containers/{id}/stop?signal=&t=`; `NotModified` when not running.
+    async fn container_stop(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> ApiResult<()>;
+    /// `POST /containers/{id}/restart?signal=&t=`.
+    async fn container_restart(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> ApiResult<()>;
+    /// `POST /containers/{id}/kill?signal=` (default SIGKILL).
+    async fn container_kill(&self, id: &str, signal: Option<String>) -> ApiResult<()>;
+    /// `POST /containers/{id}/wait?condition=not-running|next-exit|removed`.
+    /// The wait is registered before this returns; the future yields when
+    /// the condition is met.
+    async fn container_wait(&self, id: &str, condition: &str)
+        -> ApiResult<BoxFuture<WaitResponse>>;
+    /// `POST /containers/{id}/attach` (hijacked).
+    async fn container_attach(&self, id: &str, opts: AttachOptions) -> ApiResult<Hijack>;
+    /// `GET /containers/{id}/logs`.
+    async fn container_logs(&self, id: &str, opts: LogsOptions) -> ApiResult<LogsStream>;
+    /// `POST /containers/{id}/resize?h=&w=`.
+    async fn container_resize(&self, id: &str, height: u16, width: u16) -> ApiResult<()>;
+    /// `POST /containers/{id}/pause`.
+    async fn container_pause(&self, id: &str) -> ApiResult<()>;
+    /// `POST /containers/{id}/unpause`.
+    async fn container_unpause(&self, id: &str) -> ApiResult<()>;
+    /// `POST /containers/{id}/rename?name=`.
+    async fn container_rename(&self, id: &str, new_name: &str) -> ApiResult<()>;
+    /// `GET /containers/{id}/top?ps_args=`.
+    async fn container_top(&self, id: &str, ps_args: Option<String>) -> ApiResult<TopResponse>;
+    /// `DELETE /containers/{id}?force=&v=`.
+    async fn container_remove(&self, id: &str, force: bool, volumes: bool) -> ApiResult<()>;
+    /// `POST /containers/prune?filters=`.
+    async fn container_prune(&self, filters: Filters) -> ApiResult<ContainerPruneResponse>;
+
+    // ---- exec ----
+    /// `POST /containers/{id}/exec` (201).
+    async fn exec_create(&self, id: &str, cfg: ExecConfig) -> ApiResult<IdResponse>;
+    /// `POST /exec/{id}/start` with `Detach: false` (hijacked).
+    async fn exec_start(&self, id: &str, cfg: ExecStartConfig) -> ApiResult<Hijack>;
+    /// `POST /exec/{id}/start` with `Detach: true`: starts and returns.
+    async fn exec_start_detached(&self, id: &str, cfg: ExecStartConfig) -> ApiResult<()>;
+    /// `POST /exec/{id}/resize?h=&w=`.
+    async fn exec_resize(&self, id: &str, height: u16, width: u16) -> ApiResult<()>;
+    /// `GET /exec/{id}/json`.
+    async fn exec_inspect(&self, id: &str) -> ApiResult<ExecInspect>;
+
+    // ---- images ----
+    /// `GET /images/json?all=&filters=`.
+    async fn image_list(&self, all: bool, filters: Filters) -> ApiResult<Vec<ImageSummary>>;
+    /// `GET /images/{name}/json`.
+    async fn image_inspect(&self, name: &str) -> ApiResult<ImageInspect>;
+    /// `GET /images/{name}/history`.
+    async fn image_history(&self, name: &str) -> ApiResult<Vec<HistoryItem>>;
+    /// `POST /images/{name}/tag?repo=&tag=` (201).
+    async fn image_tag(&self, name: &str, repo: &str, tag: &str) -> ApiResult<()>;
+    /// `DELETE /images/{name}?force=&noprune=`.
+    async fn image_remove(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> ApiResult<Vec<ImageDeleteItem>>;
+    /// `POST /images/load?quiet=`: a docker-archive or OCI-layout tar body;
+    /// progress messages then `{"stream": "Loaded image: ...\n"}`.
+    async fn image_load(&self, body: BodyReader, quiet: bool) -> ApiResult<BoxStream<JsonMessage>>;
+    /// `GET /images/get?names=` or `/images/{name}/get`: a docker-archive tar.
+    async fn image_save(&self, names: Vec<String>) -> ApiResult<BoxStream<std::io::Result<Bytes>>>;
+    /// `POST /images/create?fromSrc=-&repo=&tag=&changes=&message=`: import a
+    /// rootfs tar as an image.
+    async fn image_import(
+        &self,
+        body: BodyReader,
+        repo: String,
+        tag: String,
+        changes: Vec<String>,
+        message: String,
+    ) -> ApiResult<BoxStream<JsonMessage>>;
+    /// `POST /images/create?fromImage=&tag=`: pull.
+    async fn image_pull(&self, from_image: &str, tag: &str) -> ApiResult<BoxStream<JsonMessage>>;
+    /// `POST /images/prune?filters=`.
+    async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse>;
+}
