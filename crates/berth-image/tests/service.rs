@@ -1,0 +1,457 @@
+//! The image service on the real fixtures (made by umoci and skopeo):
+//! load in every format, list, inspect, history, tag, rmi, prune, and a
+//! container snapshot mounted for real.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use berth_image::{
+    ContainerUse, DeleteItem, Filters, ImageError, ImageService, ImportOptions, ListOptions,
+    RemoveOptions,
+};
+use berth_testutil::fixture;
+
+const BUSYBOX_ID: &str = "sha256:a8dd73bd7c7fc2fa15f80bc8a866069eef552daf1c6e658a0b66d261cf232ba8";
+
+fn svc(dir: &Path) -> ImageService {
+    ImageService::open(&dir.join("root")).expect("open image service")
+}
+
+fn load(svc: &ImageService, name: &str) -> Vec<String> {
+    let mut events = 0;
+    let v = svc
+        .load_path(&fixture(name), &mut |_| events += 1)
+        .unwrap_or_else(|e| panic!("load {name}: {e}"));
+    assert!(events > 0, "progress reported");
+    v.iter().map(|l| l.to_string()).collect()
+}
+
+fn filters(pairs: &[(&str, &str)]) -> Filters {
+    let mut f = Filters::new();
+    for (k, v) in pairs {
+        f.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    f
+}
+
+fn list(svc: &ImageService, pairs: &[(&str, &str)]) -> Vec<berth_image::ImageSummary> {
+    svc.list(&ListOptions {
+        all: false,
+        filters: filters(pairs),
+    })
+    .unwrap()
+}
+
+#[test]
+fn loads_busybox_in_every_fixture_format_to_the_same_image() {
+    let tmp = berth_testutil::tempdir();
+    let s = svc(tmp.path());
+    assert_eq!(
+        load(&s, "busybox-docker.tar"),
+        ["Loaded image: busybox:latest"]
+    );
+    for f in ["busybox-oci", "busybox-oci.tar"] {
+        let tmp2 = berth_testutil::tempdir();
+        let s2 = svc(tmp2.path());
+        // umoci names the manifest only "latest" (no repository): untagged.
+        assert_eq!(load(&s2, f), [format!("Loaded image ID: {BUSYBOX_ID}")]);
+        assert_eq!(
+            s2.inspect(BUSYBOX_ID).unwrap().root_fs,
+            s.inspect("busybox").unwrap().root_fs
+        );
+    }
+    let images = list(&s, &[]);
+    assert_eq!(images.len(), 1);
+    let i = &images[0];
+    assert_eq!(i.id, BUSYBOX_ID);
+    assert_eq!(i.repo_tags, ["busybox:latest"]);
+    assert!(i.size > 1_000_000 && i.created > 0);
+
+    let ins = s.inspect("busybox:latest").unwrap();
+    assert_eq!(ins.id, BUSYBOX_ID);
+    assert_eq!(
+        (ins.os.as_str(), ins.architecture.as_str()),
+        ("linux", "amd64")
+    );
+    assert_eq!(ins.config.cmd.as_deref(), Some(&["sh".to_string()][..]));
+    assert_eq!(ins.root_fs.layers.len(), 1);
+    assert!(ins.created.ends_with('Z'));
+    let j = serde_json::to_value(&ins).unwrap();
+    for k in [
+        "Id",
+        "RepoTags",
+        "RepoDigests",
+        "Parent",
+        "Comment",
+        "Created",
+        "Author",
+        "Config",
+        "Architecture",
+        "Os",
+        "Size",
+        "RootFS",
+        "Metadata",
+    ] {
+        assert!(j.get(k).is_some(), "inspect has {k}");
+    }
+    assert_eq!(j["RootFS"]["Type"], "layers");
+    assert_eq!(
+        j["Config"]["Env"][0],
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    );
+    // every name form
+    for n in [
+        "busybox",
+        "docker.io/library/busybox:latest",
+        &BUSYBOX_ID[7..],
+        &BUSYBOX_ID[7..19],
+        "a8dd73",
+    ] {
+        assert_eq!(s.resolve(n).unwrap().to_string(), BUSYBOX_ID, "{n}");
+    }
+    let e = s.inspect("busybox:nope").unwrap_err();
+    assert_eq!(
+        (e.to_string().as_str(), e.status()),
+        ("No such image: busybox:nope", 404)
+    );
+    let e = s.inspect("Busybox").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid reference format: repository name (library/Busybox) must be lowercase"
+    );
+    assert_eq!(e.status(), 400);
+    // loading again is idempotent
+    assert_eq!(
+        load(&s, "busybox-docker.tar"),
+        ["Loaded image: busybox:latest"]
+    );
+    assert_eq!(list(&s, &[]).len(), 1);
+}
+
+#[test]
+fn snapshot_for_a_container_mounts_the_image_rootfs() {
+    berth_testutil::require_root();
+    let tmp = berth_testutil::tempdir();
+    let s = svc(tmp.path());
+    load(&s, "busybox-docker.tar");
+    let cid = berth_types::new_id();
+    let m = s.prepare_snapshot(&cid, "busybox").unwrap();
+    assert!(m.upperdir.starts_with(tmp.path()));
+    let target = tmp.path().join("rootfs");
+    fs::create_dir_all(&target).unwrap();
+    let (cwd, data) = m.mount_data();
+    let mut c = Command::new("mount");
+    c.args(["-t", "overlay", "overlay", "-o", &data])
+        .arg(&target);
+    if let Some(d) = &cwd {
+        c.current_dir(d);
+    }
+    assert!(c.status().unwrap().success(), "mount {data}");
+    let out = Command::new("chroot")
+        .arg(&target)
+        .args([
+            "/bin/sh",
+            "-c",
+            "echo hi > /made; cat /etc/passwd | head -1",
+        ])
+        .output();
+    let umount_ok = Command::new("umount")
+        .arg(&target)
+        .status()
+        .unwrap()
+        .success();
+    let out = out.unwrap();
+    assert!(umount_ok);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "root:x:0:0:root:/root:/bin/sh"
+    );
+    assert_eq!(fs::read_to_string(m.upperdir.join("made")).unwrap(), "hi\n");
+    assert!(matches!(
+        s.prepare_snapshot(&cid, "busybox"),
+        Err(ImageError::Store(berth_image::StoreError::SnapshotExists(
+            _
+        )))
+    ));
+    // The snapshot keeps the layers alive even if the image goes.
+    let used = [ContainerUse {
+        container_id: cid.clone(),
+        image_id: s.resolve("busybox").unwrap(),
+        running: false,
+    }];
+    let e = s
+        .remove(BUSYBOX_ID, RemoveOptions::default(), &used)
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert!(
+        e.to_string()
+            .contains("(must be forced) - image is being used by stopped container"),
+        "{e}"
+    );
+    s.remove(
+        BUSYBOX_ID,
+        RemoveOptions {
+            force: true,
+            noprune: false,
+        },
+        &used,
+    )
+    .unwrap();
+    assert!(m.lowerdirs[0].is_dir(), "layer kept for the container");
+    s.remove_snapshot(&cid).unwrap();
+    s.gc().unwrap();
+    assert!(
+        !m.lowerdirs[0].exists(),
+        "layer collected with its last user"
+    );
+    assert!(!m.base.exists());
+    assert!(berth_testutil::mounts_containing(&tmp.path().to_string_lossy()).is_empty());
+}
+
+#[test]
+fn tag_untag_delete_and_conflicts_follow_docker() {
+    let tmp = berth_testutil::tempdir();
+    let s = svc(tmp.path());
+    load(&s, "busybox-docker.tar");
+    s.tag("busybox", "localhost:5000/bb:v1").unwrap();
+    s.tag(&BUSYBOX_ID[7..19], "mine").unwrap();
+    let tags = &list(&s, &[])[0].repo_tags;
+    assert_eq!(tags.len(), 3, "{tags:?}");
+    assert!(
+        tags.contains(&"localhost:5000/bb:v1".to_string())
+            && tags.contains(&"mine:latest".to_string())
+    );
+    assert!(s
+        .tag("busybox", "Bad")
+        .unwrap_err()
+        .to_string()
+        .contains("must be lowercase"));
+    assert!(s.tag("nope", "x").unwrap_err().status() == 404);
+
+    let e = s
+        .remove(&BUSYBOX_ID[7..19], RemoveOptions::default(), &[])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+            &BUSYBOX_ID[7..19]
+        )
+    );
+    assert_eq!(e.status(), 409);
+    assert_eq!(
+        s.remove("mine", RemoveOptions::default(), &[]).unwrap(),
+        [DeleteItem::Untagged("mine:latest".into())]
+    );
+    let running = [ContainerUse {
+        container_id: "c0ffee".repeat(10) + "abcd",
+        image_id: s.resolve("busybox").unwrap(),
+        running: true,
+    }];
+    let e = s
+        .remove(
+            BUSYBOX_ID,
+            RemoveOptions {
+                force: true,
+                noprune: false,
+            },
+            &running,
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("(cannot be forced) - image is being used by running container c0ffeec0ffee"),
+        "{e}"
+    );
+    let out = s
+        .remove(
+            BUSYBOX_ID,
+            RemoveOptions {
+                force: true,
+                noprune: false,
+            },
+            &[],
+        )
+        .unwrap();
+    assert_eq!(out[0], DeleteItem::Untagged("busybox:latest".into()));
+    assert!(out.contains(&DeleteItem::Deleted(BUSYBOX_ID.into())));
+    assert!(list(&s, &[]).is_empty());
+    assert!(
+        s.store().content.list().unwrap().is_empty(),
+        "blobs collected"
+    );
+    assert!(
+        s.store().db.layers().unwrap().is_empty(),
+        "layers collected"
+    );
+    assert_eq!(
+        s.remove("busybox", RemoveOptions::default(), &[])
+            .unwrap_err()
+            .status(),
+        404
+    );
+}
+
+#[test]
+fn list_filters_history_import_and_prune() {
+    let tmp = berth_testutil::tempdir();
+    let s = svc(tmp.path());
+    load(&s, "busybox-docker.tar");
+    let rootfs = fs::File::open(fixture("busybox-rootfs.tar")).unwrap();
+    let id = s
+        .import(
+            rootfs,
+            &ImportOptions {
+                changes: vec![
+                    "CMD [\"/bin/sh\", \"-c\", \"echo hi\"]".into(),
+                    "ENV A=1".into(),
+                    "LABEL role=test".into(),
+                    "EXPOSE 8080".into(),
+                    "WORKDIR /srv".into(),
+                    "USER nobody".into(),
+                    "VOLUME /data".into(),
+                    "STOPSIGNAL SIGINT".into(),
+                    "ENTRYPOINT [\"/bin/busybox\"]".into(),
+                ],
+                message: Some("made by a test".into()),
+                reference: Some("imported:v1".into()),
+                platform: None,
+            },
+        )
+        .unwrap();
+    let ins = s.inspect("imported:v1").unwrap();
+    assert_eq!(ins.id, id.to_string());
+    assert_eq!(ins.comment, "made by a test");
+    assert_eq!(ins.config.user, "nobody");
+    assert_eq!(ins.config.working_dir, "/srv");
+    assert_eq!(ins.config.stop_signal.as_deref(), Some("SIGINT"));
+    assert!(ins
+        .config
+        .exposed_ports
+        .as_ref()
+        .unwrap()
+        .contains_key("8080/tcp"));
+    assert!(ins.config.volumes.as_ref().unwrap().contains_key("/data"));
+    assert_eq!(ins.config.labels.as_ref().unwrap()["role"], "test");
+    assert_eq!(ins.config.env.as_deref(), Some(&["A=1".to_string()][..]));
+    // the layer is the tarball itself: its diff ID is the file's digest
+    let file_digest =
+        berth_types::Digest::sha256_of(&fs::read(fixture("busybox-rootfs.tar")).unwrap());
+    assert_eq!(ins.root_fs.layers, [file_digest.to_string()]);
+    assert_eq!(s.store().db.layers().unwrap().len(), 2);
+    let h = s.history("imported:v1").unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].id, id.to_string());
+    assert_eq!(h[0].comment, "made by a test");
+    assert_eq!(h[0].tags.as_deref(), Some(&["imported:v1".to_string()][..]));
+
+    assert_eq!(list(&s, &[("label", "role=test")]).len(), 1);
+    assert_eq!(list(&s, &[("label", "role")]).len(), 1);
+    assert_eq!(list(&s, &[("label", "role=other")]).len(), 0);
+    assert_eq!(
+        list(&s, &[("reference", "busy*")])[0].repo_tags,
+        ["busybox:latest"]
+    );
+    assert_eq!(list(&s, &[("reference", "imported:v*")]).len(), 1);
+    assert_eq!(list(&s, &[("dangling", "true")]).len(), 0);
+    assert_eq!(list(&s, &[("since", "busybox")])[0].id, id.to_string());
+    assert_eq!(list(&s, &[("before", "imported:v1")])[0].id, BUSYBOX_ID);
+    let e = s
+        .list(&ListOptions {
+            all: false,
+            filters: filters(&[("bogus", "1")]),
+        })
+        .unwrap_err();
+    assert_eq!(
+        (e.to_string().as_str(), e.status()),
+        ("invalid filter 'bogus'", 400)
+    );
+
+    // bad --change: a clear error and nothing stored
+    let before = s.store().content.list().unwrap().len();
+    let e = s
+        .import(
+            &b"irrelevant"[..],
+            &ImportOptions {
+                changes: vec!["RUN rm -rf /".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        (e.to_string().as_str(), e.status()),
+        ("RUN is not a valid change command", 400)
+    );
+    let e = s
+        .import(
+            &b"this is not a tar archive at all"[..],
+            &ImportOptions::default(),
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), 400, "{e}");
+    assert_eq!(
+        s.store().content.list().unwrap().len(),
+        before,
+        "store unchanged"
+    );
+
+    // rmi of the last tag untags and deletes
+    let v = s
+        .remove("imported:v1", RemoveOptions::default(), &[])
+        .unwrap();
+    assert_eq!(v[0], DeleteItem::Untagged("imported:v1".into()));
+    assert_eq!(v[1], DeleteItem::Deleted(id.to_string()));
+    assert_eq!(
+        s.store().db.layers().unwrap().len(),
+        1,
+        "only busybox's layer left"
+    );
+
+    // an untagged import is dangling; prune removes only it
+    let rootfs = fs::File::open(fixture("busybox-rootfs.tar")).unwrap();
+    let dangling = s
+        .import(
+            rootfs,
+            &ImportOptions {
+                changes: vec!["LABEL x=y".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        list(&s, &[("dangling", "true")])[0].id,
+        dangling.to_string()
+    );
+    assert_eq!(list(&s, &[("dangling", "false")])[0].id, BUSYBOX_ID);
+    let r = s.prune(false, &Filters::new(), &[]).unwrap();
+    assert_eq!(
+        r.images_deleted[0],
+        DeleteItem::Deleted(dangling.to_string())
+    );
+    assert_eq!(r.images_deleted.len(), 2, "the image and its layer: {r:?}");
+    assert_eq!(list(&s, &[]).len(), 1);
+    let busybox = s.resolve("busybox").unwrap();
+    let users = [ContainerUse {
+        container_id: "x".into(),
+        image_id: busybox.clone(),
+        running: true,
+    }];
+    let r = s.prune(true, &Filters::new(), &users).unwrap();
+    assert!(r.images_deleted.is_empty(), "in use: kept");
+    let r = s.prune(true, &Filters::new(), &[]).unwrap();
+    assert!(r
+        .images_deleted
+        .contains(&DeleteItem::Untagged("busybox:latest".into())));
+    assert!(r
+        .images_deleted
+        .contains(&DeleteItem::Deleted(BUSYBOX_ID.into())));
+    assert!(r.space_reclaimed > 1_000_000);
+    assert!(list(&s, &[]).is_empty());
+    assert!(s.store().content.list().unwrap().is_empty());
+}
