@@ -1,0 +1,617 @@
+//! Docker Engine API client over a UNIX socket.
+//!
+//! [`Client`] speaks HTTP/1.1 (hyper 1) to a daemon at `unix:///path`,
+//! negotiates the API version from `GET /_ping`'s `Api-Version` header
+//! (the lower of the daemon's and [`MAX_API_VERSION`]), prefixes every path
+//! with `/v{version}`, keeps one keep-alive connection for consecutive
+//! requests, and turns non-2xx answers into [`Error::Daemon`] carrying the
+//! daemon's `{"message": ...}` text. Streams: [`Body`] for chunked bodies
+//! (logs, events, progress), [`Client::hijack`] for `attach`/`exec start`
+//! (HTTP Upgrade `tcp`, status 101), [`stdcopy`] to demultiplex them and
+//! [`progress`] for JSON progress messages.
+//!
+//! Everything is async on tokio; callers are expected to run a
+//! current-thread runtime (the CLI does) — connection tasks are spawned
+//! with `tokio::spawn`.
+
+pub mod progress;
+pub mod stdcopy;
+
+use std::io;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Frame, Incoming};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+
+/// HTTP methods for [`Client::request`].
+pub use hyper::Method;
+
+/// The highest Engine API version this client speaks; the negotiated
+/// version is `min(this, daemon's Api-Version)`.
+pub const MAX_API_VERSION: &str = "1.47";
+
+/// Default daemon address when neither `-H` nor `DOCKER_HOST` is given.
+pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+
+/// A connection that was upgraded for attach/exec: read the container's
+/// output from it, write its stdin to it, shut down the write half to send
+/// EOF on stdin.
+pub type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
+
+/// Errors of every client call.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The socket could not be reached (docker's wording).
+    #[error("Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")]
+    Connect {
+        /// The `-H` address, e.g. `unix:///run/berth/berth.sock`.
+        host: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon answered with a non-2xx status; `message` is the body's
+    /// `message` field (or the trimmed body text when it is not JSON).
+    #[error("Error response from daemon: {message}")]
+    Daemon {
+        /// HTTP status code (404 for "No such container", 409 conflict...).
+        status: u16,
+        /// The daemon's message text.
+        message: String,
+    },
+    /// An `-H` value this client cannot use.
+    #[error("{0}")]
+    BadHost(String),
+    /// HTTP-level failure (connection reset mid-request...).
+    #[error("error during connect: {0}")]
+    Http(#[from] hyper::Error),
+    /// The daemon's body was not the JSON expected.
+    #[error("error decoding response body: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Local I/O (reading an input file, the socket after upgrade).
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The daemon did not switch protocols for a hijack request.
+    #[error("the daemon did not upgrade the connection (status {0})")]
+    NoUpgrade(u16),
+}
+
+impl Error {
+    /// The HTTP status of a daemon error, `None` for other errors.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Daemon { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A request body: empty, a whole buffer, or a stream of chunks fed
+/// through [`BodySender`] (for `POST /images/load` of a large archive).
+pub struct ReqBody {
+    inner: ReqInner,
+    len: Option<u64>,
+}
+
+enum ReqInner {
+    Full(Option<Bytes>),
+    Channel(tokio::sync::mpsc::Receiver<io::Result<Bytes>>),
+}
+
+/// The sending end of a streamed request body: `send` chunks in order,
+/// drop it to end the body.
+pub type BodySender = tokio::sync::mpsc::Sender<io::Result<Bytes>>;
+
+impl ReqBody {
+    /// No body.
+    pub fn empty() -> Self {
+        ReqBody {
+            inner: ReqInner::Full(None),
+            len: Some(0),
+        }
+    }
+    /// A body of these bytes.
+    pub fn bytes(b: impl Into<Bytes>) -> Self {
+        let b = b.into();
+        ReqBody {
+            len: Some(b.len() as u64),
+            inner: ReqInner::Full(Some(b)),
+        }
+    }
+    /// A JSON body of `v`.
+    pub fn json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Self> {
+        Ok(Self::bytes(serde_json::to_vec(v)?))
+    }
+    /// A streamed body; `len` (when known) is sent as Content-Length,
+    /// else the body goes chunked.
+    pub fn channel(len: Option<u64>) -> (BodySender, Self) {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        (
+            tx,
+            ReqBody {
+                inner: ReqInner::Channel(rx),
+                len,
+            },
+        )
+    }
+}
+
+impl hyper::body::Body for ReqBody {
+    type Data = Bytes;
+    type Error = io::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        match &mut self.inner {
+            ReqInner::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ReqInner::Channel(rx) => rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data))),
+        }
+    }
+    fn is_end_stream(&self) -> bool {
+        matches!(&self.inner, ReqInner::Full(None))
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self.len {
+            Some(n) => hyper::body::SizeHint::with_exact(n),
+            None => hyper::body::SizeHint::default(),
+        }
+    }
+}
+
+/// A streamed response body (logs, events, JSON progress, wait result).
+pub struct Body {
+    inner: Incoming,
+}
+
+impl Body {
+    /// The next data chunk, `None` at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            match self.inner.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        return Ok(Some(d));
+                    }
+                }
+            }
+        }
+    }
+    /// The whole remaining body.
+    pub async fn bytes(self) -> Result<Bytes> {
+        Ok(self.inner.collect().await?.to_bytes())
+    }
+    /// The whole remaining body parsed as JSON.
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T> {
+        Ok(serde_json::from_slice(&self.bytes().await?)?)
+    }
+}
+
+/// Engine API client bound to one daemon address.
+pub struct Client {
+    host: String,
+    path: PathBuf,
+    api: Option<String>,
+    sender: Option<SendRequest<ReqBody>>,
+}
+
+/// Parses an `-H`/`DOCKER_HOST` value into a socket path. Accepts
+/// `unix:///path` and a bare absolute path; `tcp://`, `ssh://`, `npipe://`
+/// are refused with docker-like text.
+pub fn parse_host(host: &str) -> Result<PathBuf> {
+    if let Some(p) = host.strip_prefix("unix://") {
+        if p.is_empty() {
+            return Err(Error::BadHost(format!(
+                "invalid bind address ({host}): empty path"
+            )));
+        }
+        Ok(PathBuf::from(p))
+    } else if host.starts_with('/') {
+        Ok(PathBuf::from(host))
+    } else if host.contains("://") {
+        Err(Error::BadHost(format!(
+            "unsupported protocol in host {host}: berth speaks to unix:// sockets only"
+        )))
+    } else {
+        Err(Error::BadHost(format!(
+            "unable to parse docker host `{host}`"
+        )))
+    }
+}
+
+/// Compares dotted API versions ("1.9" < "1.41").
+pub fn version_lt(a: &str, b: &str) -> bool {
+    let p = |s: &str| {
+        s.split('.')
+            .map(|x| x.parse::<u64>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
+    p(a) < p(b)
+}
+
+impl Client {
+    /// A client for `host` (`unix:///path`). Connects lazily. If
+    /// `DOCKER_API_VERSION` is set, that version is used without `/_ping`.
+    pub fn new(host: &str) -> Result<Self> {
+        let path = parse_host(host)?;
+        let host = if host.starts_with('/') {
+            format!("unix://{host}")
+        } else {
+            host.to_string()
+        };
+        let api = std::env::var("DOCKER_API_VERSION")
+            .ok()
+            .filter(|v| !v.is_empty());
+        Ok(Client {
+            host,
+            path,
+            api,
+            sender: None,
+        })
+    }
+
+    /// A second client to the same daemon with the same negotiated version
+    /// and its own connection (for requests that must run concurrently,
+    /// e.g. `wait` while `start`).
+    pub fn sibling(&self) -> Client {
+        Client {
+            host: self.host.clone(),
+            path: self.path.clone(),
+            api: self.api.clone(),
+            sender: None,
+        }
+    }
+
+    /// The daemon address this client uses.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn connect(&self) -> Result<SendRequest<ReqBody>> {
+        let stream = UnixStream::connect(&self.path)
+            .await
+            .map_err(|source| Error::Connect {
+                host: self.host.clone(),
+                source,
+            })?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        Ok(sender)
+    }
+
+    async fn send(&mut self, req: Request<ReqBody>) -> Result<Response<Incoming>> {
+        let mut sender = match self.sender.take() {
+            Some(mut s) => match s.ready().await {
+                Ok(()) => s,
+                Err(_) => self.connect().await?,
+            },
+            None => self.connect().await?,
+        };
+        let resp = sender.send_request(req).await?;
+        self.sender = Some(sender);
+        Ok(resp)
+    }
+
+    /// `GET /_ping` and adopt `min(Api-Version, MAX_API_VERSION)`.
+    /// Returns the negotiated version. Called implicitly by the first
+    /// versioned request.
+    pub async fn negotiate(&mut self) -> Result<String> {
+        if let Some(v) = &self.api {
+            return Ok(v.clone());
+        }
+        let req = Request::get("/_ping")
+            .header("host", "api")
+            .body(ReqBody::empty())
+            .expect("request");
+        let resp = self.send(req).await?;
+        let server = resp
+            .headers()
+            .get("api-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let status = resp.status();
+        let _ = resp.into_body().collect().await;
+        let v = match server {
+            Some(s) if version_lt(&s, MAX_API_VERSION) => s,
+            Some(_) => MAX_API_VERSION.to_string(),
+            None if status.is_success() => MAX_API_VERSION.to_string(),
+            None => "1.24".to_string(),
+        };
+        self.api = Some(v.clone());
+        Ok(v)
+    }
+
+    /// The negotiated API version (negotiating first if needed).
+    pub async fn api_version(&mut self) -> Result<String> {
+        self.negotiate().await
+    }
+
+    async fn build(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        ctype: Option<&str>,
+    ) -> Result<Request<ReqBody>> {
+        let v = self.negotiate().await?;
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("/v{v}{path}"))
+            .header("host", "api");
+        if let Some(ct) = ctype {
+            b = b.header("content-type", ct);
+        }
+        Ok(b.body(body).expect("valid request"))
+    }
+
+    /// Sends `method path` (path includes the query, without the version
+    /// prefix) and returns the streamed body of a 2xx answer; other
+    /// statuses become [`Error::Daemon`].
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        ctype: Option<&str>,
+    ) -> Result<Body> {
+        let req = self.build(method, path, body, ctype).await?;
+        let resp = self.send(req).await?;
+        check(resp).await
+    }
+
+    /// `GET path`, body parsed as JSON.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Result<T> {
+        self.request(Method::GET, path, ReqBody::empty(), None)
+            .await?
+            .json()
+            .await
+    }
+
+    /// `POST path` with an optional JSON body; the answer's body is
+    /// returned raw (often empty: 204).
+    pub async fn post(&mut self, path: &str, json: Option<&serde_json::Value>) -> Result<Bytes> {
+        let (body, ct) = match json {
+            Some(v) => (ReqBody::json(v)?, Some("application/json")),
+            None => (ReqBody::empty(), None),
+        };
+        self.request(Method::POST, path, body, ct)
+            .await?
+            .bytes()
+            .await
+    }
+
+    /// `POST path` with a JSON body, answer parsed as JSON.
+    pub async fn post_json<T: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &str,
+        json: &serde_json::Value,
+    ) -> Result<T> {
+        let b = self.post(path, Some(json)).await?;
+        Ok(serde_json::from_slice(&b)?)
+    }
+
+    /// `DELETE path`; the raw answer body.
+    pub async fn delete(&mut self, path: &str) -> Result<Bytes> {
+        self.request(Method::DELETE, path, ReqBody::empty(), None)
+            .await?
+            .bytes()
+            .await
+    }
+
+    /// Sends a request asking for a protocol switch (`Connection: Upgrade`,
+    /// `Upgrade: tcp`), as docker does for `POST /containers/{id}/attach`
+    /// and `POST /exec/{id}/start`, and returns the raw bidirectional
+    /// stream once the daemon answers 101. A daemon that answers 200
+    /// without upgrading is refused with [`Error::NoUpgrade`]; other
+    /// statuses become [`Error::Daemon`]. Uses this client's connection,
+    /// which is consumed: the next request opens a new one.
+    pub async fn hijack(
+        &mut self,
+        path: &str,
+        json: Option<&serde_json::Value>,
+    ) -> Result<Upgraded> {
+        let (body, ct) = match json {
+            Some(v) => (ReqBody::json(v)?, Some("application/json")),
+            None => (ReqBody::empty(), None),
+        };
+        let mut req = self.build(Method::POST, path, body, ct).await?;
+        req.headers_mut()
+            .insert("connection", "Upgrade".parse().expect("header"));
+        req.headers_mut()
+            .insert("upgrade", "tcp".parse().expect("header"));
+        let resp = self.send(req).await?;
+        self.sender = None;
+        if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            let status = resp.status().as_u16();
+            check(resp).await?;
+            return Err(Error::NoUpgrade(status));
+        }
+        let up = hyper::upgrade::on(resp).await?;
+        Ok(TokioIo::new(up))
+    }
+}
+
+async fn check(resp: Response<Incoming>) -> Result<Body> {
+    let status = resp.status();
+    if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
+        return Ok(Body {
+            inner: resp.into_body(),
+        });
+    }
+    let body = resp.into_body().collect().await?.to_bytes();
+    Err(Error::Daemon {
+        status: status.as_u16(),
+        message: daemon_message(&body),
+    })
+}
+
+/// The message of a daemon error body: the `message` field of
+/// `{"message": "..."}`, else the trimmed text.
+pub fn daemon_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct E {
+        message: String,
+    }
+    match serde_json::from_slice::<E>(body) {
+        Ok(e) => e.message,
+        Err(_) => String::from_utf8_lossy(body).trim().to_string(),
+    }
+}
+
+/// Percent-encodes a query-string component (RFC 3986 unreserved kept).
+pub fn qs(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
+            _ => o.push_str(&format!("%{b:02X}")),
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            parse_host("unix:///run/x.sock").unwrap(),
+            PathBuf::from("/run/x.sock")
+        );
+        assert_eq!(
+            parse_host("/tmp/d.sock").unwrap(),
+            PathBuf::from("/tmp/d.sock")
+        );
+        assert!(parse_host("tcp://1.2.3.4:2375").is_err());
+        assert!(parse_host("unix://").is_err());
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_lt("1.9", "1.41"));
+        assert!(version_lt("1.41", "1.47"));
+        assert!(!version_lt("1.47", "1.47"));
+        assert!(!version_lt("1.50", "1.47"));
+    }
+
+    #[test]
+    fn daemon_messages() {
+        assert_eq!(
+            daemon_message(br#"{"message":"No such container: x"}"#),
+            "No such container: x"
+        );
+        assert_eq!(daemon_message(b"page not found\n"), "page not found");
+    }
+
+    #[test]
+    fn query_escaping() {
+        assert_eq!(
+            qs(r#"{"status":["exited"]}"#),
+            "%7B%22status%22%3A%5B%22exited%22%5D%7D"
+        );
+        assert_eq!(qs("a-b_c.d~"), "a-b_c.d~");
+    }
+
+    #[test]
+    fn error_texts_match_docker() {
+        let e = Error::Daemon {
+            status: 404,
+            message: "No such container: x".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such container: x"
+        );
+        let e = Error::Connect {
+            host: "unix:///x.sock".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?"
+        );
+    }
+
+    /// A real exchange over a UNIX socket with a tiny fake daemon: ping
+    /// negotiation, versioned path, keep-alive reuse and error mapping.
+    #[tokio::test(flavor = "current_thread")]
+    async fn ping_negotiates_and_errors_map() {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let dir = std::env::temp_dir().join(format!("berth-client-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("d.sock");
+        let _ = std::fs::remove_file(&sock);
+        let l = tokio::net::UnixListener::bind(&sock).unwrap();
+        let server = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let mut r = BufReader::new(s);
+            let mut paths = Vec::new();
+            for _ in 0..3 {
+                let mut line = String::new();
+                r.read_line(&mut line).await.unwrap();
+                paths.push(line.split(' ').nth(1).unwrap().to_string());
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h).await.unwrap();
+                    if h == "\r\n" {
+                        break;
+                    }
+                }
+                let resp: &[u8] = match paths.len() {
+                    1 => b"HTTP/1.1 200 OK\r\nApi-Version: 1.43\r\nContent-Length: 2\r\n\r\nOK",
+                    2 => b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"Version\":1}",
+                    _ => b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n{\"message\":\"No such container: x\"}\n",
+                };
+                r.get_mut().write_all(resp).await.unwrap();
+            }
+            let mut rest = Vec::new();
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_millis(200),
+                r.read_to_end(&mut rest),
+            )
+            .await;
+            paths
+        });
+        let mut c = Client::new(&format!("unix://{}", sock.display())).unwrap();
+        c.api = None;
+        let v: serde_json::Value = c.get_json("/version").await.unwrap();
+        assert_eq!(v["Version"], 1);
+        let e = c
+            .get_json::<serde_json::Value>("/containers/x/json")
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(404));
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such container: x"
+        );
+        drop(c);
+        let paths = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            paths,
+            vec!["/_ping", "/v1.43/version", "/v1.43/containers/x/json"]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,991 @@
+//! Docker's command-line syntax, declared with clap's derive API.
+//!
+//! Leaf commands (`run`, `ps`, `rmi`...) have one argument struct each;
+//! the management groups (`container`, `image`, `system`) reuse the same
+//! structs so `berth container ls` and `berth ps` parse identically, as in
+//! docker. `--help` only (no `-h`: `run -h` is the hostname).
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Help layout close to docker's (cobra's) own.
+pub const HELP: &str = "Usage:  {usage}\n\n{about}\n\nOptions:\n{options}";
+/// Top-level help layout.
+pub const TOP_HELP: &str = "Usage:  {usage}\n\n{about}\n\nCommands:\n{subcommands}\n\nGlobal Options:\n{options}\n\nRun 'berth COMMAND --help' for more information on a command.";
+
+/// `berth [OPTIONS] COMMAND`.
+#[derive(Parser, Debug)]
+#[command(name = "berth", about = "A self-sufficient runtime for containers", override_usage = "berth [OPTIONS] COMMAND",
+    help_template = TOP_HELP, disable_help_flag = true, disable_version_flag = true, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Daemon socket to connect to (unix:///path); else $DOCKER_HOST.
+    #[arg(short = 'H', long = "host", value_name = "list")]
+    pub host: Option<String>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+    /// Set the logging level ("debug", "info", "warn", "error", "fatal")
+    #[arg(short = 'l', long = "log-level", value_name = "string")]
+    pub log_level: Option<String>,
+    /// Location of client config files
+    #[arg(long = "config", value_name = "string")]
+    pub config: Option<String>,
+    /// Name of the context to use (only "default")
+    #[arg(short = 'c', long = "context", value_name = "string")]
+    pub context: Option<String>,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+/// Top-level commands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Create and run a new container from an image
+    #[command(override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Run(RunArgs),
+    /// Execute a command in a running container
+    #[command(override_usage = "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Exec(ExecArgs),
+    /// List containers
+    #[command(override_usage = "berth ps [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Ps(PsArgs),
+    /// List images
+    #[command(override_usage = "berth images [OPTIONS] [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
+    Images(ImagesArgs),
+    /// Show the Docker version information
+    #[command(override_usage = "berth version [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Version(VersionArgs),
+    /// Display system-wide information
+    #[command(override_usage = "berth info [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Info(FormatOnly),
+    /// Manage containers
+    #[command(
+        subcommand,
+        help_template = "Usage:  berth container COMMAND\n\n{about}\n\nCommands:\n{subcommands}\n\nRun 'berth container COMMAND --help' for more information on a command.",
+        disable_help_flag = true
+    )]
+    Container(ContainerCmd),
+    /// Manage images
+    #[command(
+        subcommand,
+        help_template = "Usage:  berth image COMMAND\n\n{about}\n\nCommands:\n{subcommands}\n\nRun 'berth image COMMAND --help' for more information on a command.",
+        disable_help_flag = true
+    )]
+    Image(ImageCmd),
+    /// Manage Docker
+    #[command(
+        subcommand,
+        help_template = "Usage:  berth system COMMAND\n\n{about}\n\nCommands:\n{subcommands}\n\nRun 'berth system COMMAND --help' for more information on a command.",
+        disable_help_flag = true
+    )]
+    System(SystemCmd),
+    /// Attach local standard input, output, and error streams to a running container
+    #[command(override_usage = "berth attach [OPTIONS] CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Attach(AttachArgs),
+    /// Create a new container
+    #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Create(RunArgs),
+    /// Get real time events from the server
+    #[command(override_usage = "berth events [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Events(EventsArgs),
+    /// Show the history of an image
+    #[command(override_usage = "berth history [OPTIONS] IMAGE", help_template = HELP, disable_help_flag = true)]
+    History(HistoryArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    #[command(override_usage = "berth import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
+    Import(ImportArgs),
+    /// Return low-level information on Docker objects
+    #[command(override_usage = "berth inspect [OPTIONS] NAME|ID [NAME|ID...]", help_template = HELP, disable_help_flag = true)]
+    Inspect(InspectArgs),
+    /// Kill one or more running containers
+    #[command(override_usage = "berth kill [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Kill(KillArgs),
+    /// Load an image from a tar archive or STDIN
+    #[command(override_usage = "berth load [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Load(LoadArgs),
+    /// Fetch the logs of a container
+    #[command(override_usage = "berth logs [OPTIONS] CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Logs(LogsArgs),
+    /// Pause all processes within one or more containers
+    #[command(override_usage = "berth pause CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Pause(Containers),
+    /// Rename a container
+    #[command(override_usage = "berth rename CONTAINER NEW_NAME", help_template = HELP, disable_help_flag = true)]
+    Rename(RenameArgs),
+    /// Restart one or more containers
+    #[command(override_usage = "berth restart [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Restart(StopArgs),
+    /// Remove one or more containers
+    #[command(override_usage = "berth rm [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Rm(RmArgs),
+    /// Remove one or more images
+    #[command(override_usage = "berth rmi [OPTIONS] IMAGE [IMAGE...]", help_template = HELP, disable_help_flag = true)]
+    Rmi(RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    #[command(override_usage = "berth save [OPTIONS] IMAGE [IMAGE...]", help_template = HELP, disable_help_flag = true)]
+    Save(SaveArgs),
+    /// Start one or more stopped containers
+    #[command(override_usage = "berth start [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Start(StartArgs),
+    /// Stop one or more running containers
+    #[command(override_usage = "berth stop [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Stop(StopArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    #[command(override_usage = "berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", help_template = HELP, disable_help_flag = true)]
+    Tag(TagArgs),
+    /// Display the running processes of a container
+    #[command(override_usage = "berth top CONTAINER [ps OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Top(TopArgs),
+    /// Unpause all processes within one or more containers
+    #[command(override_usage = "berth unpause CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Unpause(Containers),
+    /// Block until one or more containers stop, then print their exit codes
+    #[command(override_usage = "berth wait CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Wait(Containers),
+}
+
+/// `berth container COMMAND`.
+#[derive(Subcommand, Debug)]
+pub enum ContainerCmd {
+    /// Attach local standard input, output, and error streams to a running container
+    #[command(override_usage = "berth container attach [OPTIONS] CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Attach(AttachArgs),
+    /// Create a new container
+    #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Create(RunArgs),
+    /// Execute a command in a running container
+    #[command(override_usage = "berth container exec [OPTIONS] CONTAINER COMMAND [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Exec(ExecArgs),
+    /// Display detailed information on one or more containers
+    #[command(override_usage = "berth container inspect [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Inspect(InspectArgs),
+    /// Kill one or more running containers
+    #[command(override_usage = "berth container kill [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Kill(KillArgs),
+    /// Fetch the logs of a container
+    #[command(override_usage = "berth container logs [OPTIONS] CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Logs(LogsArgs),
+    /// List containers
+    #[command(visible_aliases = ["list", "ps"], override_usage = "berth container ls [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Ls(PsArgs),
+    /// Pause all processes within one or more containers
+    #[command(override_usage = "berth container pause CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Pause(Containers),
+    /// Remove all stopped containers
+    #[command(override_usage = "berth container prune [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Prune(PruneArgs),
+    /// Rename a container
+    #[command(override_usage = "berth container rename CONTAINER NEW_NAME", help_template = HELP, disable_help_flag = true)]
+    Rename(RenameArgs),
+    /// Restart one or more containers
+    #[command(override_usage = "berth container restart [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Restart(StopArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove", override_usage = "berth container rm [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Rm(RmArgs),
+    /// Create and run a new container from an image
+    #[command(override_usage = "berth container run [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Run(RunArgs),
+    /// Start one or more stopped containers
+    #[command(override_usage = "berth container start [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Start(StartArgs),
+    /// Stop one or more running containers
+    #[command(override_usage = "berth container stop [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Stop(StopArgs),
+    /// Display the running processes of a container
+    #[command(override_usage = "berth container top CONTAINER [ps OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Top(TopArgs),
+    /// Unpause all processes within one or more containers
+    #[command(override_usage = "berth container unpause CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Unpause(Containers),
+    /// Block until one or more containers stop, then print their exit codes
+    #[command(override_usage = "berth container wait CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Wait(Containers),
+}
+
+/// `berth image COMMAND`.
+#[derive(Subcommand, Debug)]
+pub enum ImageCmd {
+    /// Show the history of an image
+    #[command(override_usage = "berth image history [OPTIONS] IMAGE", help_template = HELP, disable_help_flag = true)]
+    History(HistoryArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    #[command(override_usage = "berth image import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
+    Import(ImportArgs),
+    /// Display detailed information on one or more images
+    #[command(override_usage = "berth image inspect [OPTIONS] IMAGE [IMAGE...]", help_template = HELP, disable_help_flag = true)]
+    Inspect(InspectArgs),
+    /// Load an image from a tar archive or STDIN
+    #[command(override_usage = "berth image load [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Load(LoadArgs),
+    /// List images
+    #[command(visible_alias = "list", override_usage = "berth image ls [OPTIONS] [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
+    Ls(ImagesArgs),
+    /// Remove unused images
+    #[command(override_usage = "berth image prune [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Prune(ImagePruneArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove", override_usage = "berth image rm [OPTIONS] IMAGE [IMAGE...]", help_template = HELP, disable_help_flag = true)]
+    Rm(RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    #[command(override_usage = "berth image save [OPTIONS] IMAGE [IMAGE...]", help_template = HELP, disable_help_flag = true)]
+    Save(SaveArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    #[command(override_usage = "berth image tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", help_template = HELP, disable_help_flag = true)]
+    Tag(TagArgs),
+}
+
+/// `berth system COMMAND`.
+#[derive(Subcommand, Debug)]
+pub enum SystemCmd {
+    /// Show docker disk usage
+    #[command(override_usage = "berth system df [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Df(DfArgs),
+    /// Get real time events from the server
+    #[command(override_usage = "berth system events [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Events(EventsArgs),
+    /// Display system-wide information
+    #[command(override_usage = "berth system info [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Info(FormatOnly),
+}
+
+/// The `--help` flag every command has.
+#[derive(Args, Debug, Clone)]
+pub struct HelpFlag {
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// Options of `run` and `create` (docker's names and meanings).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list")]
+    pub attach: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "list")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "list")]
+    pub cap_drop: Vec<String>,
+    /// Number of CPUs
+    #[arg(long = "cpus", value_name = "decimal")]
+    pub cpus: Option<f64>,
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long = "entrypoint", value_name = "string")]
+    pub entrypoint: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<String>,
+    /// Container host name
+    #[arg(short = 'h', long = "hostname", value_name = "string")]
+    pub hostname: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long = "init")]
+    pub init: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Memory limit
+    #[arg(short = 'm', long = "memory", value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Assign a name to the container
+    #[arg(long = "name", value_name = "string")]
+    pub name: Option<String>,
+    /// Connect a container to a network
+    #[arg(long = "network", alias = "net", value_name = "network")]
+    pub network: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Give extended privileges to this container
+    #[arg(long = "privileged")]
+    pub privileged: bool,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Restart policy to apply when a container exits
+    #[arg(long = "restart", value_name = "string")]
+    pub restart: Option<String>,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long = "rm")]
+    pub rm: bool,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", value_name = "bool", default_value = "true", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal", value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout", value_name = "int")]
+    pub stop_timeout: Option<i64>,
+    /// Mount a tmpfs directory
+    #[arg(long = "tmpfs", value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long = "user", value_name = "string")]
+    pub user: Option<String>,
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "string")]
+    pub workdir: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// IMAGE
+    #[arg(value_name = "IMAGE", required = true)]
+    pub image: String,
+    /// COMMAND and ARGs
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+/// `exec` options.
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Give extended privileges to the command
+    #[arg(long = "privileged")]
+    pub privileged: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short = 'u', long = "user", value_name = "string")]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "string")]
+    pub workdir: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub container: String,
+    /// COMMAND and ARGs
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+/// `ps` options.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json', 'TEMPLATE')
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", value_name = "int", default_value_t = -1, allow_hyphen_values = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long = "latest")]
+    pub latest: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long = "size")]
+    pub size: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `images` options.
+#[derive(Args, Debug, Clone)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Show digests
+    #[arg(long = "digests")]
+    pub digests: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// REPOSITORY[:TAG]
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// `version` options.
+#[derive(Args, Debug, Clone)]
+pub struct VersionArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// Commands whose only option is `--format`.
+#[derive(Args, Debug, Clone)]
+pub struct FormatOnly {
+    /// Format output using a custom template
+    #[arg(short = 'f', long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `attach` options.
+#[derive(Args, Debug, Clone)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", value_name = "bool", default_value = "true", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub container: String,
+}
+
+/// `events` options.
+#[derive(Args, Debug, Clone)]
+pub struct EventsArgs {
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Show all events created since timestamp
+    #[arg(long = "since", value_name = "string")]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long = "until", value_name = "string")]
+    pub until: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `history` options.
+#[derive(Args, Debug, Clone)]
+pub struct HistoryArgs {
+    /// Format output using a custom template
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long = "human", value_name = "bool", default_value = "true", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = ArgAction::Set)]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// IMAGE
+    #[arg(value_name = "IMAGE", required = true)]
+    pub image: String,
+}
+
+/// `import` options.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change", value_name = "list")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long = "message", value_name = "string")]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long = "platform", value_name = "string")]
+    pub platform: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// file|-
+    #[arg(value_name = "file|URL|-", required = true)]
+    pub source: String,
+    /// REPOSITORY[:TAG]
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+/// `inspect` options.
+#[derive(Args, Debug, Clone)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long = "size")]
+    pub size: bool,
+    /// Return JSON for specified type
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// NAME|ID
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub names: Vec<String>,
+}
+
+/// `kill` options.
+#[derive(Args, Debug, Clone)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long = "signal", value_name = "string")]
+    pub signal: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `load` options.
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long = "input", value_name = "string")]
+    pub input: Option<String>,
+    /// Suppress the load output
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `logs` options.
+#[derive(Args, Debug, Clone)]
+pub struct LogsArgs {
+    /// Show extra details provided to logs
+    #[arg(long = "details")]
+    pub details: bool,
+    /// Follow log output
+    #[arg(short = 'f', long = "follow")]
+    pub follow: bool,
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long = "since", value_name = "string")]
+    pub since: Option<String>,
+    /// Number of lines to show from the end of the logs
+    #[arg(
+        short = 'n',
+        long = "tail",
+        value_name = "string",
+        default_value = "all"
+    )]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short = 't', long = "timestamps")]
+    pub timestamps: bool,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long = "until", value_name = "string")]
+    pub until: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub container: String,
+}
+
+/// Commands taking only containers.
+#[derive(Args, Debug, Clone)]
+pub struct Containers {
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rename` arguments.
+#[derive(Args, Debug, Clone)]
+pub struct RenameArgs {
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub container: String,
+    /// NEW_NAME
+    #[arg(value_name = "NEW_NAME", required = true)]
+    pub new_name: String,
+}
+
+/// `stop` / `restart` options.
+#[derive(Args, Debug, Clone)]
+pub struct StopArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long = "signal", value_name = "string")]
+    pub signal: Option<String>,
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "timeout",
+        alias = "time",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
+    pub timeout: Option<i64>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rm` options.
+#[derive(Args, Debug, Clone)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Remove the specified link
+    #[arg(short = 'l', long = "link")]
+    pub link: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long = "volumes")]
+    pub volumes: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rmi` options.
+#[derive(Args, Debug, Clone)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// IMAGE
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+/// `save` options.
+#[derive(Args, Debug, Clone)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long = "output", value_name = "string")]
+    pub output: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// IMAGE
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+/// `start` options.
+#[derive(Args, Debug, Clone)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long = "attach")]
+    pub attach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `tag` arguments.
+#[derive(Args, Debug, Clone)]
+pub struct TagArgs {
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// SOURCE_IMAGE[:TAG]
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]", required = true)]
+    pub source: String,
+    /// TARGET_IMAGE[:TAG]
+    #[arg(value_name = "TARGET_IMAGE[:TAG]", required = true)]
+    pub target: String,
+}
+
+/// `top` arguments.
+#[derive(Args, Debug, Clone)]
+pub struct TopArgs {
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub container: String,
+    /// ps OPTIONS
+    #[arg(
+        value_name = "ps OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_args: Vec<String>,
+}
+
+/// `container prune` options.
+#[derive(Args, Debug, Clone)]
+pub struct PruneArgs {
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `image prune` options.
+#[derive(Args, Debug, Clone)]
+pub struct ImagePruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `system df` options.
+#[derive(Args, Debug, Clone)]
+pub struct DfArgs {
+    /// Format output using a custom template
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn run_flags_stop_at_image() {
+        let c = parse(&[
+            "-H",
+            "unix:///x",
+            "run",
+            "--rm",
+            "-it",
+            "-e",
+            "A=1",
+            "-h",
+            "box",
+            "busybox",
+            "sh",
+            "-c",
+            "echo -n hi",
+        ]);
+        assert_eq!(c.host.as_deref(), Some("unix:///x"));
+        let Some(Cmd::Run(r)) = c.cmd else { panic!() };
+        assert!(r.rm && r.interactive && r.tty);
+        assert_eq!(r.env, vec!["A=1"]);
+        assert_eq!(r.hostname.as_deref(), Some("box"));
+        assert_eq!(r.image, "busybox");
+        assert_eq!(r.command, vec!["sh", "-c", "echo -n hi"]);
+        assert!(r.sig_proxy);
+    }
+
+    #[test]
+    fn run_sig_proxy_false_and_limits() {
+        let Some(Cmd::Run(r)) = parse(&[
+            "run",
+            "--sig-proxy=false",
+            "-m",
+            "64m",
+            "--cpus",
+            "1.5",
+            "--pids-limit",
+            "-1",
+            "busybox",
+        ])
+        .cmd
+        else {
+            panic!()
+        };
+        assert!(!r.sig_proxy);
+        assert_eq!(r.memory.as_deref(), Some("64m"));
+        assert_eq!(r.cpus, Some(1.5));
+        assert_eq!(r.pids_limit, Some(-1));
+        assert!(r.command.is_empty());
+    }
+
+    #[test]
+    fn management_aliases_parse_like_top_level() {
+        for argv in [
+            &["container", "ls", "-a"][..],
+            &["container", "ps", "-a"],
+            &["container", "list", "-a"],
+        ] {
+            let Some(Cmd::Container(ContainerCmd::Ls(p))) = parse(argv).cmd else {
+                panic!("{argv:?}")
+            };
+            assert!(p.all);
+        }
+        assert!(matches!(
+            parse(&["image", "ls"]).cmd,
+            Some(Cmd::Image(ImageCmd::Ls(_)))
+        ));
+        assert!(
+            matches!(parse(&["container", "rm", "-f", "x"]).cmd, Some(Cmd::Container(ContainerCmd::Rm(r))) if r.force)
+        );
+        assert!(matches!(
+            parse(&["image", "rm", "x"]).cmd,
+            Some(Cmd::Image(ImageCmd::Rm(_)))
+        ));
+    }
+
+    #[test]
+    fn ps_format_and_filters() {
+        let Some(Cmd::Ps(p)) = parse(&[
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "-f",
+            "status=exited",
+            "--format",
+            "{{.ID}}",
+        ])
+        .cmd
+        else {
+            panic!()
+        };
+        assert!(p.all && p.quiet && p.no_trunc);
+        assert_eq!(p.filter, vec!["status=exited"]);
+        assert_eq!(p.format.as_deref(), Some("{{.ID}}"));
+        assert_eq!(p.last, -1);
+    }
+
+    #[test]
+    fn exec_and_logs() {
+        let Some(Cmd::Exec(e)) =
+            parse(&["exec", "-it", "-u", "0", "-w", "/tmp", "c1", "ls", "-l"]).cmd
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (e.container.as_str(), e.command.clone()),
+            ("c1", vec!["ls".to_string(), "-l".to_string()])
+        );
+        let Some(Cmd::Logs(l)) = parse(&["logs", "-f", "--tail", "2", "-t", "c1"]).cmd else {
+            panic!()
+        };
+        assert!(l.follow && l.timestamps);
+        assert_eq!(l.tail, "2");
+    }
+
+    #[test]
+    fn unknown_flag_is_an_error() {
+        let e = Cli::try_parse_from(["berth", "ps", "--bogus"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+}

@@ -1,0 +1,1305 @@
+//! Container commands: run, create, start, attach, exec, ps, logs, wait,
+//! stop/restart/kill, rm, pause/unpause, rename, top, container prune.
+
+use std::io::IsTerminal;
+
+use berth_client::{qs, Client};
+use serde_json::{json, Map, Value};
+use tokio::io::AsyncWriteExt;
+
+use crate::cli::*;
+use crate::fmt as f;
+use crate::stream::{pump, Outcome};
+use crate::term;
+use crate::{out, CmdResult, Fail};
+
+/// `-e`/`--env-file` to the API's `Env` list: `KEY=VAL` kept, a bare
+/// `KEY` takes the local value (dropped when unset), env-file lines that
+/// are blank or start with `#` are skipped. Errors with docker's texts.
+pub fn build_env(env: &[String], files: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut push = |kv: &str| {
+        if kv.contains('=') {
+            out.push(kv.to_string());
+        } else if let Ok(v) = std::env::var(kv) {
+            out.push(format!("{kv}={v}"));
+        }
+    };
+    for file in files {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| format!("open {file}: {}", io_text(&e)))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let key = line.split('=').next().unwrap_or("");
+            if key.is_empty() || key.contains(char::is_whitespace) {
+                return Err(format!("variable '{key}' contains whitespaces"));
+            }
+            push(line);
+        }
+    }
+    for e in env {
+        if e.starts_with('=') {
+            return Err(format!("invalid environment variable: {e}"));
+        }
+        push(e);
+    }
+    Ok(out)
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Builds the `POST /containers/create` body (Config + HostConfig) from
+/// run/create flags. Errors are docker's messages for bad values.
+pub fn create_body(a: &RunArgs) -> Result<Value, String> {
+    let attach_default = !a.detach;
+    let mut attach_stdin = a.interactive && !a.detach;
+    let (mut out_, mut err_) = (attach_default, attach_default);
+    if !a.attach.is_empty() {
+        attach_stdin = false;
+        out_ = false;
+        err_ = false;
+        for s in &a.attach {
+            match s.to_ascii_lowercase().as_str() {
+                "stdin" => attach_stdin = true,
+                "stdout" => out_ = true,
+                "stderr" => err_ = true,
+                _ => return Err(format!("invalid argument \"{s}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR")),
+            }
+        }
+    }
+    let env = build_env(&a.env, &a.env_file)?;
+    let mut config = Map::new();
+    config.insert("Image".into(), json!(a.image));
+    if let Some(h) = &a.hostname {
+        config.insert("Hostname".into(), json!(h));
+    }
+    if let Some(u) = &a.user {
+        config.insert("User".into(), json!(u));
+    }
+    config.insert("AttachStdin".into(), json!(attach_stdin));
+    config.insert("AttachStdout".into(), json!(out_));
+    config.insert("AttachStderr".into(), json!(err_));
+    config.insert("Tty".into(), json!(a.tty));
+    config.insert("OpenStdin".into(), json!(a.interactive));
+    config.insert("StdinOnce".into(), json!(a.interactive && attach_stdin));
+    config.insert("Env".into(), json!(env));
+    if !a.command.is_empty() {
+        config.insert("Cmd".into(), json!(a.command));
+    }
+    if let Some(ep) = &a.entrypoint {
+        config.insert("Entrypoint".into(), json!([ep]));
+    }
+    if let Some(w) = &a.workdir {
+        config.insert("WorkingDir".into(), json!(w));
+    }
+    let mut labels = Map::new();
+    for l in &a.label {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.into(), json!(v));
+    }
+    config.insert("Labels".into(), Value::Object(labels));
+    if let Some(s) = &a.stop_signal {
+        config.insert("StopSignal".into(), json!(s));
+    }
+    if let Some(t) = a.stop_timeout {
+        config.insert("StopTimeout".into(), json!(t));
+    }
+    let mut hc = Map::new();
+    hc.insert("Binds".into(), json!(a.volume));
+    hc.insert(
+        "NetworkMode".into(),
+        json!(a.network.clone().unwrap_or_else(|| "default".into())),
+    );
+    hc.insert("AutoRemove".into(), json!(a.rm));
+    hc.insert("Privileged".into(), json!(a.privileged));
+    hc.insert("ReadonlyRootfs".into(), json!(a.read_only));
+    hc.insert("CapAdd".into(), json!(a.cap_add));
+    hc.insert("CapDrop".into(), json!(a.cap_drop));
+    if let Some(m) = &a.memory {
+        hc.insert(
+            "Memory".into(),
+            json!(f::parse_ram(m)
+                .map_err(|e| format!("invalid argument \"{m}\" for \"-m, --memory\" flag: {e}"))?),
+        );
+    }
+    if let Some(c) = a.cpus {
+        hc.insert("NanoCpus".into(), json!((c * 1e9).round() as i64));
+    }
+    if let Some(p) = a.pids_limit {
+        hc.insert("PidsLimit".into(), json!(p));
+    }
+    if a.init {
+        hc.insert("Init".into(), json!(true));
+    }
+    if !a.tmpfs.is_empty() {
+        let mut t = Map::new();
+        for s in &a.tmpfs {
+            let (p, o) = s.split_once(':').unwrap_or((s, ""));
+            t.insert(p.into(), json!(o));
+        }
+        hc.insert("Tmpfs".into(), Value::Object(t));
+    }
+    if let Some(r) = &a.restart {
+        let (name, n) = r.split_once(':').unwrap_or((r, "0"));
+        let n: i64 = n.parse().map_err(|_| {
+            format!("invalid restart policy format: maximum retry count must be an integer: {r}")
+        })?;
+        hc.insert(
+            "RestartPolicy".into(),
+            json!({"Name": name, "MaximumRetryCount": n}),
+        );
+    }
+    config.insert("HostConfig".into(), Value::Object(hc));
+    Ok(Value::Object(config))
+}
+
+/// `POST /containers/create?name=`; prints nothing, returns the ID and
+/// the daemon's warnings (printed to stderr as docker does).
+async fn create(c: &mut Client, a: &RunArgs) -> Result<String, Fail> {
+    if a.rm && a.restart.as_deref().is_some_and(|r| r != "no") {
+        return Err(Fail {
+            msg: Some("Conflicting options: --restart and --rm".into()),
+            code: 125,
+        });
+    }
+    let body = create_body(a).map_err(|m| Fail {
+        msg: Some(m),
+        code: 125,
+    })?;
+    let path = match &a.name {
+        Some(n) => format!("/containers/create?name={}", qs(n)),
+        None => "/containers/create".to_string(),
+    };
+    let resp: Value = match c.post_json(&path, &body).await {
+        Ok(v) => v,
+        Err(e) if e.status() == Some(404) && e.to_string().contains("No such image") => {
+            eprintln!("Unable to find image '{}' locally", full_ref(&a.image));
+            return Err(Fail {
+                msg: Some(e.to_string()),
+                code: 125,
+            });
+        }
+        Err(e) => {
+            return Err(Fail {
+                msg: Some(e.to_string()),
+                code: 125,
+            })
+        }
+    };
+    if let Some(w) = resp["Warnings"].as_array() {
+        for w in w.iter().filter_map(|w| w.as_str()) {
+            eprintln!("WARNING: {w}");
+        }
+    }
+    Ok(resp["Id"].as_str().unwrap_or_default().to_string())
+}
+
+fn full_ref(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// `berth create`: prints the new container's full ID.
+pub async fn create_cmd(c: &mut Client, a: RunArgs) -> CmdResult {
+    let id = create(c, &a).await?;
+    out(&format!("{id}\n"));
+    Ok(())
+}
+
+/// Maps a start error to docker's run exit status: 127 when the command
+/// was not found, 126 when it could not be invoked, else 125.
+pub fn start_error_code(msg: &str) -> i32 {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("executable file not found")
+        || m.contains("no such file or directory")
+        || m.contains("not found")
+    {
+        127
+    } else if m.contains("permission denied")
+        || m.contains("cannot execute")
+        || m.contains("exec format error")
+    {
+        126
+    } else {
+        125
+    }
+}
+
+async fn wait_registered(
+    c: &Client,
+    id: &str,
+    condition: &str,
+) -> tokio::task::JoinHandle<Result<Value, berth_client::Error>> {
+    let mut wc = c.sibling();
+    let path = format!("/containers/{id}/wait?condition={condition}");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let h = tokio::spawn(async move {
+        let body = wc
+            .request(
+                hyper_method_post(),
+                &path,
+                berth_client::ReqBody::empty(),
+                None,
+            )
+            .await;
+        let _ = tx.send(());
+        body?.json::<Value>().await
+    });
+    // docker's daemon sends the wait's headers at once: proceed when they
+    // arrive (the wait is registered), or after a short bound if a daemon
+    // holds them until the exit.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), rx).await;
+    h
+}
+
+fn hyper_method_post() -> berth_client::Method {
+    berth_client::Method::POST
+}
+
+fn wait_code(v: &Value) -> Result<i32, Fail> {
+    if let Some(m) = v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
+        return Err(Fail {
+            msg: Some(m.to_string()),
+            code: 125,
+        });
+    }
+    Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32)
+}
+
+async fn resize(c: &mut Client, kind: &str, id: &str) {
+    if let Some((h, w)) = term::size() {
+        let _ = c
+            .post(&format!("/{kind}/{id}/resize?h={h}&w={w}"), None)
+            .await;
+    }
+}
+
+/// Forwards SIGWINCH as `POST /{containers|exec}/{id}/resize` and (with
+/// `proxy`) SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 as
+/// `POST /containers/{id}/kill?signal=N`, until the task is aborted.
+fn spawn_signal_tasks(
+    c: &Client,
+    kind: &'static str,
+    id: &str,
+    tty: bool,
+    proxy: bool,
+    container: &str,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut tasks = Vec::new();
+    if tty {
+        let mut rc = c.sibling();
+        let id = id.to_string();
+        if let Ok(mut s) = signal(SignalKind::window_change()) {
+            tasks.push(tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    resize(&mut rc, kind, &id).await;
+                }
+            }));
+        }
+    }
+    if proxy {
+        for (num, kind_) in [
+            (2, SignalKind::interrupt()),
+            (15, SignalKind::terminate()),
+            (1, SignalKind::hangup()),
+            (3, SignalKind::quit()),
+            (10, SignalKind::user_defined1()),
+            (12, SignalKind::user_defined2()),
+        ] {
+            let mut kc = c.sibling();
+            let cid = container.to_string();
+            if let Ok(mut s) = signal(kind_) {
+                tasks.push(tokio::spawn(async move {
+                    while s.recv().await.is_some() {
+                        let _ = kc
+                            .post(&format!("/containers/{cid}/kill?signal={num}"), None)
+                            .await;
+                    }
+                }));
+            }
+        }
+    }
+    tasks
+}
+
+fn detach_keys(flag: &Option<String>) -> Result<Vec<u8>, Fail> {
+    match flag {
+        Some(k) => term::parse_detach_keys(k).map_err(|m| Fail {
+            msg: Some(m),
+            code: 125,
+        }),
+        None => Ok(term::DEFAULT_DETACH_KEYS.to_vec()),
+    }
+}
+
+/// `berth run`: create; unless detached, attach (hijack) and register
+/// the wait (condition `next-exit`, or `removed` with `--rm`) before
+/// start; stream; exit with the container's code.
+pub async fn run(c: &mut Client, a: RunArgs) -> CmdResult {
+    let keys = detach_keys(&a.detach_keys)?;
+    if a.tty && a.interactive && !std::io::stdin().is_terminal() {
+        return Err(Fail {
+            msg: Some("the input device is not a TTY".into()),
+            code: 1,
+        });
+    }
+    let id = create(c, &a).await?;
+    if a.detach {
+        if let Err(e) = c.post(&format!("/containers/{id}/start"), None).await {
+            let m = e.to_string();
+            return Err(Fail {
+                code: start_error_code(&m),
+                msg: Some(m),
+            });
+        }
+        out(&format!("{id}\n"));
+        return Ok(());
+    }
+    let body = create_body(&a).map_err(|m| Fail {
+        msg: Some(m),
+        code: 125,
+    })?;
+    let (ai, ao, ae) = (
+        body["AttachStdin"] == true,
+        body["AttachStdout"] == true,
+        body["AttachStderr"] == true,
+    );
+    let attached = ai || ao || ae;
+    let mut conn = None;
+    if attached {
+        let path = format!(
+            "/containers/{id}/attach?stream=1&stdin={}&stdout={}&stderr={}",
+            ai as u8, ao as u8, ae as u8
+        );
+        conn = Some(c.hijack(&path, None).await.map_err(|e| Fail {
+            msg: Some(e.to_string()),
+            code: 125,
+        })?);
+    }
+    let condition = if a.rm { "removed" } else { "next-exit" };
+    let waiter = wait_registered(c, &id, condition).await;
+    let mut sc = c.sibling();
+    if let Err(e) = sc.post(&format!("/containers/{id}/start"), None).await {
+        waiter.abort();
+        let m = e.to_string();
+        return Err(Fail {
+            code: start_error_code(&m),
+            msg: Some(m),
+        });
+    }
+    let Some(conn) = conn else {
+        let v = waiter.await.map_err(|e| Fail::msg(e.to_string()))??;
+        return exit_with(wait_code(&v)?);
+    };
+    let raw = if a.tty && ai {
+        Some(term::RawGuard::new())
+    } else {
+        None
+    };
+    if a.tty {
+        resize(&mut sc, "containers", &id).await;
+    }
+    let sigs = spawn_signal_tasks(c, "containers", &id, a.tty, a.sig_proxy && !a.tty, &id);
+    let res = pump(conn, a.tty, ai, Some(keys)).await;
+    drop(raw);
+    for t in sigs {
+        t.abort();
+    }
+    match res {
+        Ok(Outcome::Detached) => {
+            waiter.abort();
+            Ok(())
+        }
+        Ok(Outcome::Eof) | Err(_) => {
+            let v = waiter.await.map_err(|e| Fail::msg(e.to_string()))??;
+            exit_with(wait_code(&v)?)
+        }
+    }
+}
+
+fn exit_with(code: i32) -> CmdResult {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(Fail::code(code))
+    }
+}
+
+/// `berth start [-a] [-i]`: plain start prints each name; with `-a` it
+/// attaches first and exits with the container's code.
+pub async fn start(c: &mut Client, a: StartArgs) -> CmdResult {
+    if !(a.attach || a.interactive) {
+        let mut failed = false;
+        for n in &a.containers {
+            match c.post(&format!("/containers/{}/start", qs(n)), None).await {
+                Ok(_) => out(&format!("{n}\n")),
+                Err(e) => {
+                    eprintln!("{e}");
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            return Err(Fail {
+                msg: Some(
+                    "Error: failed to start containers: ".to_string() + &a.containers.join(", "),
+                ),
+                code: 1,
+            });
+        }
+        return Ok(());
+    }
+    if a.containers.len() > 1 {
+        return Err(Fail::msg(
+            "you cannot start and attach multiple containers at once",
+        ));
+    }
+    let keys = detach_keys(&a.detach_keys)?;
+    let name = &a.containers[0];
+    let info: Value = c
+        .get_json(&format!("/containers/{}/json", qs(name)))
+        .await?;
+    let id = info["Id"].as_str().unwrap_or(name).to_string();
+    let tty = info["Config"]["Tty"] == true;
+    let stdin = a.interactive && info["Config"]["OpenStdin"] == true;
+    let path = format!(
+        "/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1",
+        stdin as u8
+    );
+    let conn = c.hijack(&path, None).await?;
+    let auto_remove = info["HostConfig"]["AutoRemove"] == true;
+    let waiter = wait_registered(c, &id, if auto_remove { "removed" } else { "next-exit" }).await;
+    let mut sc = c.sibling();
+    if let Err(e) = sc.post(&format!("/containers/{id}/start"), None).await {
+        waiter.abort();
+        return Err(e.into());
+    }
+    let raw = if tty && stdin {
+        Some(term::RawGuard::new())
+    } else {
+        None
+    };
+    if tty {
+        resize(&mut sc, "containers", &id).await;
+    }
+    let sigs = spawn_signal_tasks(c, "containers", &id, tty, !tty, &id);
+    let res = pump(conn, tty, stdin, Some(keys)).await;
+    drop(raw);
+    for t in sigs {
+        t.abort();
+    }
+    if let Ok(Outcome::Detached) = res {
+        waiter.abort();
+        return Ok(());
+    }
+    let v = waiter.await.map_err(|e| Fail::msg(e.to_string()))??;
+    exit_with(wait_code(&v).map_err(|f| Fail { code: 1, ..f })?)
+}
+
+/// `berth attach`: hijack with stdin (if the container keeps it open and
+/// `--no-stdin` is not given); exits with the container's code.
+pub async fn attach(c: &mut Client, a: AttachArgs) -> CmdResult {
+    let keys = detach_keys(&a.detach_keys)?;
+    let info: Value = c
+        .get_json(&format!("/containers/{}/json", qs(&a.container)))
+        .await?;
+    let id = info["Id"].as_str().unwrap_or(&a.container).to_string();
+    if info["State"]["Running"] != true {
+        return Err(Fail::msg(
+            "You cannot attach to a stopped container, start it first",
+        ));
+    }
+    if info["State"]["Paused"] == true {
+        return Err(Fail::msg(
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    let tty = info["Config"]["Tty"] == true;
+    let stdin = !a.no_stdin && info["Config"]["OpenStdin"] == true;
+    if tty && stdin && !std::io::stdin().is_terminal() {
+        return Err(Fail::msg("the input device is not a TTY"));
+    }
+    let path = format!(
+        "/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1",
+        stdin as u8
+    );
+    let conn = c.hijack(&path, None).await?;
+    let raw = if tty && stdin {
+        Some(term::RawGuard::new())
+    } else {
+        None
+    };
+    let mut sc = c.sibling();
+    if tty {
+        resize(&mut sc, "containers", &id).await;
+    }
+    let sigs = spawn_signal_tasks(c, "containers", &id, tty, a.sig_proxy && !tty, &id);
+    let res = pump(conn, tty, stdin, Some(keys)).await;
+    drop(raw);
+    for t in sigs {
+        t.abort();
+    }
+    if let Ok(Outcome::Detached) = res {
+        eprintln!("read escape sequence");
+        return Err(Fail::code(1));
+    }
+    let info: Value = sc
+        .get_json(&format!("/containers/{id}/json"))
+        .await
+        .unwrap_or_default();
+    exit_with(info["State"]["ExitCode"].as_i64().unwrap_or(0) as i32)
+}
+
+/// `berth exec`: `POST /containers/{id}/exec`, then `POST /exec/{id}/start`
+/// (hijacked unless `-d`), then `GET /exec/{id}/json` for the exit code.
+pub async fn exec(c: &mut Client, a: ExecArgs) -> CmdResult {
+    let keys = detach_keys(&a.detach_keys)?;
+    let env = build_env(&a.env, &a.env_file).map_err(Fail::msg)?;
+    if a.tty && a.interactive && !std::io::stdin().is_terminal() {
+        return Err(Fail::msg("the input device is not a TTY"));
+    }
+    let mut body = json!({
+        "AttachStdin": a.interactive && !a.detach,
+        "AttachStdout": !a.detach,
+        "AttachStderr": !a.detach,
+        "Tty": a.tty,
+        "Privileged": a.privileged,
+        "Cmd": a.command,
+        "Env": env,
+        "Detach": a.detach,
+    });
+    if let Some(u) = &a.user {
+        body["User"] = json!(u);
+    }
+    if let Some(w) = &a.workdir {
+        body["WorkingDir"] = json!(w);
+    }
+    if let Some(k) = &a.detach_keys {
+        body["DetachKeys"] = json!(k);
+    }
+    let created: Value = c
+        .post_json(&format!("/containers/{}/exec", qs(&a.container)), &body)
+        .await?;
+    let eid = created["Id"].as_str().unwrap_or_default().to_string();
+    if a.detach {
+        c.post(
+            &format!("/exec/{eid}/start"),
+            Some(&json!({"Detach": true, "Tty": a.tty})),
+        )
+        .await?;
+        return Ok(());
+    }
+    let mut sc = c.sibling();
+    let conn = c
+        .hijack(
+            &format!("/exec/{eid}/start"),
+            Some(&json!({"Detach": false, "Tty": a.tty})),
+        )
+        .await?;
+    let raw = if a.tty && a.interactive {
+        Some(term::RawGuard::new())
+    } else {
+        None
+    };
+    if a.tty {
+        resize(&mut sc, "exec", &eid).await;
+    }
+    let sigs = spawn_signal_tasks(c, "exec", &eid, a.tty, false, &a.container);
+    let res = pump(conn, a.tty, a.interactive, Some(keys)).await;
+    drop(raw);
+    for t in sigs {
+        t.abort();
+    }
+    if let Ok(Outcome::Detached) = res {
+        return Ok(());
+    }
+    let info: Value = sc.get_json(&format!("/exec/{eid}/json")).await?;
+    exit_with(info["ExitCode"].as_i64().unwrap_or(0) as i32)
+}
+
+/// Docker's filter list `key=value` flags to the API's JSON
+/// (`{"key":{"value":true}}`, as docker's client sends).
+pub fn filters_json(flags: &[String]) -> Result<Option<String>, String> {
+    if flags.is_empty() {
+        return Ok(None);
+    }
+    let mut m: Map<String, Value> = Map::new();
+    for fl in flags {
+        let Some((k, v)) = fl.split_once('=') else {
+            return Err(format!("invalid argument \"{fl}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"));
+        };
+        let e = m
+            .entry(k.trim().to_lowercase())
+            .or_insert_with(|| json!({}));
+        e[v.trim()] = json!(true);
+    }
+    Ok(Some(Value::Object(m).to_string()))
+}
+
+fn ports_text(ports: &Value) -> String {
+    let mut v: Vec<String> = Vec::new();
+    for p in ports.as_array().into_iter().flatten() {
+        let priv_ = p["PrivatePort"].as_i64().unwrap_or(0);
+        let ty = p["Type"].as_str().unwrap_or("tcp");
+        match p["PublicPort"].as_i64() {
+            Some(pubp) if pubp != 0 => {
+                let ip = p["IP"].as_str().unwrap_or("");
+                let ip = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_string()
+                };
+                v.push(format!("{ip}:{pubp}->{priv_}/{ty}"));
+            }
+            _ => v.push(format!("{priv_}/{ty}")),
+        }
+    }
+    v.join(", ")
+}
+
+/// One `ps` row: the fields docker's container format context exposes
+/// (ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size,
+/// Names, Labels, Mounts, Networks, LocalVolumes), all strings.
+pub fn ps_row(c: &Value, trunc: bool, now: f64) -> Map<String, Value> {
+    let mut r = Map::new();
+    let id = c["Id"].as_str().unwrap_or("");
+    r.insert(
+        "ID".into(),
+        json!(if trunc {
+            f::trunc(id, 12)
+        } else {
+            id.to_string()
+        }),
+    );
+    let mut image = c["Image"].as_str().unwrap_or("").to_string();
+    if trunc {
+        if let Some(h) = image.strip_prefix("sha256:") {
+            image = f::trunc(h, 12);
+        } else if let Some((name, _)) = image.split_once('@') {
+            image = name.to_string();
+        }
+    }
+    r.insert("Image".into(), json!(image));
+    let cmd = format!("\"{}\"", c["Command"].as_str().unwrap_or(""));
+    r.insert(
+        "Command".into(),
+        json!(if trunc { f::ellipsis(&cmd, 20) } else { cmd }),
+    );
+    let created = c["Created"].as_i64().unwrap_or(0);
+    r.insert("CreatedAt".into(), json!(f::go_time_string(created)));
+    r.insert(
+        "RunningFor".into(),
+        json!(format!("{} ago", f::human_duration(now - created as f64))),
+    );
+    r.insert("Ports".into(), json!(ports_text(&c["Ports"])));
+    r.insert("State".into(), json!(c["State"].as_str().unwrap_or("")));
+    r.insert("Status".into(), json!(c["Status"].as_str().unwrap_or("")));
+    let size = match (c["SizeRw"].as_i64(), c["SizeRootFs"].as_i64()) {
+        (Some(rw), Some(root)) => format!(
+            "{} (virtual {})",
+            f::human_size_prec(rw as f64, 3),
+            f::human_size_prec(root as f64, 3)
+        ),
+        (Some(rw), None) => f::human_size_prec(rw as f64, 3),
+        _ => "0B".into(),
+    };
+    r.insert("Size".into(), json!(size));
+    let names: Vec<String> = c["Names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .filter(|n| !trunc || !n.contains('/'))
+        .collect();
+    r.insert("Names".into(), json!(names.join(",")));
+    let mut labels: Vec<String> = c["Labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    labels.sort();
+    r.insert("Labels".into(), json!(labels.join(",")));
+    let mounts: Vec<String> = c["Mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            m["Name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(m["Source"].as_str().unwrap_or(""))
+                .to_string()
+        })
+        .map(|n| if trunc { f::ellipsis(&n, 15) } else { n })
+        .collect();
+    r.insert("Mounts".into(), json!(mounts.join(",")));
+    let mut nets: Vec<String> = c["NetworkSettings"]["Networks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect();
+    nets.sort();
+    r.insert("Networks".into(), json!(nets.join(",")));
+    let vols = c["Mounts"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter(|m| m["Driver"].as_str() == Some("local"))
+                .count()
+        })
+        .unwrap_or(0);
+    r.insert("LocalVolumes".into(), json!(vols.to_string()));
+    r.insert("Platform".into(), Value::Null);
+    r
+}
+
+/// Column titles of `ps` fields.
+pub const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Platform", "PLATFORM"),
+];
+
+/// `berth ps`: `GET /containers/json?all=&limit=&size=&filters=`.
+pub async fn ps(c: &mut Client, a: PsArgs) -> CmdResult {
+    let mut q = vec![];
+    let limit = if a.latest { 1 } else { a.last };
+    if a.all || limit > 0 {
+        q.push("all=1".to_string());
+    }
+    if limit > 0 {
+        q.push(format!("limit={limit}"));
+    }
+    let fmt = f::ListFormat::from_flag(
+        a.format.as_deref(),
+        if a.size {
+            "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+        } else {
+            "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+        },
+    );
+    let wants_size = a.size || a.format.as_deref().is_some_and(|t| t.contains(".Size"));
+    if wants_size {
+        q.push("size=1".into());
+    }
+    if let Some(fj) = filters_json(&a.filter).map_err(|m| Fail {
+        msg: Some(m),
+        code: 125,
+    })? {
+        q.push(format!("filters={}", qs(&fj)));
+    }
+    let path = if q.is_empty() {
+        "/containers/json".to_string()
+    } else {
+        format!("/containers/json?{}", q.join("&"))
+    };
+    let list: Vec<Value> = c.get_json(&path).await?;
+    let now = f::now();
+    if a.quiet {
+        let mut s = String::new();
+        for ct in &list {
+            let id = ct["Id"].as_str().unwrap_or("");
+            s.push_str(&if a.no_trunc {
+                id.to_string()
+            } else {
+                f::trunc(id, 12)
+            });
+            s.push('\n');
+        }
+        out(&s);
+        return Ok(());
+    }
+    let rows: Vec<_> = list.iter().map(|ct| ps_row(ct, !a.no_trunc, now)).collect();
+    out(&f::print_list(&fmt, &rows, PS_HEADERS).map_err(Fail::msg)?);
+    Ok(())
+}
+
+/// Splits one log line's docker timestamp prefix when `-t` is given
+/// (kept as is: the daemon already writes RFC 3339 nano).
+async fn copy_logs(body: &mut berth_client::Body, tty: bool) -> CmdResult {
+    let mut demux = berth_client::stdcopy::Demuxer::new();
+    let mut so = tokio::io::stdout();
+    let mut se = tokio::io::stderr();
+    while let Some(chunk) = body.chunk().await? {
+        if tty {
+            so.write_all(&chunk).await?;
+            so.flush().await?;
+            continue;
+        }
+        demux.push(&chunk);
+        while let Some((k, p)) = demux.next_frame().map_err(|e| Fail::msg(e.to_string()))? {
+            match k {
+                berth_client::stdcopy::StreamKind::Stderr
+                | berth_client::stdcopy::StreamKind::SystemErr => {
+                    se.write_all(&p).await?;
+                    se.flush().await?;
+                }
+                _ => {
+                    so.write_all(&p).await?;
+                    so.flush().await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `berth logs`: `GET /containers/{id}/json` (for Tty), then
+/// `GET /containers/{id}/logs?stdout=1&stderr=1&follow&tail&since&until&timestamps`.
+pub async fn logs(c: &mut Client, a: LogsArgs) -> CmdResult {
+    let info: Value = c
+        .get_json(&format!("/containers/{}/json", qs(&a.container)))
+        .await?;
+    let id = info["Id"].as_str().unwrap_or(&a.container).to_string();
+    let tty = info["Config"]["Tty"] == true;
+    let mut q = vec!["stdout=1".to_string(), "stderr=1".to_string()];
+    let now = f::now();
+    if let Some(s) = &a.since {
+        q.push(format!(
+            "since={}",
+            qs(&f::timestamp_arg(s, now).map_err(Fail::msg)?)
+        ));
+    }
+    if let Some(s) = &a.until {
+        q.push(format!(
+            "until={}",
+            qs(&f::timestamp_arg(s, now).map_err(Fail::msg)?)
+        ));
+    }
+    if a.timestamps {
+        q.push("timestamps=1".into());
+    }
+    if a.follow {
+        q.push("follow=1".into());
+    }
+    if a.details {
+        q.push("details=1".into());
+    }
+    q.push(format!("tail={}", qs(&a.tail)));
+    let mut body = c
+        .request(
+            berth_client::Method::GET,
+            &format!("/containers/{id}/logs?{}", q.join("&")),
+            berth_client::ReqBody::empty(),
+            None,
+        )
+        .await?;
+    copy_logs(&mut body, tty).await
+}
+
+/// `berth wait`: `POST /containers/{id}/wait` for each, printing codes.
+pub async fn wait(c: &mut Client, a: Containers) -> CmdResult {
+    let mut failed = false;
+    for n in &a.containers {
+        match c.post(&format!("/containers/{}/wait", qs(n)), None).await {
+            Ok(b) => {
+                let v: Value = serde_json::from_slice(&b).unwrap_or_default();
+                out(&format!("{}\n", v["StatusCode"].as_i64().unwrap_or(-1)));
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        Err(Fail::code(1))
+    } else {
+        Ok(())
+    }
+}
+
+async fn each(
+    c: &mut Client,
+    names: &[String],
+    path: impl Fn(&str) -> String,
+    delete: bool,
+) -> CmdResult {
+    let mut failed = false;
+    for n in names {
+        let p = path(&qs(n));
+        let r = if delete {
+            c.delete(&p).await
+        } else {
+            c.post(&p, None).await
+        };
+        match r {
+            Ok(_) => out(&format!("{n}\n")),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        Err(Fail::code(1))
+    } else {
+        Ok(())
+    }
+}
+
+/// `berth stop` / `berth restart`: `POST /containers/{id}/{stop|restart}?t=&signal=`.
+pub async fn stop(c: &mut Client, a: StopArgs, verb: &str) -> CmdResult {
+    let mut q = Vec::new();
+    if let Some(t) = a.timeout {
+        q.push(format!("t={t}"));
+    }
+    if let Some(s) = &a.signal {
+        q.push(format!("signal={}", qs(s)));
+    }
+    let q = if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    };
+    each(
+        c,
+        &a.containers,
+        |n| format!("/containers/{n}/{verb}{q}"),
+        false,
+    )
+    .await
+}
+
+/// `berth kill`: `POST /containers/{id}/kill?signal=`.
+pub async fn kill(c: &mut Client, a: KillArgs) -> CmdResult {
+    let q = a
+        .signal
+        .as_ref()
+        .map(|s| format!("?signal={}", qs(s)))
+        .unwrap_or_default();
+    each(
+        c,
+        &a.containers,
+        |n| format!("/containers/{n}/kill{q}"),
+        false,
+    )
+    .await
+}
+
+/// `berth rm`: `DELETE /containers/{id}?force=&v=&link=`.
+pub async fn rm(c: &mut Client, a: RmArgs) -> CmdResult {
+    let mut q = Vec::new();
+    if a.force {
+        q.push("force=1");
+    }
+    if a.volumes {
+        q.push("v=1");
+    }
+    if a.link {
+        q.push("link=1");
+    }
+    let q = if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    };
+    each(c, &a.containers, |n| format!("/containers/{n}{q}"), true).await
+}
+
+/// `berth pause` / `unpause`: `POST /containers/{id}/{verb}`.
+pub async fn simple(c: &mut Client, a: Containers, verb: &str) -> CmdResult {
+    each(
+        c,
+        &a.containers,
+        |n| format!("/containers/{n}/{verb}"),
+        false,
+    )
+    .await
+}
+
+/// `berth rename`: `POST /containers/{id}/rename?name=`.
+pub async fn rename(c: &mut Client, a: RenameArgs) -> CmdResult {
+    let new = a.new_name.trim();
+    if new.is_empty() {
+        return Err(Fail::msg("Error: Neither old nor new names may be empty"));
+    }
+    match c
+        .post(
+            &format!("/containers/{}/rename?name={}", qs(&a.container), qs(new)),
+            None,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Fail::msg(format!(
+            "{e}\nError: failed to rename container named {}",
+            a.container
+        ))),
+    }
+}
+
+/// `berth top`: `GET /containers/{id}/top?ps_args=`, as a table with
+/// docker's layout (minwidth 20, padding 3).
+pub async fn top(c: &mut Client, a: TopArgs) -> CmdResult {
+    let q = if a.ps_args.is_empty() {
+        String::new()
+    } else {
+        format!("?ps_args={}", qs(&a.ps_args.join(" ")))
+    };
+    let v: Value = c
+        .get_json(&format!("/containers/{}/top{q}", qs(&a.container)))
+        .await?;
+    let mut lines = Vec::new();
+    let titles: Vec<&str> = v["Titles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .collect();
+    lines.push(titles.join("\t"));
+    for p in v["Processes"].as_array().into_iter().flatten() {
+        let cells: Vec<&str> = p
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str())
+            .collect();
+        lines.push(cells.join("\t"));
+    }
+    out(&f::tabwrite(&lines, 20, 3));
+    Ok(())
+}
+
+/// Asks docker's confirmation question on the terminal; `true` on y/Y.
+pub fn confirm(warning: &str) -> bool {
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "y" | "Y")
+}
+
+/// `berth container prune`: `POST /containers/prune?filters=`.
+pub async fn prune(c: &mut Client, a: PruneArgs) -> CmdResult {
+    if !a.force && !confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(());
+    }
+    let q = filters_json(&a.filter)
+        .map_err(Fail::msg)?
+        .map(|f| format!("?filters={}", qs(&f)))
+        .unwrap_or_default();
+    let b = c.post(&format!("/containers/prune{q}"), None).await?;
+    let v: Value = serde_json::from_slice(&b).unwrap_or_default();
+    let mut s = String::new();
+    let deleted: Vec<&str> = v["ContainersDeleted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.as_str())
+        .collect();
+    if !deleted.is_empty() {
+        s.push_str("Deleted Containers:\n");
+        for d in deleted {
+            s.push_str(d);
+            s.push('\n');
+        }
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        f::human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+    ));
+    out(&s);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match crate::cli::Cli::try_parse_from(["berth", "run"].iter().chain(args))
+            .unwrap()
+            .cmd
+        {
+            Some(Cmd::Run(r)) => r,
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn create_body_maps_flags() {
+        let b = create_body(&run_args(&[
+            "--rm",
+            "-i",
+            "-t",
+            "--name",
+            "x",
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "-u",
+            "1000:1000",
+            "-h",
+            "box",
+            "-v",
+            "/a:/b:ro",
+            "--tmpfs",
+            "/run:size=1m",
+            "--read-only",
+            "-m",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "10",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "ALL",
+            "--privileged",
+            "--init",
+            "--entrypoint",
+            "/bin/sh",
+            "--network",
+            "none",
+            "busybox",
+            "-c",
+            "true",
+        ]))
+        .unwrap();
+        assert_eq!(b["Image"], "busybox");
+        assert_eq!(b["Cmd"], json!(["-c", "true"]));
+        assert_eq!(b["Entrypoint"], json!(["/bin/sh"]));
+        assert_eq!(b["Env"], json!(["A=1"]));
+        assert_eq!(
+            (
+                b["Tty"].clone(),
+                b["OpenStdin"].clone(),
+                b["StdinOnce"].clone(),
+                b["AttachStdin"].clone()
+            ),
+            (json!(true), json!(true), json!(true), json!(true))
+        );
+        assert_eq!(b["WorkingDir"], "/tmp");
+        assert_eq!(b["User"], "1000:1000");
+        assert_eq!(b["Hostname"], "box");
+        let hc = &b["HostConfig"];
+        assert_eq!(hc["Binds"], json!(["/a:/b:ro"]));
+        assert_eq!(hc["Tmpfs"], json!({"/run": "size=1m"}));
+        assert_eq!(hc["ReadonlyRootfs"], true);
+        assert_eq!(hc["Memory"], 64 << 20);
+        assert_eq!(hc["NanoCpus"], 500_000_000);
+        assert_eq!(hc["PidsLimit"], 10);
+        assert_eq!(hc["CapAdd"], json!(["NET_ADMIN"]));
+        assert_eq!(hc["CapDrop"], json!(["ALL"]));
+        assert_eq!(hc["Privileged"], true);
+        assert_eq!(hc["Init"], true);
+        assert_eq!(hc["AutoRemove"], true);
+        assert_eq!(hc["NetworkMode"], "none");
+    }
+
+    #[test]
+    fn detached_run_attaches_nothing() {
+        let b = create_body(&run_args(&["-d", "busybox"])).unwrap();
+        assert_eq!(
+            (
+                b["AttachStdin"].clone(),
+                b["AttachStdout"].clone(),
+                b["AttachStderr"].clone()
+            ),
+            (json!(false), json!(false), json!(false))
+        );
+        assert!(b.get("Cmd").is_none());
+        assert_eq!(b["HostConfig"]["NetworkMode"], "default");
+        let b = create_body(&run_args(&["-a", "stderr", "busybox"])).unwrap();
+        assert_eq!(
+            (b["AttachStdout"].clone(), b["AttachStderr"].clone()),
+            (json!(false), json!(true))
+        );
+        assert!(create_body(&run_args(&["-a", "bogus", "busybox"])).is_err());
+    }
+
+    #[test]
+    fn env_file_and_passthrough() {
+        let dir = berth_testutil::tempdir();
+        let p = dir.path().join("env");
+        std::fs::write(&p, "# comment\n\nFOO=bar\nBERTH_TEST_UNSET_VAR\nPATH\n").unwrap();
+        let env = build_env(
+            &["X=1".into(), "BERTH_TEST_UNSET_VAR2".into()],
+            &[p.display().to_string()],
+        )
+        .unwrap();
+        assert_eq!(env[0], "FOO=bar");
+        assert!(env[1].starts_with("PATH="));
+        assert_eq!(env[2], "X=1");
+        assert_eq!(env.len(), 3);
+        assert_eq!(
+            build_env(&[], &["/nonexistent/x".into()]).unwrap_err(),
+            "open /nonexistent/x: no such file or directory"
+        );
+    }
+
+    #[test]
+    fn exit_codes_for_start_errors() {
+        assert_eq!(
+            start_error_code("exec: \"nosuchcmd\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(start_error_code("exec: \"/etc\": permission denied"), 126);
+        assert_eq!(start_error_code("cgroup setup failed"), 125);
+    }
+
+    #[test]
+    fn filters_are_docker_json() {
+        assert_eq!(
+            filters_json(&["status=exited".into(), "status=created".into()])
+                .unwrap()
+                .unwrap(),
+            r#"{"status":{"exited":true,"created":true}}"#
+        );
+        assert!(filters_json(&["bogus".into()]).is_err());
+        assert_eq!(filters_json(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn ps_rows() {
+        let c = json!({"Id": "1c1000c4f25101580209fd89a5af154df64701650e47465e39c046533a6342b4", "Names": ["/ref1"], "Image": "busybox",
+            "Command": "sleep 1000", "Created": 1000, "Ports": [{"PrivatePort": 80, "Type": "tcp"}, {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}],
+            "State": "running", "Status": "Up 3 seconds", "Labels": {"b": "2", "a": "1"}, "NetworkSettings": {"Networks": {"none": {}}}});
+        let r = ps_row(&c, true, 1003.0);
+        assert_eq!(r["ID"], "1c1000c4f251");
+        assert_eq!(r["Command"], "\"sleep 1000\"");
+        assert_eq!(r["RunningFor"], "3 seconds ago");
+        assert_eq!(r["Names"], "ref1");
+        assert_eq!(r["Ports"], "80/tcp, 0.0.0.0:8080->80/tcp");
+        assert_eq!(r["Labels"], "a=1,b=2");
+        assert_eq!(r["Networks"], "none");
+        assert_eq!(r["Size"], "0B");
+        assert_eq!(r["CreatedAt"], "1970-01-01 00:16:40 +0000 UTC");
+        assert_eq!(ps_row(&c, false, 1003.0)["ID"].as_str().unwrap().len(), 64);
+    }
+}

@@ -1,0 +1,660 @@
+//! Output formatting shared by the commands: docker's tab-aligned tables,
+//! humanised durations and sizes (go-units), and `--format` Go templates
+//! rendered with gtmpl plus docker's template functions.
+
+use std::collections::HashMap;
+
+use gtmpl::{Context, Template};
+use gtmpl_value::{FuncError, Value};
+
+/// Aligns tab-separated cells like Go's `text/tabwriter` as docker's
+/// tables configure it: `minwidth` 10, padding 3, spaces. Every cell but
+/// the last of a line is padded to `max(minwidth, widest cell + padding)`
+/// of its column; the last cell is written as is.
+pub fn tabwrite(lines: &[String], minwidth: usize, padding: usize) -> String {
+    let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
+    let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut widths = vec![0usize; ncols];
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 < r.len() {
+                widths[i] = widths[i].max(c.chars().count() + padding);
+            }
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            line.push_str(c);
+            if i + 1 < r.len() {
+                let w = widths[i].max(minwidth);
+                for _ in c.chars().count()..w {
+                    line.push(' ');
+                }
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// go-units `HumanDuration`: "Less than a second", "1 second",
+/// "N seconds", "About a minute", "N minutes", "About an hour", "N hours",
+/// "N days", "N weeks", "N months", "N years". `secs` is a duration in
+/// (fractional) seconds.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs as i64;
+    let minutes = (secs / 60.0) as i64;
+    let hours = (secs / 3600.0 + 0.5) as i64;
+    if s < 1 {
+        "Less than a second".into()
+    } else if s == 1 {
+        "1 second".into()
+    } else if s < 60 {
+        format!("{s} seconds")
+    } else if minutes == 1 {
+        "About a minute".into()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", (secs / 3600.0) as i64 / 24 / 365)
+    }
+}
+
+/// Go's `%.{prec}g` of `v` (shortest of %e/%f, trailing zeros removed).
+pub fn go_g(v: f64, prec: usize) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let prec = prec.max(1);
+    let e = format!("{:.*e}", prec - 1, v);
+    let (mant, exp) = e.split_once('e').expect("exp format");
+    let exp: i32 = exp.parse().expect("exponent");
+    if exp < -4 || exp >= prec as i32 {
+        let mant = trim_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
+        trim_zeros(&format!("{v:.decimals$}")).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// go-units `HumanSizeWithPrecision(size, prec)`: decimal (1000-based)
+/// units B, kB, MB, GB, TB, PB, EB, ZB, YB, e.g. 4261234 → "4.26MB" with
+/// precision 3 (docker images, ps -s) or "4.261MB" with 4 (HumanSize).
+pub fn human_size_prec(size: f64, prec: usize) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut s = size;
+    let mut i = 0;
+    while s >= 1000.0 && i < UNITS.len() - 1 {
+        s /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(s, prec), UNITS[i])
+}
+
+/// go-units `HumanSize` (precision 4).
+pub fn human_size(size: f64) -> String {
+    human_size_prec(size, 4)
+}
+
+/// go-units `BytesSize`: binary units (1024-based) B, KiB, MiB, GiB...
+/// with precision 4, as `docker info`'s "Total Memory".
+pub fn bytes_size(size: f64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut s = size;
+    let mut i = 0;
+    while s >= 1024.0 && i < UNITS.len() - 1 {
+        s /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(s, 4), UNITS[i])
+}
+
+/// Parses docker's size syntax for `-m`/`--memory`: a number with an
+/// optional unit b, k, m, g, t, p (binary, case-insensitive, optional
+/// trailing "b"/"ib"), e.g. "64m" → 67108864. Errors with docker's text.
+pub fn parse_ram(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    let mult: f64 = match unit.trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0f64.powi(3),
+        "t" => 1024.0f64.powi(4),
+        "p" => 1024.0f64.powi(5),
+        _ => return Err(format!("invalid size: '{s}'")),
+    };
+    Ok((n * mult) as i64)
+}
+
+/// Parses a Go duration ("42m", "1h30m", "10s", "1.5h") to seconds.
+pub fn parse_go_duration(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if n == 0 {
+            return None;
+        }
+        let v: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += v * mult;
+        rest = &rest[u..];
+    }
+    Some(total)
+}
+
+/// Converts `--since`/`--until` values to the API's seconds-since-epoch
+/// string: an RFC 3339 timestamp, a Unix timestamp ("1690000000[.5]") or a
+/// Go duration relative to now ("42m" = 42 minutes ago).
+pub fn timestamp_arg(v: &str, now: f64) -> Result<String, String> {
+    if let Some(d) = parse_go_duration(v) {
+        return Ok(format!("{:.9}", now - d)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string());
+    }
+    if v.chars().all(|c| c.is_ascii_digit() || c == '.') && !v.is_empty() {
+        return Ok(v.to_string());
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%:z"] {
+        if let Ok(t) = chrono::DateTime::parse_from_str(v, f) {
+            return Ok(t.timestamp().to_string());
+        }
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.timestamp().to_string());
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, f) {
+            return Ok(t.and_utc().timestamp().to_string());
+        }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(v, f) {
+            return Ok(d
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc()
+                .timestamp()
+                .to_string());
+        }
+    }
+    Err(format!(
+        "failed to parse value as time or duration: \"{v}\""
+    ))
+}
+
+/// Now, in seconds since the epoch.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Go's `time.Time.String()` of a Unix time, as docker prints `CreatedAt`:
+/// "2026-12-01 18:26:03 +0000 UTC".
+pub fn go_time_string(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// Converts JSON to a template value. Objects become gtmpl `Object`s so
+/// `{{.Field}}` works; numbers keep their integer-ness.
+pub fn to_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                Value::from(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(a) => Value::Array(a.iter().map(to_value).collect()),
+        serde_json::Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect())
+        }
+    }
+}
+
+fn from_value(v: &Value) -> serde_json::Value {
+    match v {
+        Value::NoValue | Value::Nil | Value::Function(_) => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into()
+            } else if let Some(u) = n.as_u64() {
+                u.into()
+            } else {
+                serde_json::Number::from_f64(n.as_f64().unwrap_or(0.0))
+                    .map(serde_json::Value::Number)
+                    .unwrap_or_default()
+            }
+        }
+        Value::Array(a) => serde_json::Value::Array(a.iter().map(from_value).collect()),
+        Value::Object(o) | Value::Map(o) => {
+            let mut keys: Vec<_> = o.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), from_value(&o[k])))
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn str_arg(args: &[Value], i: usize) -> Result<String, FuncError> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(v) => Ok(v.to_string()),
+        None => Err(FuncError::AtLeastXArgs("function".into(), i + 1)),
+    }
+}
+
+fn f_json(args: &[Value]) -> Result<Value, FuncError> {
+    let v = args
+        .first()
+        .ok_or(FuncError::ExactlyXArgs("json".into(), 1))?;
+    Ok(Value::String(go_json(
+        serde_json::to_string(&from_value(v)).map_err(|e| FuncError::Generic(e.to_string()))?,
+    )))
+}
+fn f_upper(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(str_arg(args, 0)?.to_uppercase()))
+}
+fn f_lower(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(str_arg(args, 0)?.to_lowercase()))
+}
+fn f_title(args: &[Value]) -> Result<Value, FuncError> {
+    let s = str_arg(args, 0)?;
+    let mut out = String::new();
+    let mut prev_space = true;
+    for c in s.chars() {
+        if prev_space {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev_space = c.is_whitespace();
+    }
+    Ok(Value::String(out))
+}
+fn f_join(args: &[Value]) -> Result<Value, FuncError> {
+    let sep = str_arg(args, 1)?;
+    match args.first() {
+        Some(Value::Array(a)) => Ok(Value::String(
+            a.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(&sep),
+        )),
+        _ => Err(FuncError::Generic(
+            "wrong type for value; expected []string".into(),
+        )),
+    }
+}
+fn f_split(args: &[Value]) -> Result<Value, FuncError> {
+    let s = str_arg(args, 0)?;
+    let sep = str_arg(args, 1)?;
+    Ok(Value::Array(
+        s.split(sep.as_str())
+            .map(|p| Value::String(p.to_string()))
+            .collect(),
+    ))
+}
+fn f_truncate(args: &[Value]) -> Result<Value, FuncError> {
+    let s = str_arg(args, 0)?;
+    let n = match args.get(1) {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0).max(0) as usize,
+        _ => return Err(FuncError::ExactlyXArgs("truncate".into(), 2)),
+    };
+    Ok(Value::String(s.chars().take(n).collect()))
+}
+fn f_pad(args: &[Value]) -> Result<Value, FuncError> {
+    let s = str_arg(args, 0)?;
+    let n = |i: usize| match args.get(i) {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0).max(0) as usize,
+        _ => 0,
+    };
+    Ok(Value::String(format!(
+        "{}{}{}",
+        " ".repeat(n(1)),
+        s,
+        " ".repeat(n(2))
+    )))
+}
+fn f_table(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(args.first().cloned().unwrap_or(Value::NoValue))
+}
+
+/// A parsed `--format` template with docker's functions: `json`, `upper`,
+/// `lower`, `title`, `join`, `split`, `truncate`, `pad` (plus Go's
+/// builtins: `index`, `len`, `printf`, `eq`...).
+pub struct Tmpl {
+    t: Template,
+}
+
+impl Tmpl {
+    /// Parses `text`; the error is docker's "template parsing error: ...".
+    pub fn parse(text: &str) -> Result<Tmpl, String> {
+        let mut t = Template::default();
+        t.add_funcs(&[
+            ("json", f_json as gtmpl_value::Func),
+            ("upper", f_upper),
+            ("lower", f_lower),
+            ("title", f_title),
+            ("join", f_join),
+            ("split", f_split),
+            ("truncate", f_truncate),
+            ("pad", f_pad),
+            ("table", f_table),
+        ]);
+        t.parse(text)
+            .map_err(|e| format!("template parsing error: {e}"))?;
+        Ok(Tmpl { t })
+    }
+
+    /// Renders against `data`; the error is docker's "template: ...".
+    pub fn render(&self, data: &serde_json::Value) -> Result<String, String> {
+        self.t
+            .render(&Context::from(to_value(data)))
+            .map_err(|e| format!("failed to execute template: {e}"))
+    }
+
+    /// Renders against an already converted value.
+    pub fn render_value(&self, data: Value) -> Result<String, String> {
+        self.t
+            .render(&Context::from(data))
+            .map_err(|e| format!("failed to execute template: {e}"))
+    }
+}
+
+/// How a list command prints, from its `--format`: the default table,
+/// `table TEMPLATE`, `json` (one JSON object a line) or a raw template.
+pub enum ListFormat {
+    /// Tab-aligned table of this template's columns, with a header row.
+    Table(String),
+    /// One JSON object per line.
+    Json,
+    /// A template rendered once per item, no header.
+    Raw(String),
+}
+
+impl ListFormat {
+    /// Interprets a `--format` value, with `default` as the table template.
+    pub fn from_flag(flag: Option<&str>, default: &str) -> ListFormat {
+        match flag.map(str::trim_start) {
+            None | Some("") | Some("table") => ListFormat::Table(default.to_string()),
+            Some("json") => ListFormat::Json,
+            Some(f) if f.starts_with("table ") => {
+                ListFormat::Table(f["table ".len()..].to_string())
+            }
+            Some(f) => ListFormat::Raw(f.to_string()),
+        }
+    }
+}
+
+/// Prints `rows` (objects of string fields, e.g. `{"ID": "...",
+/// "Names": "..."}`) in `fmt`. `headers` maps field names to column titles
+/// ("ID" → "CONTAINER ID"); the table header is the template rendered
+/// against those titles, as docker does.
+pub fn print_list(
+    fmt: &ListFormat,
+    rows: &[serde_json::Map<String, serde_json::Value>],
+    headers: &[(&str, &str)],
+) -> Result<String, String> {
+    match fmt {
+        ListFormat::Json => {
+            let mut out = String::new();
+            for r in rows {
+                let mut keys: Vec<_> = r.keys().collect();
+                keys.sort();
+                let sorted: serde_json::Map<_, _> = keys
+                    .into_iter()
+                    .map(|k| (k.clone(), r[k].clone()))
+                    .collect();
+                out.push_str(&go_json(
+                    serde_json::to_string(&sorted).map_err(|e| e.to_string())?,
+                ));
+                out.push('\n');
+            }
+            Ok(out)
+        }
+        ListFormat::Raw(t) => {
+            let t = Tmpl::parse(&unescape(t))?;
+            let mut out = String::new();
+            for r in rows {
+                out.push_str(&t.render(&serde_json::Value::Object(r.clone()))?);
+                out.push('\n');
+            }
+            Ok(out)
+        }
+        ListFormat::Table(t) => {
+            let t = Tmpl::parse(&unescape(t))?;
+            let hdr: HashMap<String, Value> = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .collect();
+            let mut lines = vec![t.render_value(Value::Object(hdr))?];
+            for r in rows {
+                lines.push(t.render(&serde_json::Value::Object(r.clone()))?);
+            }
+            Ok(tabwrite(&lines, 10, 3))
+        }
+    }
+}
+
+/// Docker turns the two-character escapes `\t` and `\n` typed in a shell
+/// into real tabs/newlines in `--format`.
+pub fn unescape(s: &str) -> String {
+    s.replace("\\t", "\t").replace("\\n", "\n")
+}
+
+/// Go's `encoding/json` escapes `<`, `>` and `&` inside strings as
+/// `\u003c`, `\u003e`, `\u0026`; docker's JSON output has them so.
+/// (Outside strings these bytes never occur in JSON.)
+pub fn go_json(s: String) -> String {
+    if !s.contains(['<', '>', '&']) {
+        return s;
+    }
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// Truncates to the first `n` characters.
+pub fn trunc(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Docker's ps COMMAND column: the quoted command, ellipsised to 20
+/// characters ("sleep 1000" → `"sleep 1000"`; longer ones end in "…").
+pub fn ellipsis(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let mut o: String = s.chars().take(max.saturating_sub(1)).collect();
+    o.push('…');
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabwriter_matches_docker_ps_layout() {
+        let out = tabwrite(
+            &[
+                "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES".to_string(),
+                "1c1000c4f251\tbusybox\t\"sleep 1000\"\tLess than a second ago\tUp Less than a second\t\tref1".to_string(),
+            ],
+            10,
+            3,
+        );
+        assert_eq!(
+            out,
+            "CONTAINER ID   IMAGE     COMMAND        CREATED                  STATUS                  PORTS     NAMES\n\
+             1c1000c4f251   busybox   \"sleep 1000\"   Less than a second ago   Up Less than a second             ref1\n"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(0.4), "Less than a second");
+        assert_eq!(human_duration(1.2), "1 second");
+        assert_eq!(human_duration(3.0), "3 seconds");
+        assert_eq!(human_duration(61.0), "About a minute");
+        assert_eq!(human_duration(150.0), "2 minutes");
+        assert_eq!(human_duration(3600.0), "About an hour");
+        assert_eq!(human_duration(5.0 * 3600.0), "5 hours");
+        assert_eq!(human_duration(3.0 * 86400.0), "3 days");
+        assert_eq!(human_duration(20.0 * 86400.0), "2 weeks");
+        assert_eq!(human_duration(90.0 * 86400.0), "3 months");
+        assert_eq!(human_duration(800.0 * 86400.0), "2 years");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size_prec(4_261_234.0, 3), "4.26MB");
+        assert_eq!(human_size_prec(1_986_000.0, 3), "1.99MB");
+        assert_eq!(human_size(1_986_000.0), "1.986MB");
+        assert_eq!(human_size_prec(0.0, 3), "0B");
+        assert_eq!(human_size_prec(1500.0, 3), "1.5kB");
+        assert_eq!(human_size_prec(999.0, 3), "999B");
+        assert_eq!(human_size_prec(123_400_000.0, 3), "123MB");
+        assert_eq!(bytes_size(24.0 * 1024.0 * 1024.0 * 1024.0), "24GiB");
+        assert_eq!(go_g(999.96, 3), "1e+03");
+        assert_eq!(go_g(0.000012345, 3), "1.23e-05");
+    }
+
+    #[test]
+    fn ram_and_durations_parse() {
+        assert_eq!(parse_ram("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_ram("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_ram("512").unwrap(), 512);
+        assert_eq!(parse_ram("2KB").unwrap(), 2048);
+        assert!(parse_ram("12x").is_err());
+        assert_eq!(parse_go_duration("42m"), Some(2520.0));
+        assert_eq!(parse_go_duration("1h30m"), Some(5400.0));
+        assert_eq!(parse_go_duration("1.5s"), Some(1.5));
+        assert_eq!(parse_go_duration("abc"), None);
+        assert_eq!(timestamp_arg("10s", 1000.0).unwrap(), "990");
+        assert_eq!(
+            timestamp_arg("2013-01-02T13:23:37Z", 0.0).unwrap(),
+            "1357133017"
+        );
+        assert_eq!(timestamp_arg("1690000000", 0.0).unwrap(), "1690000000");
+        assert!(timestamp_arg("yesterday", 0.0).is_err());
+    }
+
+    #[test]
+    fn templates_with_docker_functions() {
+        let data = serde_json::json!({"ID": "abcdef123456", "Names": "web", "Config": {"Cmd": ["sh", "-c"], "Labels": {}}, "State": {"Running": true, "Pid": 42}});
+        let r = |t: &str| Tmpl::parse(t).unwrap().render(&data).unwrap();
+        assert_eq!(r("{{.ID}} {{.Names}}"), "abcdef123456 web");
+        assert_eq!(r("{{json .Config.Cmd}}"), r#"["sh","-c"]"#);
+        assert_eq!(
+            r("{{upper .Names}}|{{lower \"AB\"}}|{{truncate .ID 3}}"),
+            "WEB|ab|abc"
+        );
+        assert_eq!(r("{{join .Config.Cmd \",\"}}"), "sh,-c");
+        assert_eq!(r("{{.State.Running}} {{.State.Pid}}"), "true 42");
+        assert_eq!(r("{{json .State}}"), r#"{"Pid":42,"Running":true}"#);
+        assert_eq!(r("{{title \"hello world\"}}"), "Hello World");
+        assert_eq!(r("{{range split \"a:b\" \":\"}}[{{.}}]{{end}}"), "[a][b]");
+        assert!(Tmpl::parse("{{.ID").is_err());
+    }
+
+    #[test]
+    fn list_formats() {
+        let mut row = serde_json::Map::new();
+        row.insert("ID".into(), "abc".into());
+        row.insert("Names".into(), "web".into());
+        let rows = vec![row];
+        let hdr = [("ID", "CONTAINER ID"), ("Names", "NAMES")];
+        let t = print_list(
+            &ListFormat::from_flag(Some("table {{.ID}}\\t{{.Names}}"), ""),
+            &rows,
+            &hdr,
+        )
+        .unwrap();
+        assert_eq!(t, "CONTAINER ID   NAMES\nabc            web\n");
+        let j = print_list(&ListFormat::from_flag(Some("json"), ""), &rows, &hdr).unwrap();
+        assert_eq!(j, "{\"ID\":\"abc\",\"Names\":\"web\"}\n");
+        assert_eq!(
+            go_json(r#"{"D":"<none>&"}"#.to_string()),
+            r#"{"D":"\u003cnone\u003e\u0026"}"#
+        );
+        let raw = print_list(&ListFormat::from_flag(Some("{{.Names}}"), ""), &rows, &hdr).unwrap();
+        assert_eq!(raw, "web\n");
+    }
+
+    #[test]
+    fn command_ellipsis() {
+        assert_eq!(ellipsis("\"sleep 1000\"", 20), "\"sleep 1000\"");
+        assert_eq!(
+            ellipsis("\"sh -c 'while true; do sleep 1; done'\"", 20),
+            "\"sh -c 'while true;…"
+        );
+    }
+}

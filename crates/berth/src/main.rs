@@ -1,0 +1,340 @@
+//! `berth`: Docker's CLI syntax and output over the Engine API.
+//!
+//! Parses argv with clap (see [`cli`]), picks the daemon from `-H`, else
+//! `$DOCKER_HOST`, else `unix:///run/berth/berth.sock`, runs the command on
+//! a current-thread tokio runtime (fast start, one thread) and exits with
+//! docker's codes: 0, 1 for a failed command, 125 for usage errors and
+//! for `run`/`create` daemon errors, 126/127 when the container's command
+//! cannot be invoked / found, else the container's own exit code.
+
+mod cli;
+mod containers;
+mod fmt;
+mod images;
+mod stream;
+mod system;
+mod term;
+
+use std::io::Write;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, FromArgMatches};
+
+use cli::{Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd};
+
+/// A command's failure: a message for stderr (if not printed yet) and
+/// the exit status.
+#[derive(Debug)]
+pub struct Fail {
+    /// Text for stderr, without the trailing newline.
+    pub msg: Option<String>,
+    /// Process exit status.
+    pub code: i32,
+}
+
+impl Fail {
+    /// A failure with this message and status 1.
+    pub fn msg(m: impl Into<String>) -> Fail {
+        Fail {
+            msg: Some(m.into()),
+            code: 1,
+        }
+    }
+    /// A silent failure (already reported) with this status.
+    pub fn code(code: i32) -> Fail {
+        Fail { msg: None, code }
+    }
+}
+
+impl From<berth_client::Error> for Fail {
+    fn from(e: berth_client::Error) -> Fail {
+        Fail::msg(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Fail {
+        Fail::msg(e.to_string())
+    }
+}
+
+/// Result of a command.
+pub type CmdResult = Result<(), Fail>;
+
+/// Writes to stdout, ignoring EPIPE (e.g. `berth ps | head`).
+pub fn out(s: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.flush();
+}
+
+/// The command path typed ("run", "container ls"), for usage messages.
+fn command_path(argv: &[String]) -> String {
+    let mut i = 1;
+    while i < argv.len() {
+        let a = &argv[i];
+        if matches!(
+            a.as_str(),
+            "-H" | "--host" | "-l" | "--log-level" | "--config" | "-c" | "--context"
+        ) {
+            i += 2;
+            continue;
+        }
+        if a.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    let mut path = Vec::new();
+    if let Some(a) = argv.get(i) {
+        path.push(a.clone());
+        if matches!(a.as_str(), "container" | "image" | "system") {
+            if let Some(b) = argv.get(i + 1).filter(|b| !b.starts_with('-')) {
+                path.push(b.clone());
+            }
+        }
+    }
+    path.join(" ")
+}
+
+fn usage_of(e: &clap::Error) -> String {
+    match e.get(ContextKind::Usage) {
+        Some(ContextValue::StyledStr(s)) => s
+            .to_string()
+            .trim()
+            .trim_start_matches("Usage:")
+            .trim()
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Maps a clap error to docker's text and exit status.
+fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
+    let path = command_path(argv);
+    let usage = usage_of(&e);
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            0
+        }
+        ErrorKind::UnknownArgument => {
+            let arg = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let flag = arg.split('=').next().unwrap_or(&arg).to_string();
+            let msg = if flag.starts_with("--") {
+                format!("unknown flag: {flag}")
+            } else if let Some(c) = flag.strip_prefix('-').and_then(|r| r.chars().next()) {
+                format!("unknown shorthand flag: '{c}' in {flag}")
+            } else if path.is_empty()
+                || !path.contains(' ') && matches!(path.as_str(), "container" | "image" | "system")
+            {
+                eprintln!("berth: unknown command: berth {} {arg}\n\nRun 'berth {path} --help' for more information", path);
+                return 1;
+            } else {
+                format!("\"berth {path}\" accepts no arguments ({arg})")
+            };
+            eprintln!("{msg}\n\nUsage:  {usage}\n\nRun 'berth {path} --help' for more information");
+            125
+        }
+        ErrorKind::InvalidSubcommand => {
+            let sub = match e.get(ContextKind::InvalidSubcommand) {
+                Some(ContextValue::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let parent = if path.contains(' ')
+                || matches!(path.as_str(), "container" | "image" | "system")
+            {
+                path.split(' ')
+                    .next()
+                    .map(|p| format!("{p} "))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let help = if parent.is_empty() {
+                "berth --help".to_string()
+            } else {
+                format!("berth {}--help", parent)
+            };
+            eprintln!(
+                "berth: unknown command: berth {parent}{sub}\n\nRun '{help}' for more information"
+            );
+            1
+        }
+        ErrorKind::MissingRequiredArgument
+        | ErrorKind::WrongNumberOfValues
+        | ErrorKind::TooFewValues => {
+            let n = if path.ends_with("rename") || path.ends_with("tag") {
+                "exactly 2 arguments"
+            } else {
+                "at least 1 argument"
+            };
+            eprintln!("berth: '{}' requires {n}\n\nUsage:  {usage}\n\nSee 'berth {path} --help' for more information", format_args!("berth {path}"));
+            1
+        }
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            0
+        }
+        _ => {
+            let text = e
+                .kind()
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string());
+            let detail = match (
+                e.get(ContextKind::InvalidArg),
+                e.get(ContextKind::InvalidValue),
+            ) {
+                (Some(ContextValue::String(a)), Some(ContextValue::String(v))) => {
+                    format!("invalid argument \"{v}\" for \"{a}\" flag: {text}")
+                }
+                _ => e
+                    .to_string()
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_string(),
+            };
+            eprintln!(
+                "{detail}\n\nUsage:  {usage}\n\nRun 'berth {path} --help' for more information"
+            );
+            125
+        }
+    }
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let code = real_main(&argv);
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}
+
+fn real_main(argv: &[String]) -> i32 {
+    let mut cmd = Cli::command();
+    let matches = match cmd.try_get_matches_from_mut(argv) {
+        Ok(m) => m,
+        Err(e) => return clap_failure(e, argv),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => return clap_failure(e, argv),
+    };
+    if cli.version {
+        println!("Berth version {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let Some(top) = cli.cmd else {
+        let _ = cmd.print_help();
+        println!();
+        return 0;
+    };
+    let host = cli
+        .host
+        .clone()
+        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| berth_client::DEFAULT_HOST.to_string());
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            return 1;
+        }
+    };
+    let is_run = matches!(
+        top,
+        Cmd::Run(_)
+            | Cmd::Create(_)
+            | Cmd::Container(ContainerCmd::Run(_) | ContainerCmd::Create(_))
+    );
+    let path = command_path(argv);
+    let res = rt.block_on(async move {
+        let mut client = berth_client::Client::new(&host).map_err(Fail::from)?;
+        dispatch(&mut client, top).await
+    });
+    match res {
+        Ok(()) => 0,
+        Err(Fail { msg: Some(m), code }) => {
+            if is_run && code >= 125 {
+                eprintln!("berth: {m}\n\nRun 'berth {path} --help' for more information");
+            } else {
+                eprintln!("{m}");
+            }
+            code
+        }
+        Err(Fail { msg: None, code }) => code,
+    }
+}
+
+async fn dispatch(c: &mut berth_client::Client, top: Cmd) -> CmdResult {
+    match top {
+        Cmd::Run(a) | Cmd::Container(ContainerCmd::Run(a)) => containers::run(c, a).await,
+        Cmd::Create(a) | Cmd::Container(ContainerCmd::Create(a)) => {
+            containers::create_cmd(c, a).await
+        }
+        Cmd::Exec(a) | Cmd::Container(ContainerCmd::Exec(a)) => containers::exec(c, a).await,
+        Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => containers::ps(c, a).await,
+        Cmd::Attach(a) | Cmd::Container(ContainerCmd::Attach(a)) => containers::attach(c, a).await,
+        Cmd::Start(a) | Cmd::Container(ContainerCmd::Start(a)) => containers::start(c, a).await,
+        Cmd::Stop(a) | Cmd::Container(ContainerCmd::Stop(a)) => {
+            containers::stop(c, a, "stop").await
+        }
+        Cmd::Restart(a) | Cmd::Container(ContainerCmd::Restart(a)) => {
+            containers::stop(c, a, "restart").await
+        }
+        Cmd::Kill(a) | Cmd::Container(ContainerCmd::Kill(a)) => containers::kill(c, a).await,
+        Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => containers::rm(c, a).await,
+        Cmd::Logs(a) | Cmd::Container(ContainerCmd::Logs(a)) => containers::logs(c, a).await,
+        Cmd::Wait(a) | Cmd::Container(ContainerCmd::Wait(a)) => containers::wait(c, a).await,
+        Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
+            containers::simple(c, a, "pause").await
+        }
+        Cmd::Unpause(a) | Cmd::Container(ContainerCmd::Unpause(a)) => {
+            containers::simple(c, a, "unpause").await
+        }
+        Cmd::Rename(a) | Cmd::Container(ContainerCmd::Rename(a)) => containers::rename(c, a).await,
+        Cmd::Top(a) | Cmd::Container(ContainerCmd::Top(a)) => containers::top(c, a).await,
+        Cmd::Container(ContainerCmd::Inspect(a)) => system::inspect(c, a, Some("container")).await,
+        Cmd::Container(ContainerCmd::Prune(a)) => containers::prune(c, a).await,
+        Cmd::Inspect(a) => {
+            let kind = a.kind.clone();
+            system::inspect(c, a, kind.as_deref()).await
+        }
+        Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => images::images(c, a).await,
+        Cmd::Image(ImageCmd::Inspect(a)) => system::inspect(c, a, Some("image")).await,
+        Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => images::history(c, a).await,
+        Cmd::Image(ImageCmd::Prune(a)) => images::prune(c, a).await,
+        Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => images::load(c, a).await,
+        Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => images::save(c, a).await,
+        Cmd::Import(a) | Cmd::Image(ImageCmd::Import(a)) => images::import(c, a).await,
+        Cmd::Tag(a) | Cmd::Image(ImageCmd::Tag(a)) => images::tag(c, a).await,
+        Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => images::rmi(c, a).await,
+        Cmd::Version(a) => system::version(c, a).await,
+        Cmd::Info(a) | Cmd::System(SystemCmd::Info(a)) => system::info(c, a).await,
+        Cmd::System(SystemCmd::Df(a)) => system::df(c, a).await,
+        Cmd::Events(a) | Cmd::System(SystemCmd::Events(a)) => system::events(c, a).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_paths() {
+        let v = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            command_path(&v("berth -H unix:///x run -it busybox")),
+            "run"
+        );
+        assert_eq!(command_path(&v("berth container ls -a")), "container ls");
+        assert_eq!(command_path(&v("berth --debug ps")), "ps");
+    }
+}
