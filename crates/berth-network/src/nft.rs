@@ -1,0 +1,152 @@
+//! Berth's firewall rules, kept in two tables of its own and rewritten as a
+//! whole, atomically, by one `nft -f -` transaction whenever a network or a
+//! port binding changes. Nothing outside these tables is touched: no flush
+//! of the ruleset, no rule inserted into anybody else's chains.
+//!
+//! * `table inet <T>`: `forward` (isolation between bridges, `--internal`,
+//!   `enable_icc=false`) and `prerouting` (drops packets from a bridge to
+//!   127.0.0.0/8, the guard that `route_localnet` needs, CVE-2020-8558).
+//! * `table ip <T>-nat`: `prerouting`/`output` jump to `ports` for
+//!   destinations of type local (DNAT of published ports, for traffic from
+//!   other hosts and from the host itself, 127.0.0.1 included), and
+//!   `postrouting` (masquerade of each non-internal subnet leaving its
+//!   bridge, and of 127.0.0.0/8 sources DNATed onto a bridge).
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+
+use ipnet::Ipv4Net;
+
+use crate::{NetError, Proto};
+
+/// One bridge network as the firewall sees it.
+pub(crate) struct NftNet {
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub internal: bool,
+    pub icc: bool,
+    pub masquerade: bool,
+}
+
+/// One published port: DNAT `[host_ip]:host_port/proto` to `dest:dest_port`.
+pub(crate) struct NftPort {
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    pub proto: Proto,
+    pub dest: Ipv4Addr,
+    pub dest_port: u16,
+}
+
+fn q(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', ""))
+}
+
+/// The whole transaction: create-if-missing, delete, re-create with content.
+/// With no networks the tables are only deleted.
+pub(crate) fn render(table: &str, nets: &[NftNet], ports: &[NftPort]) -> String {
+    let nat = format!("{table}-nat");
+    let mut s = format!(
+        "table inet {table} {{}}\ndelete table inet {table}\ntable ip {nat} {{}}\ndelete table ip {nat}\n"
+    );
+    if nets.is_empty() {
+        return s;
+    }
+    s.push_str(&format!("table inet {table} {{\n"));
+    s.push_str("  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+    for n in nets {
+        let b = q(&n.bridge);
+        if n.internal {
+            s.push_str(&format!("    iifname {b} oifname != {b} drop\n"));
+            s.push_str(&format!("    oifname {b} iifname != {b} drop\n"));
+        }
+        if !n.icc {
+            s.push_str(&format!("    iifname {b} oifname {b} drop\n"));
+        }
+        let others: Vec<String> = nets
+            .iter()
+            .filter(|o| o.bridge != n.bridge)
+            .map(|o| q(&o.bridge))
+            .collect();
+        if !others.is_empty() {
+            s.push_str(&format!(
+                "    iifname {b} oifname {{ {} }} drop\n",
+                others.join(", ")
+            ));
+        }
+    }
+    s.push_str("  }\n");
+    s.push_str(
+        "  chain prerouting {\n    type filter hook prerouting priority raw; policy accept;\n",
+    );
+    for n in nets {
+        s.push_str(&format!(
+            "    iifname {} ip daddr 127.0.0.0/8 drop\n",
+            q(&n.bridge)
+        ));
+    }
+    s.push_str("  }\n}\n");
+    s.push_str(&format!("table ip {nat} {{\n"));
+    s.push_str("  chain ports {\n");
+    for p in ports {
+        let daddr = p
+            .host_ip
+            .map(|ip| format!("ip daddr {ip} "))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "    {daddr}{proto} dport {hp} dnat to {d}:{dp}\n",
+            proto = p.proto.as_str(),
+            hp = p.host_port,
+            d = p.dest,
+            dp = p.dest_port
+        ));
+    }
+    s.push_str("  }\n");
+    s.push_str("  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    fib daddr type local jump ports\n  }\n");
+    s.push_str("  chain output {\n    type nat hook output priority -100; policy accept;\n    fib daddr type local jump ports\n  }\n");
+    s.push_str(
+        "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n",
+    );
+    for n in nets {
+        let b = q(&n.bridge);
+        if n.masquerade && !n.internal {
+            s.push_str(&format!(
+                "    ip saddr {} oifname != {b} masquerade\n",
+                n.subnet
+            ));
+        }
+        s.push_str(&format!(
+            "    oifname {b} ip saddr 127.0.0.0/8 masquerade\n"
+        ));
+    }
+    s.push_str("  }\n}\n");
+    s
+}
+
+/// Runs `nft -f -` with `script`; the kernel applies it as one transaction
+/// or not at all.
+pub(crate) fn apply(script: &str) -> Result<(), NetError> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| NetError::sys("run nft (is the nftables package installed?)", e))?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(script.as_bytes())
+        .map_err(|e| NetError::sys("write nft script", e))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| NetError::sys("wait for nft", e))?;
+    if !out.status.success() {
+        return Err(NetError::System(format!(
+            "nft failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
