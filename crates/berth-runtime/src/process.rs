@@ -1,0 +1,269 @@
+//! The last steps of a container process before it runs the user
+//! program (runtime-spec `config.md` "Process"; `config-linux.md`
+//! "Capabilities", "rlimits", `noNewPrivileges`): working directory,
+//! rlimits, user and groups, the five capability sets, no_new_privs,
+//! seccomp, closing inherited descriptors, exec.
+
+use crate::error::{Context, Error, Result};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{PosixRlimitType, Process};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// The `PATH` used when the process environment has none (runc's default).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Finds the program to run as the container sees it: `args[0]` when it
+/// contains a `/`, else the first executable file named so in the `PATH`
+/// of the process environment.
+///
+/// # Errors
+/// [`Error::Setup`] naming the program when nothing executable is found.
+pub fn find_program(p: &Process) -> Result<PathBuf> {
+    let arg0 = p
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .map(String::as_str)
+        .unwrap_or("");
+    if arg0.contains('/') {
+        let path = if Path::new(arg0).is_absolute() {
+            PathBuf::from(arg0)
+        } else {
+            p.cwd().join(arg0)
+        };
+        return if nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_ok() {
+            Ok(path)
+        } else {
+            Err(Error::Setup(format!(
+                "exec: {arg0:?}: no such executable file"
+            )))
+        };
+    }
+    let env = p.env().as_deref().unwrap_or(&[]);
+    let path_var = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = Path::new(dir).join(arg0);
+        if let Ok(m) = std::fs::metadata(&cand) {
+            if m.is_file() && nix::unistd::access(&cand, nix::unistd::AccessFlags::X_OK).is_ok() {
+                return Ok(cand);
+            }
+        }
+    }
+    Err(Error::Setup(format!(
+        "exec: {arg0:?}: executable file not found in $PATH"
+    )))
+}
+
+/// Enters `cwd` (creating it if missing, as runc does) and checks that it
+/// resolves inside the container's root: a working directory reached
+/// through a leaked host descriptor (`/proc/self/fd/N`) reads back as
+/// `(unreachable)/...` from getcwd(2) (CVE-2024-21626).
+pub(crate) fn enter_cwd(cwd: &Path) -> Result<()> {
+    if let Err(e) = nix::unistd::chdir(cwd) {
+        if e == nix::errno::Errno::ENOENT {
+            crate::rootfs::mkdir_all(cwd)?;
+            nix::unistd::chdir(cwd).ctx(|| format!("chdir {}", cwd.display()))?;
+        } else {
+            return Err(crate::error::io_err(
+                format!("chdir {}", cwd.display()),
+                std::io::Error::from(e),
+            ));
+        }
+    }
+    let now = nix::unistd::getcwd().ctx(|| "getcwd".into())?;
+    if !now.is_absolute() || now.starts_with("(unreachable)") {
+        return Err(Error::Setup(format!(
+            "process.cwd {} resolves outside the container root (possible fd leak, CVE-2024-21626)",
+            cwd.display()
+        )));
+    }
+    Ok(())
+}
+
+fn resource_of(t: PosixRlimitType) -> nix::sys::resource::Resource {
+    use nix::sys::resource::Resource as R;
+    use PosixRlimitType as T;
+    match t {
+        T::RlimitCpu => R::RLIMIT_CPU,
+        T::RlimitFsize => R::RLIMIT_FSIZE,
+        T::RlimitData => R::RLIMIT_DATA,
+        T::RlimitStack => R::RLIMIT_STACK,
+        T::RlimitCore => R::RLIMIT_CORE,
+        T::RlimitRss => R::RLIMIT_RSS,
+        T::RlimitNproc => R::RLIMIT_NPROC,
+        T::RlimitNofile => R::RLIMIT_NOFILE,
+        T::RlimitMemlock => R::RLIMIT_MEMLOCK,
+        T::RlimitAs => R::RLIMIT_AS,
+        T::RlimitLocks => R::RLIMIT_LOCKS,
+        T::RlimitSigpending => R::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => R::RLIMIT_MSGQUEUE,
+        T::RlimitNice => R::RLIMIT_NICE,
+        T::RlimitRtprio => R::RLIMIT_RTPRIO,
+        T::RlimitRttime => R::RLIMIT_RTTIME,
+    }
+}
+
+/// Applies `process.rlimits` (setrlimit(2) for each).
+pub(crate) fn set_rlimits(p: &Process) -> Result<()> {
+    for r in p.rlimits().as_deref().unwrap_or(&[]) {
+        nix::sys::resource::setrlimit(resource_of(r.typ()), r.soft(), r.hard())
+            .ctx(|| format!("setrlimit {} soft={} hard={}", r.typ(), r.soft(), r.hard()))?;
+    }
+    Ok(())
+}
+
+fn to_caps(list: &Option<oci_spec::runtime::Capabilities>) -> Result<caps::CapsHashSet> {
+    let mut out = caps::CapsHashSet::new();
+    for c in list.iter().flatten() {
+        let name = format!("CAP_{c}");
+        match name.parse::<caps::Capability>() {
+            Ok(cap) => {
+                out.insert(cap);
+            }
+            Err(_) => eprintln!("warning: capability {name} unknown to this runtime, ignored"),
+        }
+    }
+    Ok(out)
+}
+
+/// Drops the bounding set to `process.capabilities.bounding`, switches to
+/// `process.user` (additional gids, gid, uid, keeping capabilities across
+/// the uid change), then sets the effective, inheritable, permitted and
+/// ambient sets (capabilities(7)), and the umask.
+pub(crate) fn set_user_and_caps(p: &Process) -> Result<()> {
+    let c = p.capabilities().as_ref();
+    let bounding = to_caps(&c.and_then(|c| c.bounding().clone()))?;
+    let effective = to_caps(&c.and_then(|c| c.effective().clone()))?;
+    let inheritable = to_caps(&c.and_then(|c| c.inheritable().clone()))?;
+    let permitted = to_caps(&c.and_then(|c| c.permitted().clone()))?;
+    let ambient = to_caps(&c.and_then(|c| c.ambient().clone()))?;
+    let supported = caps::runtime::thread_all_supported();
+    for cap in &supported {
+        if !bounding.contains(cap) {
+            caps::drop(None, caps::CapSet::Bounding, *cap)
+                .map_err(|e| Error::Setup(format!("drop {cap} from bounding set: {e}")))?;
+        }
+    }
+    let u = p.user();
+    nix::sys::prctl::set_keepcaps(true).ctx(|| "PR_SET_KEEPCAPS".into())?;
+    let mut groups: Vec<Gid> = u
+        .additional_gids()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    groups.dedup();
+    match nix::unistd::setgroups(&groups) {
+        Ok(()) => {}
+        // setgroups is denied in a user namespace whose /proc/<pid>/setgroups says deny
+        Err(nix::errno::Errno::EPERM) if groups.is_empty() => {}
+        Err(e) => {
+            return Err(crate::error::io_err(
+                format!("setgroups {groups:?}"),
+                std::io::Error::from(e),
+            ))
+        }
+    }
+    let gid = Gid::from_raw(u.gid());
+    nix::unistd::setresgid(gid, gid, gid).ctx(|| format!("setresgid {gid}"))?;
+    let uid = Uid::from_raw(u.uid());
+    nix::unistd::setresuid(uid, uid, uid).ctx(|| format!("setresuid {uid}"))?;
+    nix::sys::prctl::set_keepcaps(false).ctx(|| "PR_SET_KEEPCAPS off".into())?;
+    let set = |s: caps::CapSet, v: &caps::CapsHashSet| {
+        caps::set(None, s, v).map_err(|e| Error::Setup(format!("set {s:?} capabilities: {e}")))
+    };
+    // Effective must stay within permitted at every step: widen effective
+    // first only within what permitted allows, then narrow permitted.
+    set(caps::CapSet::Effective, &effective)?;
+    set(caps::CapSet::Inheritable, &inheritable)?;
+    set(caps::CapSet::Permitted, &permitted)?;
+    caps::clear(None, caps::CapSet::Ambient).ok();
+    // An ambient capability needs to be both permitted and inheritable
+    // (capabilities(7)); like runc, skip those that are not rather than fail.
+    for cap in &ambient {
+        if permitted.contains(cap) && inheritable.contains(cap) {
+            caps::raise(None, caps::CapSet::Ambient, *cap)
+                .map_err(|e| Error::Setup(format!("raise ambient {cap}: {e}")))?;
+        }
+    }
+    if let Some(m) = u.umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+    }
+    Ok(())
+}
+
+/// Everything the final exec needs, prepared before descriptors are closed.
+pub(crate) struct ExecPlan {
+    pub path: CString,
+    pub args: Vec<CString>,
+    pub env: Vec<CString>,
+}
+
+impl ExecPlan {
+    pub(crate) fn new(p: &Process, path: &Path) -> Result<ExecPlan> {
+        let cs = |s: &str, what: &str| {
+            CString::new(s).map_err(|_| Error::Config {
+                path: what.into(),
+                msg: "contains NUL".into(),
+            })
+        };
+        use std::os::unix::ffi::OsStrExt;
+        Ok(ExecPlan {
+            path: CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Config {
+                path: "process.args[0]".into(),
+                msg: "contains NUL".into(),
+            })?,
+            args: p
+                .args()
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .map(|a| cs(a, "process.args"))
+                .collect::<Result<_>>()?,
+            env: p
+                .env()
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .map(|a| cs(a, "process.env"))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// Resets every signal disposition and the signal mask to the defaults
+/// the user program expects (Rust's runtime ignores SIGPIPE, and ignored
+/// dispositions survive execve).
+pub(crate) fn reset_signals() {
+    berth_sys::reset_signal_dispositions();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+}
+
+/// Closes every descriptor above `keep_upto` except `keep`, then execs the
+/// plan through the dmz. Returns only the error of a failed exec.
+pub(crate) fn close_and_exec(
+    plan: &ExecPlan,
+    dmz: &OwnedFd,
+    first_closed: u32,
+    keep: &[i32],
+) -> Error {
+    let mut k: Vec<i32> = keep.to_vec();
+    k.push(dmz.as_raw_fd());
+    if let Err(e) = berth_sys::close_fds_from_except(first_closed, &k) {
+        return crate::error::io_err("close inherited descriptors", e);
+    }
+    let e = crate::dmz::exec_via(dmz, &plan.path, &plan.args, &plan.env);
+    crate::error::io_err(format!("exec {:?}", plan.path), e)
+}

@@ -1,0 +1,363 @@
+//! Every raw syscall and `unsafe` block of Berth, behind safe functions.
+//!
+//! Most system calls Berth makes go through `nix` or `rustix`, which are
+//! already safe. What lands here is what those crates do not offer safely:
+//! a `fork(2)`-like `clone(2)` taking namespace flags, `close_range(2)`,
+//! the terminal ioctls, and `setdomainname(2)`. Each `unsafe` block carries
+//! a `// SAFETY:` comment saying why it is sound.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// `CLONE_PARENT`: the child's parent is the caller's parent (clone(2)).
+pub const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
+/// `CLONE_NEWNS`: new mount namespace.
+pub const CLONE_NEWNS: u64 = libc::CLONE_NEWNS as u64;
+/// `CLONE_NEWUTS`: new UTS namespace.
+pub const CLONE_NEWUTS: u64 = libc::CLONE_NEWUTS as u64;
+/// `CLONE_NEWIPC`: new IPC namespace.
+pub const CLONE_NEWIPC: u64 = libc::CLONE_NEWIPC as u64;
+/// `CLONE_NEWUSER`: new user namespace.
+pub const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+/// `CLONE_NEWPID`: new PID namespace (the child becomes its PID 1).
+pub const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
+/// `CLONE_NEWNET`: new network namespace.
+pub const CLONE_NEWNET: u64 = libc::CLONE_NEWNET as u64;
+/// `CLONE_NEWCGROUP`: new cgroup namespace.
+pub const CLONE_NEWCGROUP: u64 = libc::CLONE_NEWCGROUP as u64;
+
+/// Which side of a [`clone_fork`] the caller is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fork {
+    /// In the parent: the child's PID (as seen from the parent's PID namespace).
+    Parent(i32),
+    /// In the child.
+    Child,
+}
+
+/// `fork(2)` with extra `clone(2)` flags: `CLONE_NEW*` namespaces and/or
+/// `CLONE_PARENT`. The child runs on a copy-on-write copy of the caller's
+/// stack (no new stack, like `fork`) and receives `SIGCHLD` semantics
+/// (its parent is notified with SIGCHLD when it exits).
+///
+/// `flags` is a bit set of the `CLONE_*` constants of this crate; other bits
+/// are rejected with `EINVAL` so that no caller can ask for `CLONE_VM` or
+/// `CLONE_THREAD`, which would break the fork semantics this relies on.
+///
+/// # Requirements (why this is sound)
+/// The calling process must be single-threaded: the child gets a copy of
+/// only the calling thread, so a lock held by another thread (malloc's,
+/// stdio's) would stay locked for ever in the child. Berth's callers (the
+/// `berth-runc` binary and the daemon's per-container monitor) are.
+///
+/// # Errors
+/// The `clone(2)` errno: `EINVAL` for a bad flag combination, `EPERM`
+/// without the privilege for a namespace, `ENOSPC`/`EUSERS` over a
+/// namespace limit, `EAGAIN` over `RLIMIT_NPROC`.
+pub fn clone_fork(flags: u64) -> io::Result<Fork> {
+    let allowed = CLONE_PARENT
+        | CLONE_NEWNS
+        | CLONE_NEWUTS
+        | CLONE_NEWIPC
+        | CLONE_NEWUSER
+        | CLONE_NEWPID
+        | CLONE_NEWNET
+        | CLONE_NEWCGROUP;
+    if flags & !allowed != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let full = flags | libc::SIGCHLD as u64;
+    // SAFETY: clone(2) with a null stack and none of CLONE_VM/CLONE_THREAD/
+    // CLONE_SETTLS is fork(2) with extra flags: the child gets a private
+    // copy-on-write address space, so no Rust invariant is shared between
+    // the two processes. The x86_64/aarch64 argument order is
+    // (flags, stack, parent_tid, child_tid, tls); the pointer arguments are
+    // null and unused without the matching flags. The single-thread
+    // requirement documented above rules out locks held by other threads.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            full as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Fork::Child),
+        pid => Ok(Fork::Parent(pid as i32)),
+    }
+}
+
+/// `close_range(first, last, CLOSE_RANGE_CLOEXEC)` (Linux >= 5.11): marks
+/// every descriptor in `first..=last` close-on-exec without closing it.
+///
+/// # Errors
+/// `EINVAL` when `first > last`; `ENOSYS` on kernels without it.
+pub fn cloexec_range(first: u32, last: u32) -> io::Result<()> {
+    close_range_raw(first, last, libc::CLOSE_RANGE_CLOEXEC)
+}
+
+/// `close_range(first, last, 0)`: closes every descriptor in `first..=last`
+/// (Linux >= 5.9).
+///
+/// This invalidates any `OwnedFd`/`File` of the caller whose number is in
+/// the range (their later drop closes a number that may have been reused),
+/// so call it only where nothing of the kind is alive or is dropped again:
+/// right before `execve(2)`.
+///
+/// # Errors
+/// `EINVAL` when `first > last`; `ENOSYS` on kernels without it.
+pub fn close_range(first: u32, last: u32) -> io::Result<()> {
+    close_range_raw(first, last, 0)
+}
+
+fn close_range_raw(first: u32, last: u32, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: close_range takes plain integers and touches only the fd table;
+    // the caller-facing contract about live owners is documented above.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            last as libc::c_uint,
+            flags,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Closes every descriptor `>= first` except those in `keep`, which stay
+/// open (see [`close_range`] for the caveat about live owners).
+///
+/// # Errors
+/// As [`close_range`].
+pub fn close_fds_from_except(first: u32, keep: &[i32]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&k| k >= 0 && k as u32 >= first)
+        .map(|&k| k as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut lo = first;
+    for k in keep {
+        if k > lo {
+            close_range(lo, k - 1)?;
+        }
+        lo = k + 1;
+    }
+    close_range(lo, u32::MAX)
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: makes the terminal `fd` the controlling
+/// terminal of the calling process, which must be a session leader
+/// without one (tty_ioctl(4)).
+///
+/// # Errors
+/// `EPERM` when the caller is not a session leader or already has one.
+pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal).
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0 as libc::c_int) };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `ioctl(fd, TIOCSWINSZ)`: sets a terminal's size in character cells.
+///
+/// # Errors
+/// `ENOTTY` when `fd` is not a terminal.
+pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a `struct winsize` that lives for the call.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TIOCSWINSZ,
+            &ws as *const libc::winsize,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `ioctl(fd, TIOCGWINSZ)`: a terminal's size as `(rows, cols)`.
+///
+/// # Errors
+/// `ENOTTY` when `fd` is not a terminal.
+pub fn window_size(fd: impl AsFd) -> io::Result<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a `struct winsize` into our local.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_fd().as_raw_fd(),
+            libc::TIOCGWINSZ,
+            &mut ws as *mut libc::winsize,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok((ws.ws_row, ws.ws_col))
+    }
+}
+
+/// `setdomainname(2)`: sets the NIS domain name of the calling process's
+/// UTS namespace (the OCI `domainname`).
+///
+/// # Errors
+/// `EINVAL` when longer than 64 bytes; `EPERM` without CAP_SYS_ADMIN.
+pub fn set_domainname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes for the call.
+    let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `_exit(2)`: ends the calling process at once with `code`, running no
+/// atexit handlers and flushing no stdio buffers: what a forked child that
+/// failed must do so that it does not run its parent's exit-time code.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// Sets the disposition of every catchable signal (1..=64 but SIGKILL and
+/// SIGSTOP) back to `SIG_DFL`. An exec keeps ignored dispositions, and
+/// Rust's runtime ignores SIGPIPE, so a container process must call this
+/// before its execve to start the user program with default signals.
+pub fn reset_signal_dispositions() {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL registers no handler code, so no Rust
+        // function can be entered asynchronously; invalid numbers (32/33,
+        // reserved by glibc) just fail with EINVAL, which we ignore.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a close-on-exec duplicate of `fd`
+/// numbered `>= min`.
+///
+/// # Errors
+/// `EMFILE` / `EINVAL` (min over RLIMIT_NOFILE).
+pub fn dup_at_least(fd: BorrowedFd<'_>, min: i32) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an int and returns a new descriptor.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `r` was just created by the kernel for us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Receives one message on a UNIX socket with at most one descriptor
+/// attached (SCM_RIGHTS), close-on-exec. Returns the descriptor, if any,
+/// and the data bytes (up to 4096).
+///
+/// # Errors
+/// The recvmsg(2) errno.
+pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<(Option<OwnedFd>, Vec<u8>)> {
+    let mut data = vec![0u8; 4096];
+    // room for one cmsghdr with one int, aligned
+    let mut cbuf = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty header; we fill the
+    // pointers below with buffers that outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    // SAFETY: msg points at live buffers of the sizes it states.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    data.truncate(n as usize);
+    let mut fds = Vec::new();
+    // SAFETY: CMSG_* walk the control buffer the kernel just filled, bounded
+    // by msg_controllen; every SCM_RIGHTS int is a descriptor installed
+    // for us by the kernel, which we take ownership of exactly once.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let p = libc::CMSG_DATA(c) as *const libc::c_int;
+                for i in 0..len / std::mem::size_of::<libc::c_int>() {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(p.add(i))));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    let first = if fds.is_empty() {
+        None
+    } else {
+        Some(fds.remove(0))
+    };
+    Ok((first, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone_fork_rejects_vm_flags() {
+        let e = clone_fork(libc::CLONE_VM as u64).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+    }
+
+    #[test]
+    fn clone_fork_child_exit_code_reaches_parent() {
+        match clone_fork(0).unwrap() {
+            Fork::Child => exit_now(7),
+            Fork::Parent(pid) => {
+                let mut st = 0;
+                // SAFETY: test-only waitpid on our own child into a local.
+                let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+                assert_eq!(r, pid);
+                assert!(libc::WIFEXITED(st));
+                assert_eq!(libc::WEXITSTATUS(st), 7);
+            }
+        }
+    }
+
+    #[test]
+    fn close_range_rejects_inverted_range() {
+        assert!(cloexec_range(10, 5).is_err());
+    }
+}
