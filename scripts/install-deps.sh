@@ -2,7 +2,7 @@
 # Installs the Debian packages Berth's build, tests and benchmarks use.
 # Idempotent; a no-op when everything is there.
 set -euo pipefail
-PKGS=(runc skopeo umoci busybox-static hyperfine jq debootstrap iproute2 nftables pkg-config libseccomp-dev apache2-utils docker-registry)
+PKGS=(runc skopeo umoci busybox-static hyperfine jq debootstrap iproute2 nftables pkg-config libseccomp-dev apache2-utils docker-registry docker.io)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -7,6 +7,8 @@ use berth_client::{qs, Client};
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncWriteExt;
 
+use berth_api::models;
+
 use crate::cli::*;
 use crate::fmt as f;
 use crate::stream::{pump, Outcome};
@@ -77,89 +79,86 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
         }
     }
     let env = build_env(&a.env, &a.env_file)?;
-    let mut config = Map::new();
-    config.insert("Image".into(), json!(a.image));
-    if let Some(h) = &a.hostname {
-        config.insert("Hostname".into(), json!(h));
-    }
-    if let Some(u) = &a.user {
-        config.insert("User".into(), json!(u));
-    }
-    config.insert("AttachStdin".into(), json!(attach_stdin));
-    config.insert("AttachStdout".into(), json!(out_));
-    config.insert("AttachStderr".into(), json!(err_));
-    config.insert("Tty".into(), json!(a.tty));
-    config.insert("OpenStdin".into(), json!(a.interactive));
-    config.insert("StdinOnce".into(), json!(a.interactive && attach_stdin));
-    config.insert("Env".into(), json!(env));
-    if !a.command.is_empty() {
-        config.insert("Cmd".into(), json!(a.command));
-    }
-    if let Some(ep) = &a.entrypoint {
-        config.insert("Entrypoint".into(), json!([ep]));
-    }
-    if let Some(w) = &a.workdir {
-        config.insert("WorkingDir".into(), json!(w));
-    }
-    let mut labels = Map::new();
-    for l in &a.label {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.into(), json!(v));
-    }
-    config.insert("Labels".into(), Value::Object(labels));
-    if let Some(s) = &a.stop_signal {
-        config.insert("StopSignal".into(), json!(s));
-    }
-    if let Some(t) = a.stop_timeout {
-        config.insert("StopTimeout".into(), json!(t));
-    }
-    let mut hc = Map::new();
-    hc.insert("Binds".into(), json!(a.volume));
-    hc.insert(
-        "NetworkMode".into(),
-        json!(a.network.clone().unwrap_or_else(|| "default".into())),
-    );
-    hc.insert("AutoRemove".into(), json!(a.rm));
-    hc.insert("Privileged".into(), json!(a.privileged));
-    hc.insert("ReadonlyRootfs".into(), json!(a.read_only));
-    hc.insert("CapAdd".into(), json!(a.cap_add));
-    hc.insert("CapDrop".into(), json!(a.cap_drop));
-    if let Some(m) = &a.memory {
-        hc.insert(
-            "Memory".into(),
-            json!(f::parse_ram(m)
-                .map_err(|e| format!("invalid argument \"{m}\" for \"-m, --memory\" flag: {e}"))?),
-        );
-    }
-    if let Some(c) = a.cpus {
-        hc.insert("NanoCpus".into(), json!((c * 1e9).round() as i64));
-    }
-    if let Some(p) = a.pids_limit {
-        hc.insert("PidsLimit".into(), json!(p));
-    }
-    if a.init {
-        hc.insert("Init".into(), json!(true));
-    }
-    if !a.tmpfs.is_empty() {
-        let mut t = Map::new();
-        for s in &a.tmpfs {
-            let (p, o) = s.split_once(':').unwrap_or((s, ""));
-            t.insert(p.into(), json!(o));
+    let labels = a
+        .label
+        .iter()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    let config = models::ContainerConfig {
+        image: a.image.clone(),
+        hostname: a.hostname.clone().unwrap_or_default(),
+        user: a.user.clone().unwrap_or_default(),
+        attach_stdin,
+        attach_stdout: out_,
+        attach_stderr: err_,
+        tty: a.tty,
+        open_stdin: a.interactive,
+        stdin_once: a.interactive && attach_stdin,
+        env,
+        cmd: (!a.command.is_empty()).then(|| a.command.clone()),
+        entrypoint: a.entrypoint.as_ref().map(|e| vec![e.clone()]),
+        working_dir: a.workdir.clone().unwrap_or_default(),
+        labels,
+        stop_signal: a.stop_signal.clone(),
+        stop_timeout: a.stop_timeout,
+        ..Default::default()
+    };
+    let memory = match &a.memory {
+        Some(m) => f::parse_ram(m)
+            .map_err(|e| format!("invalid argument \"{m}\" for \"-m, --memory\" flag: {e}"))?,
+        None => 0,
+    };
+    let restart_policy = match &a.restart {
+        Some(r) => {
+            let (name, n) = r.split_once(':').unwrap_or((r, "0"));
+            let n: i64 = n.parse().map_err(|_| {
+                format!(
+                    "invalid restart policy format: maximum retry count must be an integer: {r}"
+                )
+            })?;
+            models::RestartPolicy {
+                name: name.to_string(),
+                maximum_retry_count: n,
+            }
         }
-        hc.insert("Tmpfs".into(), Value::Object(t));
-    }
-    if let Some(r) = &a.restart {
-        let (name, n) = r.split_once(':').unwrap_or((r, "0"));
-        let n: i64 = n.parse().map_err(|_| {
-            format!("invalid restart policy format: maximum retry count must be an integer: {r}")
-        })?;
-        hc.insert(
-            "RestartPolicy".into(),
-            json!({"Name": name, "MaximumRetryCount": n}),
-        );
-    }
-    config.insert("HostConfig".into(), Value::Object(hc));
-    Ok(Value::Object(config))
+        None => models::RestartPolicy {
+            name: "no".into(),
+            ..Default::default()
+        },
+    };
+    let host_config = models::HostConfig {
+        binds: a.volume.clone(),
+        network_mode: a.network.clone().unwrap_or_else(|| "default".into()),
+        auto_remove: a.rm,
+        privileged: a.privileged,
+        readonly_rootfs: a.read_only,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        memory,
+        nano_cpus: a.cpus.map(|c| (c * 1e9).round() as i64).unwrap_or(0),
+        pids_limit: a.pids_limit,
+        init: a.init.then_some(true),
+        tmpfs: (!a.tmpfs.is_empty()).then(|| {
+            a.tmpfs
+                .iter()
+                .map(|t| {
+                    let (p, o) = t.split_once(':').unwrap_or((t, ""));
+                    (p.to_string(), o.to_string())
+                })
+                .collect()
+        }),
+        restart_policy,
+        ..Default::default()
+    };
+    let req = models::ContainerCreateRequest {
+        config,
+        host_config,
+        ..Default::default()
+    };
+    serde_json::to_value(&req).map_err(|e| e.to_string())
 }
 
 /// `POST /containers/create?name=`; prints nothing, returns the ID and
@@ -1233,7 +1232,7 @@ mod tests {
             ),
             (json!(false), json!(false), json!(false))
         );
-        assert!(b.get("Cmd").is_none());
+        assert!(b["Cmd"].is_null());
         assert_eq!(b["HostConfig"]["NetworkMode"], "default");
         let b = create_body(&run_args(&["-a", "stderr", "busybox"])).unwrap();
         assert_eq!(

@@ -193,11 +193,9 @@ pub fn parse_go_duration(s: &str) -> Option<f64> {
 /// string: an RFC 3339 timestamp, a Unix timestamp ("1690000000[.5]") or a
 /// Go duration relative to now ("42m" = 42 minutes ago).
 pub fn timestamp_arg(v: &str, now: f64) -> Result<String, String> {
-    if let Some(d) = parse_go_duration(v) {
-        return Ok(format!("{:.9}", now - d)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string());
+    if let Some(d) = parse_go_duration(v).filter(|_| v != "0") {
+        // docker sends whole seconds for relative times
+        return Ok(((now - d).floor() as i64).to_string());
     }
     if v.chars().all(|c| c.is_ascii_digit() || c == '.') && !v.is_empty() {
         return Ok(v.to_string());
@@ -598,7 +596,7 @@ mod tests {
         assert_eq!(parse_go_duration("1h30m"), Some(5400.0));
         assert_eq!(parse_go_duration("1.5s"), Some(1.5));
         assert_eq!(parse_go_duration("abc"), None);
-        assert_eq!(timestamp_arg("10s", 1000.0).unwrap(), "990");
+        assert_eq!(timestamp_arg("10s", 1000.5).unwrap(), "990");
         assert_eq!(
             timestamp_arg("2013-01-02T13:23:37Z", 0.0).unwrap(),
             "1357133017"

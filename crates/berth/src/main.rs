@@ -259,6 +259,9 @@ fn real_main(argv: &[String]) -> i32 {
         let mut client = berth_client::Client::new(&host).map_err(Fail::from)?;
         dispatch(&mut client, top).await
     });
+    // A blocking stdin read may still be pending on tokio's blocking pool:
+    // do not wait for it.
+    rt.shutdown_background();
     match res {
         Ok(()) => 0,
         Err(Fail { msg: Some(m), code }) => {

@@ -93,7 +93,7 @@ pub async fn version(c: &mut Client, a: VersionArgs) -> CmdResult {
                     );
                     o += &kv("  Go version:", s(d, "GoVersion"));
                     o += &kv("  Git commit:", s(d, "GitCommit"));
-                    o += &kv("  Built:", s(d, "BuildTime"));
+                    o += &kv("  Built:", &ansic(s(d, "BuildTime")));
                     o += &kv("  OS/Arch:", &format!("{}/{}", s(d, "Os"), s(d, "Arch")));
                     let exp = match &d["Experimental"] {
                         Value::String(x) => x.clone(),
@@ -120,6 +120,15 @@ pub async fn version(c: &mut Client, a: VersionArgs) -> CmdResult {
             out(&o);
             Err(Fail::msg(e.clone()))
         }
+    }
+}
+
+/// Docker shows the daemon's RFC 3339 build time in Go's ANSIC layout
+/// ("Thu May  7 21:09:36 2026"); other text is shown as is.
+fn ansic(t: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(t) {
+        Ok(t) => t.format("%a %b %e %H:%M:%S %Y").to_string(),
+        Err(_) => t.to_string(),
     }
 }
 
@@ -570,6 +579,15 @@ mod tests {
         let v = vec![json!({"Id": "x", "Args": [], "Config": {"Env": ["A=1"]}})];
         assert_eq!(pretty(&v), "[\n    {\n        \"Id\": \"x\",\n        \"Args\": [],\n        \"Config\": {\n            \"Env\": [\n                \"A=1\"\n            ]\n        }\n    }\n]");
         assert_eq!(pretty(&[]), "[]");
+    }
+
+    #[test]
+    fn build_time_in_ansic() {
+        assert_eq!(
+            ansic("2026-05-07T21:09:36.000000000+00:00"),
+            "Thu May  7 21:09:36 2026"
+        );
+        assert_eq!(ansic("unknown"), "unknown");
     }
 
     #[test]

@@ -26,8 +26,6 @@ impl RawGuard {
         };
         let mut raw = saved.clone();
         raw.make_raw();
-        // keep output post-processing so "\n" from our own messages renders
-        raw.output_modes.insert(termios::OutputModes::OPOST);
         if termios::tcsetattr(fd, OptionalActions::Now, &raw).is_err() {
             return RawGuard { saved: None };
         }

@@ -1,0 +1,669 @@
+//! The real `berth` binary against a real daemon, compared with the real
+//! `docker` CLI against the same daemon where their output must match.
+//! Needs root and `dockerd`/`docker` (see tests/common).
+
+mod common;
+
+use common::{pty, Daemon};
+
+#[test]
+fn lists_inspect_and_errors_match_docker() {
+    let d = Daemon::start();
+    let r = d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "none",
+        "-l",
+        "app=x",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.out.trim().len(), 64);
+    let r = d.berth(&[
+        "create",
+        "--name",
+        "idle",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for args in [
+        &["ps"][..],
+        &["ps", "-a"],
+        &["ps", "-q"],
+        &["ps", "-aq", "--no-trunc"],
+        &[
+            "ps",
+            "-a",
+            "--format",
+            "{{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.State}} {{.Labels}}",
+        ],
+        &["ps", "-a", "--format", "table {{.Names}}\\t{{.Status}}"],
+        &["ps", "-a", "--format", "json"],
+        &["ps", "-a", "-f", "status=created"],
+        &["ps", "-f", "name=web", "--format", "{{upper .Names}}"],
+        &["container", "ls", "-a", "-n", "1"],
+        &["images"],
+        &["image", "ls", "-q"],
+        &["images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"],
+        &["images", "--format", "json"],
+        &["history", "busybox"],
+        &["system", "df"],
+        &[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{json .Config.Cmd}} {{.HostConfig.NetworkMode}}",
+            "web",
+            "idle",
+        ],
+        &[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{json .RepoTags}}",
+            "busybox",
+        ],
+        &["rm", "nope"],
+        &["inspect", "nope"],
+        &["container", "inspect", "nope"],
+        &["image", "inspect", "nope"],
+        &["stop", "nope"],
+        &["kill", "nope"],
+        &["logs", "nope"],
+        &["rmi", "nope"],
+        &["ps", "--bogus"],
+        &["stop"],
+        &["frob"],
+    ] {
+        d.same(args);
+    }
+    // inspect's JSON: the same document as docker's
+    let b: serde_json::Value = serde_json::from_str(&d.berth(&["inspect", "web"]).out).unwrap();
+    let k: serde_json::Value = serde_json::from_str(&d.docker(&["inspect", "web"]).out).unwrap();
+    assert_eq!(b, k);
+    d.expect(&["rm", "-f", "web", "idle"], "web\nidle\n", 0);
+}
+
+#[test]
+fn run_exit_codes_env_and_limits() {
+    let d = Daemon::start();
+    for args in [
+        &["run", "--rm", "--network", "none", "busybox", "echo", "hi"][..],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+        &["run", "--rm", "--network", "none", "busybox", "nosuchcmd"],
+        &["run", "--rm", "--network", "none", "busybox", "/etc"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "-u",
+            "1:2",
+            "-h",
+            "box",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $A $(pwd) $(id -u):$(id -g) $(hostname)",
+        ],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--read-only",
+            "busybox",
+            "touch",
+            "/x",
+        ],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--read-only",
+            "--tmpfs",
+            "/scratch",
+            "busybox",
+            "touch",
+            "/scratch/x",
+        ],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "via",
+            "entrypoint",
+        ],
+        &["run", "--rm", "--network", "host", "busybox", "true"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--cap-drop",
+            "ALL",
+            "busybox",
+            "sh",
+            "-c",
+            "grep CapEff /proc/self/status",
+        ],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--cap-add",
+            "NET_ADMIN",
+            "busybox",
+            "sh",
+            "-c",
+            "grep CapEff /proc/self/status",
+        ],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--privileged",
+            "busybox",
+            "sh",
+            "-c",
+            "grep CapEff /proc/self/status",
+        ],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--init",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '",
+        ],
+        &["run", "--network", "none", "--bogus", "busybox"],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-a",
+            "stderr",
+            "busybox",
+            "sh",
+            "-c",
+            "echo o; echo e >&2",
+        ],
+    ] {
+        d.same(args);
+    }
+    let env = d.dir().join("env");
+    std::fs::write(&env, "# c\nFOO=bar\n\nBAZ=qux\n").unwrap();
+    let ef = env.to_str().unwrap();
+    d.same(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--env-file",
+        ef,
+        "busybox",
+        "sh",
+        "-c",
+        "echo $FOO $BAZ",
+    ]);
+    // stdin through -i without a tty
+    let r = d.berth_stdin(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "tr a-z A-Z",
+        ],
+        b"hello\n",
+    );
+    assert_eq!((r.out.as_str(), r.code), ("HELLO\n", 0), "{r:?}");
+    // limits reach the daemon as docker sends them
+    let r = d.berth(&[
+        "create",
+        "--name",
+        "lim",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "--cpus",
+        "1.5",
+        "--pids-limit",
+        "50",
+        "busybox",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = d.berth(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+        "lim",
+    ]);
+    assert_eq!(r.out, "67108864 1500000000 50\n");
+    // --rm removes the container
+    let r = d.berth(&[
+        "run",
+        "--rm",
+        "--name",
+        "gone",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(d.berth(&["ps", "-a", "-q", "-f", "name=gone"]).out, "");
+    // a second container of the same name: daemon error, exit 125
+    let r = d.berth(&["create", "--name", "lim", "busybox"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(
+        r.err
+            .starts_with("berth: Error response from daemon: Conflict."),
+        "{r:?}"
+    );
+    d.berth(&["rm", "-f", "lim"]);
+}
+
+#[test]
+fn lifecycle_logs_exec() {
+    let d = Daemon::start();
+    let r = d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two >&2; echo three; trap 'exit 0' TERM; sleep 300 & wait",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    d.same(&["logs", "c1"]);
+    d.same(&["logs", "--tail", "1", "c1"]);
+    d.same(&["logs", "-n", "2", "c1"]);
+    let t = d.berth(&["logs", "-t", "c1"]);
+    assert!(
+        t.out
+            .lines()
+            .all(|l| l.len() > 31 && l.as_bytes()[4] == b'-' && l.contains("Z ")),
+        "{t:?}"
+    );
+    assert_eq!(
+        d.berth(&["logs", "--since", "1h", "c1"]).out,
+        "one\nthree\n"
+    );
+    d.same(&["exec", "c1", "echo", "hi"]);
+    d.same(&[
+        "exec",
+        "-e",
+        "X=y",
+        "-w",
+        "/tmp",
+        "-u",
+        "5",
+        "c1",
+        "sh",
+        "-c",
+        "echo $X $(pwd) $(id -u); exit 4",
+    ]);
+    let r = d.berth_stdin(&["exec", "-i", "c1", "cat"], b"piped\n");
+    assert_eq!(r.out, "piped\n");
+    let r = d.berth(&["exec", "-d", "c1", "touch", "/tmp/flag"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        d.berth(&["exec", "c1", "ls", "/tmp/flag"]).out,
+        "/tmp/flag\n"
+    );
+    let top = d.berth(&["top", "c1"]);
+    assert!(
+        top.out.starts_with("UID") && top.out.contains("sleep 300"),
+        "{top:?}"
+    );
+    d.expect(&["pause", "c1"], "c1\n", 0);
+    assert_eq!(
+        d.berth(&["inspect", "-f", "{{.State.Status}}", "c1"]).out,
+        "paused\n"
+    );
+    d.same(&["pause", "c1"]);
+    d.expect(&["unpause", "c1"], "c1\n", 0);
+    d.expect(&["rename", "c1", "c2"], "", 0);
+    d.expect(&["stop", "-t", "5", "c2"], "c2\n", 0);
+    d.same(&["wait", "c2"]);
+    d.expect(&["start", "c2"], "c2\n", 0);
+    d.expect(&["restart", "-t", "1", "c2"], "c2\n", 0);
+    d.expect(&["kill", "-s", "KILL", "c2"], "c2\n", 0);
+    d.same(&["wait", "c2"]);
+    d.same(&["kill", "c2"]);
+    // start -a: attach, exit with the code
+    let r = d.berth(&[
+        "create",
+        "--name",
+        "sa",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo attached; exit 6",
+    ]);
+    assert_eq!(r.code, 0);
+    let r = d.berth(&["start", "-a", "sa"]);
+    assert_eq!((r.out.as_str(), r.code), ("attached\n", 6), "{r:?}");
+    // logs -f ends when the container does
+    let r = d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "follow",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo l$i; sleep 0.2; done",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = d.berth(&["logs", "-f", "follow"]);
+    assert_eq!((r.out.as_str(), r.code), ("l1\nl2\nl3\n", 0), "{r:?}");
+    let r = d.berth(&["container", "prune", "-f"]);
+    assert!(
+        r.out.contains("Deleted Containers:") && r.out.ends_with("Total reclaimed space: 0B\n"),
+        "{r:?}"
+    );
+    assert_eq!(d.berth(&["ps", "-aq"]).out, "");
+}
+
+#[test]
+fn images_load_save_import_tag_rmi_events() {
+    let d = Daemon::start();
+    let tar = d.dir().join("bb.tar");
+    let r = d.berth(&["save", "-o", tar.to_str().unwrap(), "busybox"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(std::fs::metadata(&tar).unwrap().len() > 1_000_000);
+    d.same(&["load", "-i", tar.to_str().unwrap()]);
+    d.same(&["load", "-q", "-i", tar.to_str().unwrap()]);
+    let r = d.berth_stdin(&["load"], &std::fs::read(&tar).unwrap());
+    assert_eq!(r.out, "Loaded image: busybox:latest\n");
+    d.expect(&["tag", "busybox", "mine/bb:v1"], "", 0);
+    d.same(&["images", "mine/bb"]);
+    d.expect(&["rmi", "mine/bb:v1"], "Untagged: mine/bb:v1\n", 0);
+    let fx = berth_testutil::fixture("busybox-rootfs.tar");
+    let r = d.berth(&["import", "-m", "from rootfs", fx.to_str().unwrap(), "imp:1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.out.starts_with("sha256:"), "{r:?}");
+    d.same(&["history", "--format", "{{.Comment}}", "imp:1"]);
+    d.same(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "imp:1",
+        "echo",
+        "imported",
+    ]);
+    let r = d.berth(&["rmi", "imp:1"]);
+    assert!(
+        r.out.starts_with("Untagged: imp:1\nDeleted: sha256:"),
+        "{r:?}"
+    );
+    d.same(&["image", "prune", "-f"]);
+    let nope = d.dir().join("nope.tar");
+    d.same(&["save", "nope", "-o", nope.to_str().unwrap()]);
+    // events in a closed window
+    d.berth(&["tag", "busybox", "ev:1"]);
+    d.berth(&["rmi", "ev:1"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    d.same(&[
+        "events",
+        "--since",
+        "1h",
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Type}} {{.Action}}",
+    ]);
+    let ev = d.berth(&[
+        "events",
+        "--since",
+        "1h",
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+    ]);
+    assert!(
+        ev.out
+            .lines()
+            .any(|l| l.contains(" image tag ") && l.contains("name=ev:1")),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn version_info_help_and_host_selection() {
+    let d = Daemon::start();
+    let v = d.berth(&["version"]);
+    assert_eq!(v.code, 0, "{v:?}");
+    let dv = d.docker(&["version"]);
+    // the Server section is the daemon's: identical to docker's rendering
+    let server = |s: &str| s.split("\nServer:").nth(1).unwrap_or("").to_string();
+    assert_eq!(server(&v.out), server(&dv.out));
+    d.same(&["version", "--format", "{{.Server.Version}}"]);
+    let i = d.berth(&["info"]);
+    let di = d.docker(&["info"]);
+    let lines = |s: &str, keys: &[&str]| {
+        s.lines()
+            .filter(|l| keys.iter().any(|k| l.starts_with(k)))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let keys = [
+        " Containers:",
+        "  Running:",
+        " Images:",
+        " Server Version:",
+        " Storage Driver:",
+        " Cgroup Driver:",
+        " Kernel Version:",
+        " CPUs:",
+        " Total Memory:",
+        " Docker Root Dir:",
+    ];
+    assert_eq!(lines(&i.out, &keys), lines(&di.out, &keys));
+    d.same(&["info", "--format", "{{.NCPU}} {{.Driver}}"]);
+    // DOCKER_HOST selects the daemon when -H is not given
+    let r = common::run_bounded(
+        std::process::Command::new(common::berth_bin())
+            .env("DOCKER_HOST", &d.host)
+            .args(["images", "-q"]),
+        std::time::Duration::from_secs(30),
+        None,
+    );
+    assert_eq!(r.out, d.docker(&["images", "-q"]).out);
+    // an unreachable daemon: docker's text, exit 1
+    let r = common::run_bounded(
+        std::process::Command::new(common::berth_bin()).args([
+            "-H",
+            "unix:///nonexistent.sock",
+            "ps",
+        ]),
+        std::time::Duration::from_secs(10),
+        None,
+    );
+    assert_eq!((r.err.as_str(), r.code), ("Cannot connect to the Docker daemon at unix:///nonexistent.sock. Is the docker daemon running?\n", 1));
+    // --help for each command
+    for c in [
+        "run",
+        "ps",
+        "images",
+        "exec",
+        "logs",
+        "load",
+        "container ls",
+        "image ls",
+        "system df",
+    ] {
+        let mut args: Vec<&str> = c.split(' ').collect();
+        args.push("--help");
+        let h = d.berth(&args);
+        assert_eq!(h.code, 0, "{c}: {h:?}");
+        assert!(
+            h.out.starts_with(&format!("Usage:  berth {c}")),
+            "{c}: {h:?}"
+        );
+        assert!(h.out.contains("Options:"), "{c}: {h:?}");
+    }
+}
+
+#[test]
+fn interactive_tty_raw_mode_detach_and_exit_codes() {
+    let d = Daemon::start();
+    let b = common::berth_bin();
+    let b = b.to_str().unwrap();
+    let (out, code, restored) = pty(
+        "@1.5|stty size; echo hi; exit 5\\r",
+        &[
+            b,
+            "-H",
+            &d.host,
+            "run",
+            "-it",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+        ],
+    );
+    assert_eq!(code, 5, "{out:?}");
+    assert!(restored, "terminal settings not restored");
+    assert!(
+        out.contains("33 101\r\nhi\r\n"),
+        "window size forwarded and no double CR: {out:?}"
+    );
+    // docker prints the same bytes for the same session
+    let (dout, dcode, _) = pty(
+        "@1.5|stty size; echo hi; exit 5\\r",
+        &[
+            "docker",
+            "-H",
+            &d.host,
+            "run",
+            "-it",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+        ],
+    );
+    assert_eq!((out.replace("berth", "docker"), code), (dout, dcode));
+    // detach with ctrl-p ctrl-q, the container keeps running; re-attach
+    let (_, code, restored) = pty(
+        "@1.5|\\x10\\x11|@0.5",
+        &[
+            b,
+            "-H",
+            &d.host,
+            "run",
+            "-it",
+            "--name",
+            "it",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(restored);
+    assert_eq!(
+        d.berth(&["inspect", "-f", "{{.State.Running}}", "it"]).out,
+        "true\n"
+    );
+    let (out, code, _) = pty(
+        "@1|tty; exit 0\\r|@0.5",
+        &[b, "-H", &d.host, "exec", "-it", "it", "sh"],
+    );
+    assert_eq!(code, 0, "{out:?}");
+    assert!(out.contains("/dev/pts/"), "{out:?}");
+    let (out, code, _) = pty(
+        "@1|\\x01\\x02",
+        &[
+            b,
+            "-H",
+            &d.host,
+            "attach",
+            "--detach-keys",
+            "ctrl-a,ctrl-b",
+            "it",
+        ],
+    );
+    assert_eq!(
+        (code, out.contains("read escape sequence")),
+        (1, true),
+        "{out:?}"
+    );
+    let (out, code, restored) = pty(
+        "@1|echo bye; exit 2\\r|@0.5",
+        &[b, "-H", &d.host, "attach", "it"],
+    );
+    assert_eq!(code, 2, "{out:?}");
+    assert!(restored);
+    // -t without a terminal on stdin: docker's refusal
+    let r = d.berth(&["run", "-it", "--rm", "busybox", "true"]);
+    assert_eq!(
+        (r.err.as_str(), r.code),
+        ("the input device is not a TTY\n", 1)
+    );
+    let r = d.berth(&["run", "--detach-keys", "bogus-x", "--rm", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    d.berth(&["rm", "-f", "it"]);
+}

@@ -1,0 +1,333 @@
+//! Harness for the CLI's integration tests: a private daemon on a temp
+//! socket with the busybox fixture loaded, and runners for the real
+//! `berth` binary and the real `docker` CLI against that same daemon.
+//!
+//! The daemon is docker's own `dockerd` (Debian's docker.io) unless
+//! `BERTH_CLI_TEST_DAEMON=berthd` (then `target/<profile>/berthd`, built
+//! with `cargo build -p berthd`). Every wait is bounded; the daemon is
+//! killed and its directory removed on drop.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A daemon started for one test.
+pub struct Daemon {
+    child: Option<Child>,
+    dir: Option<tempfile::TempDir>,
+    /// `unix:///...` address to pass to `-H`.
+    pub host: String,
+    /// Which daemon: "dockerd" or "berthd".
+    pub kind: String,
+}
+
+/// A finished command: stdout, stderr, exit code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub out: String,
+    pub err: String,
+    pub code: i32,
+}
+
+fn wait_output(mut child: Child, timeout: Duration, what: &str) -> Output {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait().expect("try_wait") {
+            Some(_) => return child.wait_with_output().expect("collect output"),
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let o = child.wait_with_output().expect("collect output");
+                panic!(
+                    "{what} did not finish within {timeout:?}; stdout={:?} stderr={:?}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Runs a command with a bound; panics on timeout.
+pub fn run_bounded(cmd: &mut Command, timeout: Duration, stdin: Option<&[u8]>) -> Run {
+    let what = format!("{cmd:?}");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    if let Some(data) = stdin {
+        use std::io::Write;
+        let mut si = child.stdin.take().expect("stdin");
+        si.write_all(data).expect("write stdin");
+    }
+    let o = wait_output(child, timeout, &what);
+    Run {
+        out: String::from_utf8_lossy(&o.stdout).into_owned(),
+        err: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code().unwrap_or(-1),
+    }
+}
+
+/// The `berth` binary under test.
+pub fn berth_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+}
+
+fn workspace_target() -> PathBuf {
+    // CARGO_BIN_EXE_berth is target/<profile>/berth
+    berth_bin().parent().expect("profile dir").to_path_buf()
+}
+
+impl Daemon {
+    /// Starts the daemon chosen by `BERTH_CLI_TEST_DAEMON` and loads
+    /// `busybox-docker.tar` into it with `docker load`.
+    pub fn start() -> Daemon {
+        berth_testutil::require_root();
+        let kind = std::env::var("BERTH_CLI_TEST_DAEMON").unwrap_or_else(|_| "dockerd".into());
+        let dir = berth_testutil::tempdir();
+        let sock = dir.path().join("d.sock");
+        let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
+        let mut cmd = match kind.as_str() {
+            "berthd" => {
+                let bin = workspace_target().join("berthd");
+                assert!(
+                    bin.is_file(),
+                    "{} missing: run cargo build -p berthd",
+                    bin.display()
+                );
+                Command::new(bin)
+            }
+            "dockerd" => {
+                let mut c = Command::new("dockerd");
+                c.arg("--pidfile").arg(dir.path().join("pid")).args([
+                    "--bridge",
+                    "none",
+                    "--iptables=false",
+                ]);
+                c
+            }
+            other => panic!("BERTH_CLI_TEST_DAEMON={other}: want dockerd or berthd"),
+        };
+        cmd.arg("--data-root")
+            .arg(dir.path().join("root"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log);
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("start {kind}: {e} (apt-get install docker.io for dockerd)")
+        });
+        let mut d = Daemon {
+            child: Some(child),
+            host: format!("unix://{}", sock.display()),
+            dir: Some(dir),
+            kind,
+        };
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if sock.exists()
+                && d.docker(&["version", "--format", "{{.Server.Version}}"])
+                    .code
+                    == 0
+            {
+                break;
+            }
+            if let Some(st) = d
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().expect("try_wait"))
+            {
+                panic!("{} exited early ({st}): {}", d.kind, d.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not answer on {} in 40s: {}",
+                d.kind,
+                d.host,
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let fx = berth_testutil::fixture("busybox-docker.tar");
+        let r = d.docker(&["load", "-q", "-i", fx.to_str().expect("utf8 path")]);
+        assert_eq!(r.code, 0, "docker load: {r:?}");
+        d
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        self.dir
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.path().join("daemon.log")).ok())
+            .unwrap_or_default()
+    }
+
+    /// The test's private directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("dir").path()
+    }
+
+    /// Runs `berth -H <daemon> args...` (60 s bound).
+    pub fn berth(&self, args: &[&str]) -> Run {
+        run_bounded(
+            Command::new(berth_bin())
+                .arg("-H")
+                .arg(&self.host)
+                .args(args),
+            Duration::from_secs(60),
+            None,
+        )
+    }
+
+    /// Runs berth with bytes on stdin.
+    pub fn berth_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
+        run_bounded(
+            Command::new(berth_bin())
+                .arg("-H")
+                .arg(&self.host)
+                .args(args),
+            Duration::from_secs(60),
+            Some(stdin),
+        )
+    }
+
+    /// Runs `docker -H <daemon> args...` (60 s bound).
+    pub fn docker(&self, args: &[&str]) -> Run {
+        run_bounded(
+            Command::new("docker").arg("-H").arg(&self.host).args(args),
+            Duration::from_secs(60),
+            None,
+        )
+    }
+
+    /// Runs berth and asserts its stdout and exit code (for commands that
+    /// change state, which cannot run twice through both CLIs).
+    pub fn expect(&self, args: &[&str], out: &str, code: i32) -> Run {
+        let b = self.berth(args);
+        assert_eq!(
+            (b.out.as_str(), b.code),
+            (out, code),
+            "berth {args:?}: {b:?}"
+        );
+        b
+    }
+
+    /// Runs the same command through both CLIs and asserts the same
+    /// stdout, stderr (with "docker" for "berth") and exit code.
+    pub fn same(&self, args: &[&str]) -> Run {
+        // humanised times ("1 second ago") may tick between the two runs:
+        // a read-only command is retried before it counts as a difference
+        let norm = |s: &str| s.replace("berth", "docker");
+        let mut last = None;
+        for _ in 0..3 {
+            let d = self.docker(args);
+            let b = self.berth(args);
+            if (norm(&b.out), norm(&b.err), b.code) == (d.out.clone(), d.err.clone(), d.code) {
+                return b;
+            }
+            last = Some((b, d));
+        }
+        let (b, d) = last.expect("ran");
+        assert_eq!(
+            (norm(&b.out), norm(&b.err), b.code),
+            (d.out.clone(), d.err.clone(), d.code),
+            "berth {args:?} differs from docker (left berth, right docker)"
+        );
+        b
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(dir) = self.dir.take() {
+            let p = dir.path().to_string_lossy().into_owned();
+            for m in berth_testutil::mounts_containing(&p).iter().rev() {
+                let _ = Command::new("umount").arg("-l").arg(m).status();
+            }
+            for pid in berth_testutil::processes_containing(&p) {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+            drop(dir);
+        }
+    }
+}
+
+/// Runs `argv` under a fresh pseudo-terminal (python3's pty module),
+/// typing `script` items (`|`-separated; `@N` waits N seconds while
+/// reading). Returns (output, exit code, terminal-restored).
+pub fn pty(script: &str, argv: &[&str]) -> (String, i32, bool) {
+    const PY: &str = r#"
+import os, pty, sys, time, termios, select, struct, fcntl
+inp = sys.argv[1]; cmd = sys.argv[2:]
+m, s = pty.openpty()
+fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+before = termios.tcgetattr(s)
+pid = os.fork()
+if pid == 0:
+    os.setsid(); fcntl.ioctl(s, termios.TIOCSCTTY, 0)
+    os.dup2(s, 0); os.dup2(s, 1); os.dup2(s, 2); os.close(m)
+    os.execvp(cmd[0], cmd)
+out = b""
+def drain(t):
+    global out
+    end = time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([m], [], [], 0.05)
+        if r:
+            try: d = os.read(m, 4096)
+            except OSError: return
+            if not d: return
+            out += d
+for item in inp.split("|"):
+    if item.startswith("@"): drain(float(item[1:])); continue
+    os.write(m, item.encode().decode("unicode_escape").encode("latin1"))
+deadline = time.time() + 20
+status = -1
+while time.time() < deadline:
+    drain(0.1)
+    p, st = os.waitpid(pid, os.WNOHANG)
+    if p: status = os.waitstatus_to_exitcode(st); break
+else:
+    os.kill(pid, 9); os.waitpid(pid, 0); status = -9
+drain(0.2)
+after = termios.tcgetattr(s)
+sys.stdout.write(str(status) + "\n" + str(before == after) + "\n" + out.decode(errors="replace"))
+"#;
+    let r = run_bounded(
+        Command::new("python3")
+            .arg("-c")
+            .arg(PY)
+            .arg(script)
+            .args(argv),
+        Duration::from_secs(40),
+        None,
+    );
+    assert_eq!(r.code, 0, "pty helper failed: {r:?}");
+    let mut it = r.out.splitn(3, '\n');
+    let code: i32 = it.next().unwrap_or("").parse().expect("status line");
+    let restored = it.next() == Some("True");
+    (it.next().unwrap_or("").to_string(), code, restored)
+}
