@@ -148,6 +148,17 @@ fn write_sysctl(path: &str, value: &str) -> Result<()> {
     std::fs::write(path, value).map_err(|e| NetError::sys(&format!("write {path}"), e))
 }
 
+/// A random locally administered unicast MAC.
+fn random_mac() -> [u8; 6] {
+    let id = berth_types::new_id();
+    let mut m = [0u8; 6];
+    for (i, b) in m.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&id[i * 2..i * 2 + 2], 16).unwrap_or(0);
+    }
+    m[0] = (m[0] & 0xfe) | 0x02;
+    m
+}
+
 fn mac_from_ip(ip: Ipv4Addr) -> String {
     let o = ip.octets();
     format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
@@ -358,7 +369,11 @@ impl NetworkController {
         let mut nl = lock(&self.inner.nl);
         let (idx, made) = match nl.link_index(&n.bridge).map_err(nl_err)? {
             Some(i) => (i, false),
-            None => (nl.add_bridge(&n.bridge, n.mtu).map_err(nl_err)?, true),
+            None => (
+                nl.add_bridge(&n.bridge, n.mtu, random_mac())
+                    .map_err(nl_err)?,
+                true,
+            ),
         };
         let r = (|| -> Result<()> {
             nl.add_addr4(idx, pool.gateway, pool.subnet.prefix_len())
@@ -828,7 +843,9 @@ impl NetworkController {
             }
             Ok(())
         })
-        .map_err(|e| NetError::sys("enter sandbox", e))?
+        .map_err(|e| NetError::sys("enter sandbox", e))??;
+        wait_port_forwarding(&rec.host_veth);
+        Ok(())
     }
 
     /// Disconnects a container from a network
@@ -1293,6 +1310,33 @@ fn find_net(st: &State, key: &str) -> Result<String> {
     match m.as_slice() {
         [one] => Ok(one.id.clone()),
         _ => Err(NetError::NotFound(key.to_string())),
+    }
+}
+
+/// Waits (at most 500 ms) until the kernel's link watcher has activated the
+/// host end of a new veth and the bridge forwards on it. The carrier comes
+/// up synchronously when `eth0` is set up, but the host end's queue and the
+/// bridge port are enabled later from a work queue; a packet the container
+/// sends before that (its first ARP) is dropped and costs it a 1 s ARP
+/// retry. Typically a few hundred microseconds.
+fn wait_port_forwarding(veth: &str) {
+    let op = format!("/sys/class/net/{veth}/operstate");
+    let st = format!("/sys/class/net/{veth}/brport/state");
+    let end = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        let up = std::fs::read_to_string(&op)
+            .map(|s| s.trim() == "up")
+            .unwrap_or(true);
+        let fwd = std::fs::read_to_string(&st)
+            .map(|s| s.trim() == "3")
+            .unwrap_or(true);
+        if (up && fwd) || std::time::Instant::now() > end {
+            if !(up && fwd) {
+                tracing::warn!("veth {veth} not forwarding after 500 ms");
+            }
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(100));
     }
 }
 

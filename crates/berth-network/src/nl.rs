@@ -156,10 +156,13 @@ impl Nl {
             .collect())
     }
 
-    /// Creates a bridge, `mtu` bytes, administratively up. Fails with EEXIST
-    /// when a link of that name exists.
-    pub fn add_bridge(&mut self, name: &str, mtu: u32) -> Result<u32, NlError> {
+    /// Creates a bridge, `mtu` bytes, MAC `mac`, administratively up. Fails
+    /// with EEXIST when a link of that name exists. A fixed MAC keeps the
+    /// bridge from adopting (and later losing) a port's address, which
+    /// would leave containers with a stale gateway ARP entry.
+    pub fn add_bridge(&mut self, name: &str, mtu: u32, mac: [u8; 6]) -> Result<u32, NlError> {
         let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
         m.header.flags = LinkFlags::Up;
         m.header.change_mask = LinkFlags::Up;
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
