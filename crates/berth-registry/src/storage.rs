@@ -100,9 +100,8 @@ pub enum Reference {
 
 impl Reference {
     /// Parses a `<reference>` path segment. A string with `:` must be a
-    /// valid digest (`DIGEST_INVALID` otherwise); anything else must be a
-    /// valid tag (`MANIFEST_INVALID`... reported as `NAME_INVALID`-like 400
-    /// with code `MANIFEST_INVALID`).
+    /// valid digest (else 400 `DIGEST_INVALID`); anything else must be a
+    /// valid tag (else 400 `MANIFEST_INVALID`).
     pub fn parse(s: &str) -> Result<Reference> {
         if s.contains(':') {
             s.parse::<Digest>()
@@ -452,8 +451,9 @@ impl Storage {
                 .clone()
         };
         let state = cell.lock_owned().await;
-        // It may have been finished while we waited for the lock.
+        // It may have been finished (or collected) while we waited.
         if !dir.join("data").exists() {
+            self.sessions.lock().expect("sessions lock").remove(id);
             return Err(unknown());
         }
         Ok(Session {
