@@ -404,8 +404,10 @@ fn init_child(
         rootfs::finish(l.spec)?;
     }
     process::set_rlimits(l.process)?;
-    let prog = process::find_program(l.process)?;
-    let exec = process::ExecPlan::new(l.process, &prog)?;
+    let proc_home = process::with_home(l.process);
+    // Checked here so that create fails on a missing program; resolved
+    // again with the process's own credentials right before exec.
+    process::find_program(&proc_home)?;
     if l.mode == Mode::Create {
         nix::sys::prctl::set_pdeathsig(None).ctx(|| "clear PR_SET_PDEATHSIG".into())?;
     }
@@ -426,7 +428,7 @@ fn init_child(
             sync.try_clone().ctx(|| "dup sync".into())?
         }
     };
-    let r = finish_and_exec(l.spec, l.process, &exec, dmz, l.preserve_fds, &chan, l);
+    let r = finish_and_exec(l.spec, &proc_home, dmz, l.preserve_fds, &chan, l);
     child_exit_stream(&chan, r)
 }
 
@@ -441,7 +443,6 @@ fn child_exit_stream(chan: &OwnedFd, r: Result<std::convert::Infallible>) -> ! {
 fn finish_and_exec(
     spec: &Spec,
     p: &Process,
-    exec: &process::ExecPlan,
     dmz: &OwnedFd,
     preserve: u32,
     chan: &OwnedFd,
@@ -455,9 +456,9 @@ fn finish_and_exec(
         let st = hook_state(l, std::process::id() as i32, Status::Created);
         hooks::run_hooks("startContainer", Some(h), &st)?;
     }
-    final_steps(p, spec)?;
+    let exec = final_steps(p, spec)?;
     Err(process::close_and_exec(
-        exec,
+        &exec,
         dmz,
         3 + preserve,
         &[chan.as_raw_fd()],
@@ -465,8 +466,11 @@ fn finish_and_exec(
 }
 
 /// Credentials, capabilities, no_new_privs, seccomp, signals.
-fn final_steps(p: &Process, spec: &Spec) -> Result<()> {
+/// Returns the exec plan, the program resolved with the final credentials.
+fn final_steps(p: &Process, spec: &Spec) -> Result<process::ExecPlan> {
     process::set_user_and_caps(p)?;
+    let prog = process::find_program(p)?;
+    let exec = process::ExecPlan::new(p, &prog)?;
     if p.no_new_privileges() == Some(true) {
         nix::sys::prctl::set_no_new_privs().ctx(|| "PR_SET_NO_NEW_PRIVS".into())?;
     }
@@ -474,7 +478,7 @@ fn final_steps(p: &Process, spec: &Spec) -> Result<()> {
         crate::container::load_seccomp(s)?;
     }
     process::reset_signals();
-    Ok(())
+    Ok(exec)
 }
 
 pub(crate) fn load_seccomp(_s: &oci_spec::runtime::LinuxSeccomp) -> Result<()> {
@@ -517,10 +521,9 @@ fn exec_child(
     }
     process::enter_cwd(l.process.cwd())?;
     process::set_rlimits(l.process)?;
-    let prog = process::find_program(l.process)?;
-    let exec = process::ExecPlan::new(l.process, &prog)?;
+    let proc_home = process::with_home(l.process);
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "clear PR_SET_PDEATHSIG".into())?;
-    final_steps(l.process, l.spec)?;
+    let exec = final_steps(&proc_home, l.spec)?;
     send_msg(sync.as_fd(), T_READY, b"")?;
     Err(process::close_and_exec(
         &exec,

@@ -61,6 +61,32 @@ pub fn find_program(p: &Process) -> Result<PathBuf> {
     )))
 }
 
+/// The process with `HOME` added to its environment when it has none:
+/// the home directory of `process.user.uid` in the container's
+/// /etc/passwd, else `/` (as runc does).
+pub fn with_home(p: &Process) -> Process {
+    let env = p.env().clone().unwrap_or_default();
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return p.clone();
+    }
+    let uid = p.user().uid().to_string();
+    let home = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|pw| {
+            pw.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 6 && f[2] == uid).then(|| f[5].to_string())
+            })
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into());
+    let mut q = p.clone();
+    let mut env = env;
+    env.push(format!("HOME={home}"));
+    q.set_env(Some(env));
+    q
+}
+
 /// Enters `cwd` (creating it if missing, as runc does) and checks that it
 /// resolves inside the container's root: a working directory reached
 /// through a leaked host descriptor (`/proc/self/fd/N`) reads back as

@@ -282,7 +282,19 @@ fn mount_one(plan: &RootfsPlan, m: &Mount) -> Result<()> {
         } else {
             Some(o.data.as_str())
         };
-        let r = mount(Some(src.as_os_str()), &dest, Some(typ), o.flags, data);
+        // A read-only tmpfs is mounted writable and made read-only per mount
+        // (its superblock stays rw), as runc does.
+        let ro_later = typ == "tmpfs" && o.flags.contains(MsFlags::MS_RDONLY);
+        let flags = if ro_later {
+            o.flags & !MsFlags::MS_RDONLY
+        } else {
+            o.flags
+        };
+        let r = mount(Some(src.as_os_str()), &dest, Some(typ), flags, data);
+        if ro_later && r.is_ok() {
+            remount_bind(&dest, o.flags)
+                .ctx(|| format!("remount {} read-only", m.destination().display()))?;
+        }
         match r {
             Err(nix::errno::Errno::EPERM) | Err(nix::errno::Errno::EBUSY)
                 if typ == "sysfs" && plan.in_userns =>
@@ -423,8 +435,9 @@ fn mount_cgroup(plan: &RootfsPlan, dest: &Path, o: &MountOpts) -> Result<()> {
         let sub = dest.join(&name);
         mkdir_all(&sub)?;
         if plan.cgroupns {
+            let source = ctrl.strip_prefix("name=").unwrap_or("cgroup");
             mount(
-                Some("cgroup"),
+                Some(source),
                 &sub,
                 Some("cgroup"),
                 leaf_flags,
@@ -617,6 +630,12 @@ pub(crate) fn enter(rootfs: &Path, no_pivot: bool) -> Result<()> {
 pub(crate) fn finish(spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
     if let Some(l) = linux {
+        if let Some(sysctl) = l.sysctl() {
+            for (k, v) in sysctl {
+                let f = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+                std::fs::write(&f, v.as_bytes()).ctx(|| format!("sysctl {k}={v}"))?;
+            }
+        }
         for p in l.readonly_paths().as_deref().unwrap_or(&[]) {
             let path = Path::new(p);
             match mount(
@@ -643,12 +662,6 @@ pub(crate) fn finish(spec: &Spec) -> Result<()> {
             } else {
                 mount(Some("/dev/null"), path, NONE, MsFlags::MS_BIND, NONE)
                     .ctx(|| format!("mask {p}"))?;
-            }
-        }
-        if let Some(sysctl) = l.sysctl() {
-            for (k, v) in sysctl {
-                let f = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-                std::fs::write(&f, v.as_bytes()).ctx(|| format!("sysctl {k}={v}"))?;
             }
         }
     }

@@ -209,6 +209,10 @@ impl Case {
         });
         if !b.join("rootfs/bin").exists() {
             berth_testutil::unpack_busybox_rootfs(&b.join("rootfs"));
+            // the fixture's top directory is 0700: let non-root users in
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(b.join("rootfs"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
         }
         let mut cfg = self.config.clone();
         if cfg["linux"]["cgroupsPath"].is_null() {
