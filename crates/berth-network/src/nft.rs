@@ -42,26 +42,34 @@ fn q(s: &str) -> String {
     format!("\"{}\"", s.replace('"', ""))
 }
 
-/// The whole transaction: create-if-missing, delete, re-create with content.
-/// With no networks the tables are only deleted.
+/// The whole transaction. The tables and base chains are created if
+/// missing and kept (re-registering netfilter hooks waits for RCU grace
+/// periods, ~10 ms); `flush table` empties their rules, and the current
+/// rules are added, all in one atomic transaction. With no networks left
+/// the tables are deleted.
 pub(crate) fn render(table: &str, nets: &[NftNet], ports: &[NftPort]) -> String {
     let nat = format!("{table}-nat");
-    let mut s = format!(
-        "table inet {table} {{}}\ndelete table inet {table}\ntable ip {nat} {{}}\ndelete table ip {nat}\n"
-    );
     if nets.is_empty() {
-        return s;
+        return format!(
+            "table inet {table} {{}}\ndelete table inet {table}\ntable ip {nat} {{}}\ndelete table ip {nat}\n"
+        );
     }
-    s.push_str(&format!("table inet {table} {{\n"));
-    s.push_str("  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+    let f = format!("add rule inet {table} forward");
+    let pre = format!("add rule inet {table} prerouting");
+    let mut s = format!(
+        "add table inet {table}\n\
+         add chain inet {table} forward {{ type filter hook forward priority filter; policy accept; }}\n\
+         add chain inet {table} prerouting {{ type filter hook prerouting priority raw; policy accept; }}\n\
+         flush table inet {table}\n"
+    );
     for n in nets {
         let b = q(&n.bridge);
         if n.internal {
-            s.push_str(&format!("    iifname {b} oifname != {b} drop\n"));
-            s.push_str(&format!("    oifname {b} iifname != {b} drop\n"));
+            s.push_str(&format!("{f} iifname {b} oifname != {b} drop\n"));
+            s.push_str(&format!("{f} oifname {b} iifname != {b} drop\n"));
         }
         if !n.icc {
-            s.push_str(&format!("    iifname {b} oifname {b} drop\n"));
+            s.push_str(&format!("{f} iifname {b} oifname {b} drop\n"));
         }
         let others: Vec<String> = nets
             .iter()
@@ -70,56 +78,48 @@ pub(crate) fn render(table: &str, nets: &[NftNet], ports: &[NftPort]) -> String 
             .collect();
         if !others.is_empty() {
             s.push_str(&format!(
-                "    iifname {b} oifname {{ {} }} drop\n",
+                "{f} iifname {b} oifname {{ {} }} drop\n",
                 others.join(", ")
             ));
         }
+        s.push_str(&format!("{pre} iifname {b} ip daddr 127.0.0.0/8 drop\n"));
     }
-    s.push_str("  }\n");
-    s.push_str(
-        "  chain prerouting {\n    type filter hook prerouting priority raw; policy accept;\n",
-    );
-    for n in nets {
-        s.push_str(&format!(
-            "    iifname {} ip daddr 127.0.0.0/8 drop\n",
-            q(&n.bridge)
-        ));
-    }
-    s.push_str("  }\n}\n");
-    s.push_str(&format!("table ip {nat} {{\n"));
-    s.push_str("  chain ports {\n");
+    s.push_str(&format!(
+        "add table ip {nat}\n\
+         add chain ip {nat} ports\n\
+         add chain ip {nat} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}\n\
+         add chain ip {nat} output {{ type nat hook output priority -100; policy accept; }}\n\
+         add chain ip {nat} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
+         flush table ip {nat}\n\
+         add rule ip {nat} prerouting fib daddr type local jump ports\n\
+         add rule ip {nat} output fib daddr type local jump ports\n"
+    ));
     for p in ports {
         let daddr = p
             .host_ip
             .map(|ip| format!("ip daddr {ip} "))
             .unwrap_or_default();
         s.push_str(&format!(
-            "    {daddr}{proto} dport {hp} dnat to {d}:{dp}\n",
+            "add rule ip {nat} ports {daddr}{proto} dport {hp} dnat to {d}:{dp}\n",
             proto = p.proto.as_str(),
             hp = p.host_port,
             d = p.dest,
             dp = p.dest_port
         ));
     }
-    s.push_str("  }\n");
-    s.push_str("  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    fib daddr type local jump ports\n  }\n");
-    s.push_str("  chain output {\n    type nat hook output priority -100; policy accept;\n    fib daddr type local jump ports\n  }\n");
-    s.push_str(
-        "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n",
-    );
+    let post = format!("add rule ip {nat} postrouting");
     for n in nets {
         let b = q(&n.bridge);
         if n.masquerade && !n.internal {
             s.push_str(&format!(
-                "    ip saddr {} oifname != {b} masquerade\n",
+                "{post} ip saddr {} oifname != {b} masquerade\n",
                 n.subnet
             ));
         }
         s.push_str(&format!(
-            "    oifname {b} ip saddr 127.0.0.0/8 masquerade\n"
+            "{post} oifname {b} ip saddr 127.0.0.0/8 masquerade\n"
         ));
     }
-    s.push_str("  }\n}\n");
     s
 }
 
