@@ -195,3 +195,103 @@ fn binary_rejects_bad_configuration() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("htpasswd"));
 }
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+/// 128 MiB pushed in one streamed PATCH and pulled back: the server's peak
+/// resident memory stays far below the blob's size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_streams_large_blob_in_bounded_memory() {
+    use futures_util::StreamExt;
+    const CHUNK: usize = 1 << 20;
+    const CHUNKS: usize = 128;
+    let dir = tempdir();
+    let port = free_port();
+    let bin = env!("CARGO_BIN_EXE_berth-registry");
+    let mut child = Proc(
+        Command::new(bin)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--root"])
+            .arg(dir.path().join("root"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&base, &mut child.0).await;
+    let pid = child.0.id();
+    let before = vm_hwm_kib(pid);
+
+    let chunk = |i: usize| -> Vec<u8> {
+        let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (0..CHUNK)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let mut want = berth_types::Digester::for_algorithm(berth_types::Algorithm::Sha256);
+    for i in 0..CHUNKS {
+        want.update(&chunk(i));
+    }
+    let want = want.finish().to_string();
+
+    let c = client();
+    let r = c
+        .post(format!("{base}/v2/big/blob/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let body =
+        futures_util::stream::iter(0..CHUNKS).map(move |i| Ok::<_, std::io::Error>(chunk(i)));
+    let r = c
+        .patch(format!("{base}{loc}"))
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        r.headers()["range"].to_str().unwrap(),
+        format!("0-{}", CHUNK * CHUNKS - 1)
+    );
+    let r = c
+        .put(format!("{base}{loc}?digest={want}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let r = c
+        .get(format!("{base}/v2/big/blob/blobs/{want}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut got = berth_types::Digester::for_algorithm(berth_types::Algorithm::Sha256);
+    let mut s = r.bytes_stream();
+    while let Some(b) = s.next().await {
+        got.update(&b.unwrap());
+    }
+    assert_eq!(got.len(), (CHUNK * CHUNKS) as u64);
+    assert_eq!(got.finish().to_string(), want);
+
+    let peak = vm_hwm_kib(pid);
+    eprintln!("server VmHWM: {before} KiB at start, {peak} KiB after 128 MiB in and out");
+    assert!(
+        peak < before + 48 * 1024,
+        "server peak RSS grew from {before} KiB to {peak} KiB for a 128 MiB blob"
+    );
+}

@@ -297,3 +297,34 @@ async fn skopeo_token_auth_over_tls() {
     assert_eq!(sha256(&raw), oci_manifest_digest(&src));
     srv.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skopeo_debian_image_round_trip() {
+    let dir = tempdir();
+    let srv = start(&dir.path().join("root"), AuthConfig::None, None).await;
+    let host = srv.local_addr().to_string();
+    let src = berth_testutil::fixture("debian-oci");
+    let mut c = skopeo();
+    c.args(["copy", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:latest", src.display()))
+        .arg(format!("docker://{host}/library/debian:bookworm"));
+    run_ok(c, LIMIT).await;
+    let out = dir.path().join("pulled");
+    let mut c = skopeo();
+    c.args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{host}/library/debian:bookworm"))
+        .arg(format!("oci:{}:latest", out.display()));
+    run_ok(c, LIMIT).await;
+    assert_eq!(oci_manifest_digest(&out), oci_manifest_digest(&src));
+    for e in std::fs::read_dir(src.join("blobs/sha256"))
+        .unwrap()
+        .flatten()
+    {
+        let pulled = out.join("blobs/sha256").join(e.file_name());
+        assert_eq!(
+            std::fs::metadata(&pulled).unwrap().len(),
+            e.metadata().unwrap().len()
+        );
+    }
+    srv.shutdown().await;
+}
