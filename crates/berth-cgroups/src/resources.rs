@@ -88,10 +88,12 @@ pub fn default_allowed_devices() -> Vec<LinuxDeviceCgroup> {
 }
 
 /// An `rwm` allow rule for each `linux.devices` entry (config-linux.md
-/// "Devices": the runtime makes them available in the container).
+/// "Devices": the runtime makes them available in the container). FIFOs
+/// (`p`) get none: the devices controller does not govern them.
 pub fn device_rules_for(devices: &[LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
     devices
         .iter()
+        .filter(|d| d.typ() != LinuxDeviceType::P)
         .map(|d| {
             let mut r = LinuxDeviceCgroup::default();
             r.set_allow(true);
@@ -109,18 +111,15 @@ pub fn device_rules_for(devices: &[LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
         .collect()
 }
 
-/// Renders a rule in the devices controller's syntax: `type major:minor access`.
-fn device_rule_line(r: &LinuxDeviceCgroup) -> Result<String> {
+/// Renders a rule in the devices controller's syntax: `type major:minor
+/// access`; `None` for a FIFO (`p`) rule, which the devices controller
+/// has no type for (FIFOs are not device nodes it governs; runc drops them too).
+fn device_rule_line(r: &LinuxDeviceCgroup) -> Result<Option<String>> {
     let t = match r.typ().unwrap_or(LinuxDeviceType::A) {
         LinuxDeviceType::A => "a",
         LinuxDeviceType::B => "b",
         LinuxDeviceType::C | LinuxDeviceType::U => "c",
-        LinuxDeviceType::P => {
-            return Err(Error::InvalidValue {
-                field: "devices[].type",
-                reason: "the devices controller has no rule type for FIFOs (p)".into(),
-            })
-        }
+        LinuxDeviceType::P => return Ok(None),
     };
     let num = |v: Option<i64>| {
         v.filter(|v| *v >= 0)
@@ -139,11 +138,11 @@ fn device_rule_line(r: &LinuxDeviceCgroup) -> Result<String> {
             reason: format!("unknown access {bad:?} in {access:?}"),
         });
     }
-    Ok(format!(
+    Ok(Some(format!(
         "{t} {}:{} {access}",
         num(r.major()),
         num(r.minor())
-    ))
+    )))
 }
 
 fn dir_of<'a>(
@@ -188,7 +187,9 @@ pub(crate) fn set_v1(cg: &Cgroup, r: &LinuxResources, linux_devices: &[LinuxDevi
         rules.extend(device_rules_for(linux_devices));
         rules.extend(default_allowed_devices());
         for rule in &rules {
-            let line = device_rule_line(rule)?;
+            let Some(line) = device_rule_line(rule)? else {
+                continue;
+            };
             let file = if rule.allow() {
                 "devices.allow"
             } else {
@@ -611,7 +612,7 @@ pub(crate) fn set_v2(cg: &Cgroup, r: &LinuxResources, linux_devices: &[LinuxDevi
         }
     }
     let rules = r.devices().clone().unwrap_or_default();
-    let allows_all = rules.iter().all(|r| r.allow()) && linux_devices.is_empty();
+    let allows_all = rules.iter().all(|r| r.allow()) && device_rules_for(linux_devices).is_empty();
     if !allows_all {
         return Err(Error::Unsupported(
             "device rules on cgroup v2 need a BPF_PROG_TYPE_CGROUP_DEVICE program, which berth-cgroups does not build yet"
@@ -673,11 +674,17 @@ mod tests {
     #[test]
     fn device_lines() {
         let d = default_allowed_devices();
-        assert_eq!(device_rule_line(&d[0]).unwrap(), "c *:* m");
-        assert_eq!(device_rule_line(&d[2]).unwrap(), "c 1:3 rwm");
-        assert_eq!(device_rule_line(&d[8]).unwrap(), "c 136:* rwm");
+        assert_eq!(device_rule_line(&d[0]).unwrap().unwrap(), "c *:* m");
+        assert_eq!(device_rule_line(&d[2]).unwrap().unwrap(), "c 1:3 rwm");
+        assert_eq!(device_rule_line(&d[8]).unwrap().unwrap(), "c 136:* rwm");
         let mut deny = LinuxDeviceCgroup::default();
         deny.set_access(Some("rwm".into()));
-        assert_eq!(device_rule_line(&deny).unwrap(), "a *:* rwm");
+        assert_eq!(device_rule_line(&deny).unwrap().unwrap(), "a *:* rwm");
+        let mut fifo = LinuxDeviceCgroup::default();
+        fifo.set_typ(Some(LinuxDeviceType::P));
+        assert_eq!(device_rule_line(&fifo).unwrap(), None);
+        let dev: LinuxDevice =
+            serde_json::from_str(r#"{"path":"/dev/f","type":"p","major":0,"minor":0}"#).unwrap();
+        assert!(device_rules_for(&[dev]).is_empty());
     }
 }
