@@ -62,6 +62,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A cgroup file to be written does not exist: the kernel or the
+    /// controller lacks that knob (cgroupfs answers EACCES for it).
+    #[error("cgroup: cannot write {value:?}: {} does not exist (this kernel or controller has no such file)", path.display())]
+    MissingFile {
+        /// The file.
+        path: PathBuf,
+        /// The value we meant to write.
+        value: String,
+    },
     /// No cgroup filesystem is mounted at all.
     #[error("cgroup: no cgroup or cgroup2 filesystem is mounted (see /proc/self/mountinfo)")]
     NoCgroupFs,
@@ -812,10 +821,18 @@ pub(crate) fn read_opt(path: &Path) -> Result<Option<String>> {
 }
 
 pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
-    std::fs::write(path, value).map_err(|e| Error::Write {
-        path: path.to_path_buf(),
-        value: value.to_string(),
-        source: e,
+    std::fs::write(path, value).map_err(|e| {
+        if path.parent().is_some_and(Path::is_dir) && !path.exists() {
+            return Error::MissingFile {
+                path: path.to_path_buf(),
+                value: value.to_string(),
+            };
+        }
+        Error::Write {
+            path: path.to_path_buf(),
+            value: value.to_string(),
+            source: e,
+        }
     })
 }
 

@@ -446,6 +446,14 @@ fn missing_controllers_are_named() {
         .set(&resources(r#"{"network":{"classID":1}}"#))
         .unwrap_err();
     assert!(e.to_string().contains("net_cls"), "{e}");
+    // A knob this kernel lacks (CFQ's leaf weight) is named as missing.
+    let e = cg
+        .set(&resources(r#"{"blockIO":{"leafWeight":300}}"#))
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::MissingFile { .. }) && e.to_string().contains("blkio.leaf_weight"),
+        "{e}"
+    );
     cg.destroy().unwrap();
     assert_clean(&name);
 }
