@@ -392,3 +392,43 @@ fn kill_reaches_a_paused_container_after_resume() {
         st
     });
 }
+
+#[test]
+fn blkio_throttles_inside() {
+    // Throttles on the root disk (this machine has no CFQ/BFQ weights).
+    let dev = std::fs::read_to_string("/sys/block/vda/dev").expect("/sys/block/vda/dev");
+    let (major, minor) = dev.trim().split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let mut c = Case::new("blkio");
+    resources(
+        &mut c,
+        json!({"blockIO": {
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 10_485_760}],
+            "throttleWriteBpsDevice": [{"major": major, "minor": minor, "rate": 5_242_880}],
+            "throttleReadIOPSDevice": [{"major": major, "minor": minor, "rate": 1000}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 500}]}}),
+    )
+    .sh("cd /sys/fs/cgroup/blkio && cat blkio.throttle.read_bps_device blkio.throttle.write_bps_device \
+         blkio.throttle.read_iops_device blkio.throttle.write_iops_device");
+    let o = differential(&c);
+    assert_eq!(o.stdout, format!("{major}:{minor} 10485760\n{major}:{minor} 5242880\n{major}:{minor} 1000\n{major}:{minor} 500\n"));
+}
+
+#[test]
+fn cpu_usage_is_accounted_in_cpuacct() {
+    // cpuacct accounting of a busy container, read from the host before
+    // delete: both runtimes must have placed init in the cpuacct hierarchy.
+    let mut c = Case::new("cpuacct");
+    c.sh("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done");
+    both(&c, |which| {
+        create(&c, which);
+        assert_eq!(rt(&c, which, &["start", &c.id(which)]).code, 0);
+        wait_status(&c, which, "stopped");
+        let usage: u64 = read_host(&host_cg(&c, which, "cpuacct", "cpuacct.usage"))
+            .parse()
+            .unwrap();
+        let out = created_stdout(&c, which);
+        delete(&c, which);
+        (usage > 1_000_000, out)
+    });
+}
