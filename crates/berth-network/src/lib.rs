@@ -12,6 +12,74 @@
 //! Kernel objects are driven through rtnetlink (`netlink-packet-route` over
 //! a synchronous `netlink-sys` socket) and the `nft` tool; no `unsafe`.
 
+//!
+//! # Choices (and how they differ from Docker)
+//!
+//! * **Default bridge**: network `bridge`, interface `berth0`, subnet
+//!   `172.30.0.0/16` (gateway `.1`), so it coexists with Docker's
+//!   172.17.0.0/16; `bip` and `default_address_pools` as dockerd's `--bip`
+//!   and `--default-address-pool` (default pool `172.29.0.0/16`, `/24`s).
+//! * **MAC**: `02:42:` + the IPv4 address bytes (classic Docker), unless
+//!   `--mac-address`; bridges get a random fixed MAC.
+//! * **Port publishing**: DNAT only, no userland proxy. `prerouting` covers
+//!   other hosts, `output` covers the host itself including 127.0.0.1
+//!   (`route_localnet=1` on each Berth bridge, masquerade of 127.0.0.0/8
+//!   onto the bridge, and a guard that drops 127/8 arriving *from* a
+//!   bridge). The host port is reserved by a bound, non-listening socket.
+//!   Not covered: a container reaching its own published port through the
+//!   host's address (hairpin).
+//! * **Embedded DNS**: served on the gateway address of each user-defined
+//!   network, UDP port 53, in the host namespace (not 127.0.0.11 inside
+//!   the sandbox: nothing to set up per container, and it survives a daemon
+//!   restart without re-entering sandboxes). The asker is identified by
+//!   its source address, so a container sees the names of every network it
+//!   is on. TTL 600 s. Unknown names are relayed to the container's `--dns`
+//!   servers, else the host's resolv.conf nameservers; containers only on
+//!   `--internal` networks get SERVFAIL for them. No TCP DNS yet.
+//! * **Firewall**: only Berth's tables `inet berth` and `ip berth-nat` (the
+//!   name is [`ControllerConfig::nft_table`]). A host whose *own* forward
+//!   chain drops (e.g. Docker's iptables `FORWARD` policy DROP) also drops
+//!   Berth's forwarded traffic; Berth does not edit other tables.
+//! * **State**: `<state_dir>/network-state.json`, written temp + rename;
+//!   fsynced for network changes only (see `persist` in the source).
+//!
+//! # Wiring it into the daemon
+//!
+//! Every method blocks (netlink, `nft`, file writes) and is safe to call
+//! from any thread of the daemon's own network namespace: run them under
+//! `tokio::task::spawn_blocking` or on the container start thread. Share the
+//! controller in an `Arc`. Errors map to HTTP with [`NetError::status`] and
+//! carry Docker's wording in `Display`.
+//!
+//! 1. Daemon start: `NetworkController::open(&data_root.join("network"),
+//!    cfg)`, then `reconcile(&ids_of_running_containers)` (drops endpoints
+//!    of containers that died while the daemon was down, stray veths and
+//!    rules).
+//! 2. `docker run` / start, NetworkMode `bridge` or a network name: after
+//!    the runtime has created the container (its init process exists and
+//!    holds the network namespace) and before the user's process starts,
+//!    call `connect(net, id, "/proc/<init pid>/ns/net", &ConnectOptions {
+//!    container_name, aliases, ip, mac, dns })` for each network (~1.5 ms
+//!    each), then `publish(net, id, &specs)` for `-p`/`-P` (one `nft`
+//!    transaction, ~10-15 ms here; only when there are ports), then write
+//!    `hosts(id, hostname, domain, &add_hosts)` and `resolv_conf(id, &dns)`
+//!    into the container's hosts/resolv.conf files. NetworkMode `host`,
+//!    `none`, `container:<id>`: no call (`none`: the runtime brings `lo` up).
+//! 3. Inspect: `container_endpoints(id)` gives `NetworkSettings.Networks`
+//!    (serialize each [`Endpoint`]); `ports(id)` gives
+//!    `NetworkSettings.Ports` via [`PortBinding::port_key`] and
+//!    [`PortBinding::docker_json`]; top-level `IPAddress`, `Gateway`,
+//!    `MacAddress` come from the `bridge` endpoint.
+//! 4. Stop / exit / `rm`: `release_container(id)` (unpublishes, releases the
+//!    leases, hands veth deletion to a background thread; ~0.2 ms). It may
+//!    run after the API reply.
+//! 5. `/networks`: `create(&NetworkCreateRequest)` (the request body
+//!    deserializes straight into it), `list()`, `inspect(name_or_id)`,
+//!    `remove(name_or_id)`, `prune(keep)`; `/networks/{id}/connect` and
+//!    `disconnect` on running containers as in 2 and 4.
+//! 6. Shutdown: drop the controller (finishes pending veth deletions, stops
+//!    the DNS threads). Bridges, rules and leases stay for the next start.
+
 mod controller;
 pub mod dns;
 mod error;

@@ -150,3 +150,54 @@ pub(crate) fn apply(script: &str) -> Result<(), NetError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_stay_in_own_tables() {
+        let nets = [
+            NftNet {
+                bridge: "b0".into(),
+                subnet: "10.1.0.0/24".parse().unwrap(),
+                internal: false,
+                icc: true,
+                masquerade: true,
+            },
+            NftNet {
+                bridge: "b1".into(),
+                subnet: "10.2.0.0/24".parse().unwrap(),
+                internal: true,
+                icc: false,
+                masquerade: true,
+            },
+        ];
+        let ports = [NftPort {
+            host_ip: None,
+            host_port: 8080,
+            proto: Proto::Tcp,
+            dest: "10.1.0.2".parse().unwrap(),
+            dest_port: 80,
+        }];
+        let s = render("bt", &nets, &ports);
+        for l in s.lines() {
+            assert!(
+                l.contains(" inet bt") || l.contains(" ip bt-nat"),
+                "outside own tables: {l}"
+            );
+            assert!(
+                !l.starts_with("flush ruleset") && !l.contains("insert"),
+                "{l}"
+            );
+        }
+        assert!(s.contains("add rule ip bt-nat ports tcp dport 8080 dnat to 10.1.0.2:80"));
+        assert!(s.contains("ip saddr 10.1.0.0/24 oifname != \"b0\" masquerade"));
+        assert!(
+            !s.contains("10.2.0.0/24 oifname"),
+            "no masquerade for internal"
+        );
+        assert!(s.contains("iifname \"b1\" oifname \"b1\" drop"), "icc off");
+        assert!(render("bt", &[], &[]).contains("delete table ip bt-nat"));
+    }
+}

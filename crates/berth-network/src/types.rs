@@ -419,3 +419,31 @@ impl PortBinding {
         serde_json::json!({"HostIp": self.host_ip.to_string(), "HostPort": self.host_port.to_string()})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_specs_parse_like_docker() {
+        let p = PortSpec::parse("127.0.0.1:8080:80/udp").unwrap();
+        assert_eq!(p.host_ip, Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(
+            (p.host_ports, p.container_ports, p.proto),
+            (Some((8080, 8080)), (80, 80), Proto::Udp)
+        );
+        let p = PortSpec::parse("80").unwrap();
+        assert_eq!((p.host_ip, p.host_ports, p.proto), (None, None, Proto::Tcp));
+        let p = PortSpec::parse("127.0.0.1::80").unwrap();
+        assert_eq!((p.host_ip.is_some(), p.host_ports), (true, None));
+        let p = PortSpec::parse("0.0.0.0:8000-8001:80-81").unwrap();
+        assert_eq!(
+            (p.host_ip, p.host_ports, p.container_ports),
+            (None, Some((8000, 8001)), (80, 81))
+        );
+        assert!(PortSpec::parse("8000-8002:80-81").is_err());
+        assert!(PortSpec::parse("80/sctp").is_err());
+        assert!(PortSpec::parse("x:80").is_err());
+        assert_eq!(PortSpec::parse("99999").unwrap_err().status(), 400);
+    }
+}
