@@ -99,7 +99,9 @@ impl Filter {
     /// Errors: EACCES from the kernel when neither `no_new_privs` is set
     /// nor `CAP_SYS_ADMIN` is held; EINVAL for a flag the kernel lacks.
     pub fn load(&self) -> Result<()> {
-        self.ctx.load().map_err(lib_err("load filter"))
+        self.ctx.load().map_err(lib_err(
+            "load filter (seccomp(2) needs no_new_privs or CAP_SYS_ADMIN)",
+        ))
     }
 
     /// The compiled program: an array of `struct sock_filter` (8 bytes
@@ -132,6 +134,15 @@ impl Filter {
     pub fn skipped(&self) -> &[String] {
         &self.skipped
     }
+}
+
+/// Compiles `profile` and loads it into the calling thread: the one call
+/// a runtime needs ([`compile`] then [`Filter::load`]). Returns the names
+/// skipped as unknown on this architecture.
+pub fn compile_and_load(profile: &LinuxSeccomp) -> Result<Vec<String>> {
+    let f = compile(profile)?;
+    f.load()?;
+    Ok(f.skipped)
 }
 
 /// Maps an OCI action (with its errnoRet) to libseccomp's.

@@ -330,3 +330,51 @@ fn docker_like_default_profile_compiles_and_confines() {
     assert!(out.contains("piped\n"), "{out}");
     assert!(out.contains("mount=") && !out.contains("mount=0"), "{out}");
 }
+
+/// seccomp(2) refuses a filter from an unprivileged process without
+/// no_new_privs (the filter does not set it: the runtime decides), and
+/// accepts it once no_new_privs is set.
+#[test]
+fn unprivileged_load_needs_no_new_privs() {
+    berth_testutil::require_root();
+    let dir = berth_testutil::tempdir();
+    let path = dir.path().join("p.json");
+    let p = allow_but(json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]));
+    std::fs::write(&path, serde_json::to_vec(&p).unwrap()).unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let run = |nnp: bool| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ]);
+        if nnp {
+            cmd.arg("--no-new-privs");
+        }
+        let out = cmd
+            .arg(env!("CARGO_BIN_EXE_berth-seccomp-probe"))
+            .arg(&path)
+            .arg("status")
+            .output()
+            .expect("run setpriv");
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (st, _, err) = run(false);
+    assert_eq!(st.code(), Some(2), "{err}");
+    assert!(err.contains("no_new_privs"), "{err}");
+    let (st, out, err) = run(true);
+    assert!(st.success(), "{err}");
+    assert!(out.contains("Seccomp: 2\n"), "{out}");
+}

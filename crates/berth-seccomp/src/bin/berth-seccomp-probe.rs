@@ -38,11 +38,7 @@ fn main() {
             eprintln!("parse {path}: {e}");
             std::process::exit(2)
         });
-    let filter = berth_seccomp::compile(&profile).unwrap_or_else(|e| {
-        eprintln!("{e}");
-        std::process::exit(2)
-    });
-    if let Err(e) = filter.load() {
+    if let Err(e) = berth_seccomp::compile_and_load(&profile) {
         eprintln!("{e}");
         std::process::exit(2);
     }
