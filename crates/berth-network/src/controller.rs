@@ -843,6 +843,12 @@ impl NetworkController {
                 .and_then(|n| n.pool.as_mut())
                 .expect("bridge pool");
             let ip = match opts.ip {
+                Some(_) if net.predefined => {
+                    return Err(NetError::InvalidParameter(
+                        "user specified IP address is supported on user defined networks only"
+                            .into(),
+                    ));
+                }
                 Some(ip) => {
                     pool.reserve(ip, &ep_id)
                         .map_err(NetError::InvalidParameter)?;

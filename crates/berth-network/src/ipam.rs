@@ -71,9 +71,14 @@ impl Pool {
     /// Leases `ip` (Docker `--ip`), which must be in the subnet, not the
     /// gateway and not leased. Errors carry Docker's wording.
     pub fn reserve(&mut self, ip: Ipv4Addr, owner: &str) -> Result<(), String> {
+        if !self.subnet.contains(&ip) {
+            return Err(format!(
+                "Invalid address {ip}: It does not belong to any of this network's subnets"
+            ));
+        }
         if !self.usable(ip) {
             return Err(format!(
-                "no available IPv4 addresses on this network's address pools: {ip} is not a usable address of {}",
+                "Address already in use: {ip} is reserved in {}",
                 self.subnet
             ));
         }

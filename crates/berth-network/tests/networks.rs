@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use berth_network::*;
 use common::*;
@@ -152,8 +153,13 @@ fn create_inspect_validate_connect_remove_prune() {
         "{inside}"
     );
     assert!(
-        inside.contains("mtu 1500") && inside.contains("state UP") || inside.contains(",UP"),
+        inside.contains("mtu 1500") && inside.contains(",UP"),
         "{inside}"
+    );
+    assert_eq!(
+        sh("ip netns exec bq1sb cat /proc/sys/net/ipv6/conf/eth0/accept_dad").trim(),
+        "0",
+        "no DAD"
     );
     assert!(sh("ip -n bq1sb route").contains("default via 10.201.8.254 dev eth0"));
     assert!(sh(&format!("ip link show {}", ep.host_veth)).contains("master bq1user"));
@@ -205,7 +211,51 @@ fn create_inspect_validate_connect_remove_prune() {
             },
         )
         .unwrap_err();
-    assert_eq!(e.status(), 400, "{e}");
+    assert_eq!(
+        (e.status(), e.to_string()),
+        (400, "Address already in use: 10.201.8.128".into())
+    );
+    let e = c
+        .connect(
+            "bq1-net",
+            &"b".repeat(64),
+            &sb2.path(),
+            &ConnectOptions {
+                ip: Some("10.201.99.5".parse().unwrap()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Invalid address 10.201.99.5: It does not belong to any of this network's subnets"
+    );
+    let e = c
+        .connect(
+            "bridge",
+            &"b".repeat(64),
+            &sb2.path(),
+            &ConnectOptions {
+                ip: Some("10.201.0.9".parse().unwrap()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), 400, "--ip on the default bridge: {e}");
+    let e = c
+        .connect(
+            "bq1-net",
+            &"b".repeat(64),
+            Path::new("/proc/999999999/ns/net"),
+            &ConnectOptions::default(),
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), 500, "{e}");
+    assert_eq!(
+        c.leases("bq1-net").unwrap().len(),
+        1,
+        "failed connects leave no lease"
+    );
     assert_eq!(
         berth_testutil::links_containing("bq1v").len(),
         1,

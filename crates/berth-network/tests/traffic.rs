@@ -58,6 +58,17 @@ fn outbound_nat_isolation_and_internal() {
         format!("world {}", world.host_ip),
         "source masqueraded to the host side"
     );
+    // ... and the host itself (a server on the host's address).
+    let host_srv = std::net::TcpListener::bind((world.host_ip, 7001)).unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut c, _)) = host_srv.accept() {
+            let _ = std::io::Write::write_all(&mut c, b"host\n");
+        }
+    });
+    assert_eq!(
+        a.tcp_get(SocketAddr::from((world.host_ip, 7001))).unwrap(),
+        "host"
+    );
     // The host reaches the container too.
     a.tcp_server(80, "a");
     assert!(tcp_get(SocketAddr::from((ip(&ea), 80)))
