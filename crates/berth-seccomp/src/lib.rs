@@ -99,6 +99,8 @@ impl Filter {
     /// Errors: EACCES from the kernel when neither `no_new_privs` is set
     /// nor `CAP_SYS_ADMIN` is held; EINVAL for a flag the kernel lacks.
     pub fn load(&self) -> Result<()> {
+        // libseccomp 2.5 reports any kernel refusal as ECANCELED, so name
+        // the usual cause.
         self.ctx.load().map_err(lib_err(
             "load filter (seccomp(2) needs no_new_privs or CAP_SYS_ADMIN)",
         ))
