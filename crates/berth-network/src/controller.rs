@@ -916,6 +916,13 @@ impl NetworkController {
             nl.add_veth_into(&rec.host_veth, br, &rec.ifname, &ns, mac, net.mtu)
                 .map_err(nl_err)?;
         }
+        // Hairpin mode lets a container reach its own published port through
+        // a host address when br_netfilter sends bridged frames through the
+        // IP hooks (the DNATed packet must leave by the port it came in on).
+        let _ = std::fs::write(
+            format!("/sys/class/net/{}/brport/hairpin_mode", rec.host_veth),
+            "1",
+        );
         let pool = net.pool.as_ref().expect("bridge pool");
         let (ifname, ip, plen, gw) = (
             rec.ifname.clone(),

@@ -3,14 +3,16 @@
 //! port binding changes. Nothing outside these tables is touched: no flush
 //! of the ruleset, no rule inserted into anybody else's chains.
 //!
-//! * `table inet <T>`: `forward` (isolation between bridges, `--internal`,
-//!   `enable_icc=false`) and `prerouting` (drops packets from a bridge to
+//! * `table inet <T>`: `forward` (`--internal`, `enable_icc=false`, then
+//!   accept of DNATed (published-port) connections, then isolation between
+//!   bridges) and `prerouting` (drops packets from a bridge to
 //!   127.0.0.0/8, the guard that `route_localnet` needs, CVE-2020-8558).
 //! * `table ip <T>-nat`: `prerouting`/`output` jump to `ports` for
 //!   destinations of type local (DNAT of published ports, for traffic from
 //!   other hosts and from the host itself, 127.0.0.1 included), and
 //!   `postrouting` (masquerade of each non-internal subnet leaving its
-//!   bridge, and of 127.0.0.0/8 sources DNATed onto a bridge).
+//!   bridge, of 127.0.0.0/8 sources DNATed onto a bridge, and hairpin
+//!   masquerade of a bridge's own subnet DNATed back onto it).
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -71,6 +73,12 @@ pub(crate) fn render(table: &str, nets: &[NftNet], ports: &[NftPort]) -> String 
         if !n.icc {
             s.push_str(&format!("{f} iifname {b} oifname {b} drop\n"));
         }
+        s.push_str(&format!("{pre} iifname {b} ip daddr 127.0.0.0/8 drop\n"));
+    }
+    // Published ports are reachable from every (non-internal) network, as
+    // through Docker's proxy; other traffic between bridges is dropped.
+    s.push_str(&format!("{f} ct status dnat accept\n"));
+    for n in nets {
         let others: Vec<String> = nets
             .iter()
             .filter(|o| o.bridge != n.bridge)
@@ -78,11 +86,11 @@ pub(crate) fn render(table: &str, nets: &[NftNet], ports: &[NftPort]) -> String 
             .collect();
         if !others.is_empty() {
             s.push_str(&format!(
-                "{f} iifname {b} oifname {{ {} }} drop\n",
+                "{f} iifname {} oifname {{ {} }} drop\n",
+                q(&n.bridge),
                 others.join(", ")
             ));
         }
-        s.push_str(&format!("{pre} iifname {b} ip daddr 127.0.0.0/8 drop\n"));
     }
     s.push_str(&format!(
         "add table ip {nat}\n\
@@ -118,6 +126,12 @@ pub(crate) fn render(table: &str, nets: &[NftNet], ports: &[NftPort]) -> String 
         }
         s.push_str(&format!(
             "{post} oifname {b} ip saddr 127.0.0.0/8 masquerade\n"
+        ));
+        // Hairpin: a container reaching a published port of its own bridge
+        // through a host address must get the answer back through the host.
+        s.push_str(&format!(
+            "{post} oifname {b} ip saddr {} ct status dnat masquerade\n",
+            n.subnet
         ));
     }
     s

@@ -234,6 +234,44 @@ fn published_tcp_and_udp_ports_answer_on_localhost_and_other_address() {
         "127.0.0.1-only binding not exposed"
     );
 
+    // Hairpin: the container itself through its gateway (a host address),
+    // and a container on another network through the host's address.
+    let gw: Ipv4Addr = c.endpoint("bridge", &cid).unwrap().gateway.parse().unwrap();
+    assert!(
+        s.tcp_get(SocketAddr::from((gw, 28080)))
+            .unwrap()
+            .starts_with("web "),
+        "hairpin"
+    );
+    let mut r = NetworkCreateRequest {
+        name: "bq3-other".into(),
+        ipam_config: vec![IpamConfigRequest {
+            subnet: Some("10.203.10.0/24".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    r.options
+        .insert("com.docker.network.bridge.name".into(), "bq3oth".into());
+    c.create(&r).unwrap();
+    let o = Sandbox::new("bq3o");
+    c.connect(
+        "bq3-other",
+        &"9".repeat(64),
+        &o.path(),
+        &ConnectOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        o.tcp_get(other(28080)).unwrap().starts_with("web "),
+        "published port from another network"
+    );
+    let direct = SocketAddr::from((ip(&c.endpoint("bridge", &cid).unwrap()), 80));
+    assert!(o.tcp_get(direct).is_err(), "but not the container directly");
+    c.disconnect("bq3-other", &"9".repeat(64)).unwrap();
+    c.remove("bq3-other").unwrap();
+    drop(o);
+
     // A port already in use: Docker's error, nothing half-made.
     let rules_before = sh("nft list table ip berth-bq3-nat");
     let held = std::net::TcpListener::bind("0.0.0.0:28090").unwrap();
