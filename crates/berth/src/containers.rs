@@ -163,7 +163,7 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
 
 /// `POST /containers/create?name=`; prints nothing, returns the ID and
 /// the daemon's warnings (printed to stderr as docker does).
-async fn create(c: &mut Client, a: &RunArgs) -> Result<String, Fail> {
+async fn create(c: &mut Client, a: &RunArgs) -> Result<(String, Value), Fail> {
     if a.rm && a.restart.as_deref().is_some_and(|r| r != "no") {
         return Err(Fail {
             msg: Some("Conflicting options: --restart and --rm".into()),
@@ -199,7 +199,7 @@ async fn create(c: &mut Client, a: &RunArgs) -> Result<String, Fail> {
             eprintln!("WARNING: {w}");
         }
     }
-    Ok(resp["Id"].as_str().unwrap_or_default().to_string())
+    Ok((resp["Id"].as_str().unwrap_or_default().to_string(), body))
 }
 
 fn full_ref(image: &str) -> String {
@@ -213,7 +213,7 @@ fn full_ref(image: &str) -> String {
 
 /// `berth create`: prints the new container's full ID.
 pub async fn create_cmd(c: &mut Client, a: RunArgs) -> CmdResult {
-    let id = create(c, &a).await?;
+    let (id, _) = create(c, &a).await?;
     out(&format!("{id}\n"));
     Ok(())
 }
@@ -356,7 +356,7 @@ pub async fn run(c: &mut Client, a: RunArgs) -> CmdResult {
             code: 1,
         });
     }
-    let id = create(c, &a).await?;
+    let (id, body) = create(c, &a).await?;
     if a.detach {
         if let Err(e) = c.post(&format!("/containers/{id}/start"), None).await {
             let m = e.to_string();
@@ -368,10 +368,6 @@ pub async fn run(c: &mut Client, a: RunArgs) -> CmdResult {
         out(&format!("{id}\n"));
         return Ok(());
     }
-    let body = create_body(&a).map_err(|m| Fail {
-        msg: Some(m),
-        code: 125,
-    })?;
     let (ai, ao, ae) = (
         body["AttachStdin"] == true,
         body["AttachStdout"] == true,
@@ -544,6 +540,15 @@ pub async fn attach(c: &mut Client, a: AttachArgs) -> CmdResult {
     };
     let mut sc = c.sibling();
     if tty {
+        // docker resizes to (h+1, w+1) first so the program redraws
+        if let Some((h, w)) = term::size() {
+            let _ = sc
+                .post(
+                    &format!("/containers/{id}/resize?h={}&w={}", h + 1, w + 1),
+                    None,
+                )
+                .await;
+        }
         resize(&mut sc, "containers", &id).await;
     }
     let sigs = spawn_signal_tasks(c, "containers", &id, tty, a.sig_proxy && !tty, &id);

@@ -315,7 +315,7 @@ async fn show_progress(body: &mut berth_client::Body, bars: bool) -> Result<(), 
     let multi = indicatif::MultiProgress::new();
     let mut bar_of: Vec<(String, indicatif::ProgressBar)> = Vec::new();
     let style = indicatif::ProgressStyle::with_template(
-        "{prefix}: {msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes}",
+        "{prefix}: {msg} [{wide_bar}] {decimal_bytes}/{decimal_total_bytes}",
     )
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
     .progress_chars("=> ");
@@ -329,9 +329,10 @@ async fn show_progress(body: &mut berth_client::Body, bars: bool) -> Result<(), 
                 return Err(Fail::msg(e.to_string()));
             }
             if let Some(s) = &m.stream {
-                let _ = multi.println(s.trim_end_matches('\n'));
-                if !bars {
+                if bar_of.is_empty() {
                     out(s);
+                } else {
+                    let _ = multi.println(s.trim_end_matches('\n'));
                 }
                 continue;
             }
@@ -362,10 +363,15 @@ async fn show_progress(body: &mut berth_client::Body, bars: bool) -> Result<(), 
                     {
                         b.finish_with_message(status.clone());
                     } else {
-                        let _ = multi.println(match id {
+                        let line = match id {
                             Some(id) => format!("{id}: {status}"),
                             None => status.clone(),
-                        });
+                        };
+                        if bar_of.is_empty() {
+                            out(&format!("{line}\n"));
+                        } else {
+                            let _ = multi.println(line);
+                        }
                     }
                 }
                 (false, Some(id), None) => out(&format!("{id}: {status}\n")),

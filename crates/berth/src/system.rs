@@ -550,8 +550,19 @@ pub async fn inspect(c: &mut Client, a: InspectArgs, kind: Option<&str>) -> CmdR
         Some(t) => {
             let mut o = String::new();
             for v in &found {
-                o += &t.render(v).map_err(Fail::msg)?;
-                o.push('\n');
+                match t.render(v) {
+                    Ok(line) => {
+                        o += &line;
+                        o.push('\n');
+                    }
+                    Err(e) => {
+                        // gtmpl quotes the whole object in "no field X for {...}"
+                        let short = e.split(" for {").next().unwrap_or(&e).to_string();
+                        errors.push(
+                            short.replace("failed to execute template", "template parsing error"),
+                        );
+                    }
+                }
             }
             out(&o);
         }
