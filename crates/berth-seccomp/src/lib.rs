@@ -25,10 +25,17 @@
 //!   `no_new_privs` or `CAP_SYS_ADMIN` (seccomp(2), EACCES);
 //! * libseccomp's binary-tree optimisation is used above 8 rules.
 //!
-//! Not done (runc does): patching the filter so syscalls newer than every
-//! syscall named in the profile return `ENOSYS` instead of the default
-//! action; `SCMP_ACT_NOTIFY` (needs a seccomp agent at `listenerPath`) is
-//! rejected with [`Error::Unsupported`].
+//! * like runc's "ENOSYS stub", syscalls that are newer (higher-numbered
+//!   on the native architecture) than every syscall the profile names
+//!   return `ENOSYS` instead of a blocking default action, so libc and the
+//!   runtime fall back from syscalls an older profile does not know
+//!   (close_range, clone3, faccessat2...) instead of failing with EPERM.
+//!   runc patches the BPF per architecture; we add ERRNO(ENOSYS) rules by
+//!   name for the native numbering, which libseccomp translates to the
+//!   profile's other architectures.
+//!
+//! Not done: `SCMP_ACT_NOTIFY` (needs a seccomp agent at `listenerPath`)
+//! is rejected with [`Error::Unsupported`].
 
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
@@ -181,6 +188,13 @@ const fn libc_eperm() -> u16 {
     1
 }
 
+/// `ENOSYS`.
+const ENOSYS: i32 = 38;
+
+/// Highest native syscall number looked at for the ENOSYS rules (x86_64
+/// is in the 460s in 2025; the x32 range at 0x40000000 is another ABI).
+const MAX_SCANNED_SYSCALL: i32 = 1023;
+
 /// Maps an OCI architecture to libseccomp's.
 pub fn arch(a: Arch) -> ScmpArch {
     match a {
@@ -283,6 +297,35 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter> {
     }
 
     let mut skipped = Vec::new();
+    // Native numbers of every syscall the profile names (any action).
+    let mut named: std::collections::BTreeSet<i32> = std::collections::BTreeSet::new();
+    for rule in syscalls {
+        for name in rule.names() {
+            if let Ok(nr) = ScmpSyscall::from_name(name) {
+                named.insert(nr.as_raw_syscall());
+            }
+        }
+    }
+    let blocking_default = !matches!(
+        default,
+        ScmpAction::Allow | ScmpAction::Log | ScmpAction::Errno(ENOSYS)
+    );
+    if blocking_default {
+        if let Some(&newest) = named.last() {
+            for nr in (newest + 1)..=MAX_SCANNED_SYSCALL {
+                let Ok(name) = ScmpSyscall::from(nr).get_name() else {
+                    continue;
+                };
+                let Ok(sc) = ScmpSyscall::from_name(&name) else {
+                    continue;
+                };
+                ctx.add_rule(ScmpAction::Errno(ENOSYS), sc)
+                    .map_err(lib_err(format!(
+                        "add ENOSYS rule for {name:?}, newer than the profile"
+                    )))?;
+            }
+        }
+    }
     for (i, rule) in syscalls.iter().enumerate() {
         let field = format!("syscalls[{i}]");
         let act = action(rule.action(), rule.errno_ret(), &format!("{field}.action"))?;

@@ -378,3 +378,25 @@ fn unprivileged_load_needs_no_new_privs() {
     assert!(st.success(), "{err}");
     assert!(out.contains("Seccomp: 2\n"), "{out}");
 }
+
+/// Like runc: under a blocking default action, syscalls newer than every
+/// syscall the profile names answer ENOSYS (so callers fall back), older
+/// unnamed ones get the default action.
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys() {
+    let allowed =
+        "write exit_group exit kill getpid sigaltstack munmap rt_sigprocmask rt_sigaction \
+        rt_sigreturn brk mmap mprotect futex close read openat fstat newfstatat";
+    let names: Vec<&str> = allowed.split_whitespace().collect();
+    let p = json!({"defaultAction": "SCMP_ACT_ERRNO",
+                   "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]});
+    // newfstatat (262) is the newest named; unshare is 272, mkdir 83.
+    let out = probe_ok(&p, &["kill:0", "mkdir:x", "unshare:uts"]);
+    assert_eq!(
+        out,
+        format!("kill:0 ok\nmkdir:x errno={EPERM}\nunshare:uts errno={ENOSYS}\n")
+    );
+    // With an ALLOW default there is nothing to stub.
+    let p = allow_but(json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]));
+    assert_eq!(probe_ok(&p, &["unshare:uts"]), "unshare:uts ok\n");
+}
