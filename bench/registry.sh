@@ -33,18 +33,19 @@ cleanup() {
 trap cleanup EXIT
 
 BERTH_PORT=5310; DIST_PORT=5311
+SEQ=0
 start_berth() {
-  rm -rf "$WORK/berth-root"
-  RUST_LOG=warn "$BIN" serve --listen 127.0.0.1:$BERTH_PORT --root "$WORK/berth-root" 2>"$WORK/berth.log" &
+  SEQ=$((SEQ + 1)); sync
+  RUST_LOG=warn "$BIN" serve --listen 127.0.0.1:$BERTH_PORT --root "$WORK/berth-root-$SEQ" 2>"$WORK/berth.log" &
   BERTH_PID=$!; PIDS+=("$BERTH_PID"); wait_up $BERTH_PORT
 }
 start_dist() {
-  rm -rf "$WORK/dist-root"
+  SEQ=$((SEQ + 1)); sync
   cat > "$WORK/dist.yml" <<EOF
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
 storage:
-  filesystem: {rootdirectory: $WORK/dist-root}
+  filesystem: {rootdirectory: $WORK/dist-root-$SEQ}
   delete: {enabled: true}
 http: {addr: 127.0.0.1:$DIST_PORT}
 EOF
@@ -177,9 +178,12 @@ EOF
 GOTOOLCHAIN=local GOFLAGS=-mod=mod GOCACHE=${GOCACHE:-/tmp/go-cache} go build -o "$WORK/loadgen" .)
 
 echo "== berth-registry bench: $(date -u +%FT%TZ), $(nproc) cores, runs=$RUNS, workers=$WORKERS x $PER blobs of 4 KiB"
-declare -A SUM
-for name in berth dist; do
-  for r in $(seq 1 "$RUNS"); do
+declare -A SUM VALS
+# Runs alternate between the two servers so both see the same machine load;
+# every start gets a fresh storage root (removed at exit, not in between, so
+# no server pays for the other's deletions) after a sync.
+for r in $(seq 1 "$RUNS"); do
+  for name in berth dist; do
     if [[ $name == berth ]]; then start_berth; port=$BERTH_PORT; pid=$BERTH_PID; else start_dist; port=$DIST_PORT; pid=$DIST_PID; fi
     read -r push pull < <(skopeo_round "$port")
     read -r rpush rpull < <(raw_round "$port")
@@ -189,6 +193,7 @@ for name in berth dist; do
     stop "$pid"
     printf '%-6s run %d: debian push %6.2fs pull %6.2fs | 120MB blob push %6.3fs pull %6.3fs | small blobs push %6d/s pull %6d/s (failures %d)\n' \
       "$name" "$r" "$push" "$pull" "$rpush" "$rpull" "$bpush" "$bpull" "$fails"
+    for k in push pull rpush rpull bpush bpull; do VALS[$name.$k]+="${!k} "; done
     SUM[$name.rpush]=$(echo "${SUM[$name.rpush]:-0} + $rpush" | bc)
     SUM[$name.rpull]=$(echo "${SUM[$name.rpull]:-0} + $rpull" | bc)
     SUM[$name.push]=$(echo "${SUM[$name.push]:-0} + $push" | bc)
@@ -197,14 +202,15 @@ for name in berth dist; do
     SUM[$name.bpull]=$(echo "${SUM[$name.bpull]:-0} + $bpull" | bc)
   done
 done
-echo "== means over $RUNS runs"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+echo "== medians over $RUNS runs"
+declare -A MED
 for name in berth dist; do
+  for k in push pull rpush rpull bpush bpull; do MED[$name.$k]=$(echo "${VALS[$name.$k]}" | median); done
   printf '%-6s debian push %6.2fs pull %6.2fs | 120MB blob push %6.3fs pull %6.3fs | small blobs push %6.0f/s pull %6.0f/s\n' "$name" \
-    "$(echo "${SUM[$name.push]} / $RUNS" | bc -l)" "$(echo "${SUM[$name.pull]} / $RUNS" | bc -l)" \
-    "$(echo "${SUM[$name.rpush]} / $RUNS" | bc -l)" "$(echo "${SUM[$name.rpull]} / $RUNS" | bc -l)" \
-    "$(echo "${SUM[$name.bpush]} / $RUNS" | bc -l)" "$(echo "${SUM[$name.bpull]} / $RUNS" | bc -l)"
+    "${MED[$name.push]}" "${MED[$name.pull]}" "${MED[$name.rpush]}" "${MED[$name.rpull]}" "${MED[$name.bpush]}" "${MED[$name.bpull]}"
 done
-printf 'ratio berth/dist: debian (skopeo) push speed %.2fx, pull speed %.2fx, 120MB blob push %.2fx, pull %.2fx, small-blob push %.2fx, pull %.2fx\n' \
-  "$(echo "${SUM[dist.push]} / ${SUM[berth.push]}" | bc -l)" "$(echo "${SUM[dist.pull]} / ${SUM[berth.pull]}" | bc -l)" \
-  "$(echo "${SUM[dist.rpush]} / ${SUM[berth.rpush]}" | bc -l)" "$(echo "${SUM[dist.rpull]} / ${SUM[berth.rpull]}" | bc -l)" \
-  "$(echo "${SUM[berth.bpush]} / ${SUM[dist.bpush]}" | bc -l)" "$(echo "${SUM[berth.bpull]} / ${SUM[dist.bpull]}" | bc -l)"
+printf 'ratio berth/dist (medians): debian (skopeo) push speed %.2fx, pull speed %.2fx, 120MB blob push %.2fx, pull %.2fx, small-blob push %.2fx, pull %.2fx\n' \
+  "$(echo "${MED[dist.push]} / ${MED[berth.push]}" | bc -l)" "$(echo "${MED[dist.pull]} / ${MED[berth.pull]}" | bc -l)" \
+  "$(echo "${MED[dist.rpush]} / ${MED[berth.rpush]}" | bc -l)" "$(echo "${MED[dist.rpull]} / ${MED[berth.rpull]}" | bc -l)" \
+  "$(echo "${MED[berth.bpush]} / ${MED[dist.bpush]}" | bc -l)" "$(echo "${MED[berth.bpull]} / ${MED[dist.bpull]}" | bc -l)"
