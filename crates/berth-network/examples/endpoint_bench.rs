@@ -73,6 +73,55 @@ fn main() {
         disc.push(t.elapsed());
         let _ = Command::new("ip").args(["netns", "del", &ns]).status();
     }
+    // 100 containers starting at once: wall time of 100 parallel connects.
+    let names: Vec<String> = (0..100).map(|i| format!("bnbenchp{i}")).collect();
+    for ns in &names {
+        let st = Command::new("ip")
+            .args(["netns", "add", ns])
+            .status()
+            .expect("ip netns add");
+        assert!(st.success());
+    }
+    let c = std::sync::Arc::new(c);
+    let t = Instant::now();
+    let hs: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| {
+            let (c, path) = (
+                c.clone(),
+                std::path::PathBuf::from(format!("/run/netns/{ns}")),
+            );
+            std::thread::spawn(move || {
+                c.connect(
+                    "bridge",
+                    &format!("p{i:063x}"),
+                    &path,
+                    &ConnectOptions::default(),
+                )
+                .expect("parallel connect")
+            })
+        })
+        .collect();
+    let ips: std::collections::BTreeSet<String> = hs
+        .into_iter()
+        .map(|h| h.join().expect("join").ip_address)
+        .collect();
+    let par = t.elapsed();
+    assert_eq!(ips.len(), 100, "distinct addresses");
+    for i in 0..100 {
+        c.disconnect("bridge", &format!("p{i:063x}"))
+            .expect("disconnect");
+    }
+    for ns in &names {
+        let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    }
+    let c = std::sync::Arc::try_unwrap(c).ok().expect("sole owner");
+    println!(
+        "100 parallel connects  wall {:>8.0} us ({:.0} us each), 100 distinct addresses",
+        par.as_secs_f64() * 1e6,
+        par.as_secs_f64() * 1e4
+    );
     stats("connect", conn);
     stats("disconnect", disc);
     stats("publish (1 port)", publ);

@@ -1440,6 +1440,7 @@ fn wait_port_forwarding(veth: &str) {
     let op = format!("/sys/class/net/{veth}/operstate");
     let st = format!("/sys/class/net/{veth}/brport/state");
     let end = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    let mut pause = std::time::Duration::from_micros(50);
     loop {
         let up = std::fs::read_to_string(&op)
             .map(|s| s.trim() == "up")
@@ -1453,7 +1454,10 @@ fn wait_port_forwarding(veth: &str) {
             }
             return;
         }
-        std::thread::sleep(std::time::Duration::from_micros(100));
+        // Back off: a hundred containers starting at once must not spin
+        // the CPUs the link watcher needs.
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(5));
     }
 }
 

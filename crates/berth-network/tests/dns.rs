@@ -78,7 +78,7 @@ fn containers_resolve_each_other_by_name_alias_and_short_id() {
     let dir = berth_testutil::tempdir();
     let mut cf = cfg(tag, 4);
     cf.dns_upstreams = Some(vec![stub_upstream()]);
-    let c = Ctl(NetworkController::open(dir.path(), cf).unwrap());
+    let c = Ctl::new(NetworkController::open(dir.path(), cf).unwrap());
     let mut r = NetworkCreateRequest {
         name: "bq4-net".into(),
         ipam_config: vec![IpamConfigRequest {

@@ -25,7 +25,7 @@ fn create_inspect_validate_connect_remove_prune() {
     berth_testutil::require_root();
     let tag = "bq1";
     let dir = berth_testutil::tempdir();
-    let c = Ctl(NetworkController::open(dir.path(), cfg(tag, 1)).unwrap());
+    let c = Ctl::new(NetworkController::open(dir.path(), cfg(tag, 1)).unwrap());
 
     // Pre-defined networks.
     let names: Vec<String> = c.list().into_iter().map(|n| n.name).collect();

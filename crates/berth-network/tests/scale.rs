@@ -15,8 +15,8 @@ fn hundred_parallel_endpoints_get_distinct_addresses_and_survive_restart() {
     berth_testutil::require_root();
     let tag = "bq5";
     let dir = berth_testutil::tempdir();
-    let c = Arc::new(Ctl(
-        NetworkController::open(dir.path(), cfg(tag, 5)).unwrap()
+    let c = Arc::new(Ctl::new(
+        NetworkController::open(dir.path(), cfg(tag, 5)).unwrap(),
     ));
     let sbs: Vec<Arc<Sandbox>> = (0..100)
         .map(|i| Arc::new(Sandbox::new(&format!("bq5s{i}"))))
@@ -54,7 +54,7 @@ fn hundred_parallel_endpoints_get_distinct_addresses_and_survive_restart() {
     // Daemon restart: the leases are still there and not handed out again.
     let c = Arc::try_unwrap(c).ok().expect("sole owner");
     std::mem::forget(c); // a crash: no teardown, no drop
-    let c = Ctl(NetworkController::open(dir.path(), cfg(tag, 5)).unwrap());
+    let c = Ctl::new(NetworkController::open(dir.path(), cfg(tag, 5)).unwrap());
     assert_eq!(c.leases("bridge").unwrap().len(), 100);
     let extra = Sandbox::new("bq5extra");
     let ex = c

@@ -33,7 +33,7 @@ fn outbound_nat_isolation_and_internal() {
     berth_testutil::require_root();
     let tag = "bq2";
     let dir = berth_testutil::tempdir();
-    let c = Ctl(NetworkController::open(dir.path(), cfg(tag, 2)).unwrap());
+    let c = Ctl::new(NetworkController::open(dir.path(), cfg(tag, 2)).unwrap());
     let world = World::new(tag, 2);
     world.ns.tcp_server(7000, "world");
     let world_addr = SocketAddr::from((world.world_ip, 7000));
@@ -162,7 +162,7 @@ fn published_tcp_and_udp_ports_answer_on_localhost_and_other_address() {
     berth_testutil::require_root();
     let tag = "bq3";
     let dir = berth_testutil::tempdir();
-    let c = Ctl(NetworkController::open(dir.path(), cfg(tag, 3)).unwrap());
+    let mut c = Ctl::new(NetworkController::open(dir.path(), cfg(tag, 3)).unwrap());
     let world = World::new(tag, 3);
     let s = Sandbox::new("bq3s");
     let cid = "e".repeat(64);
@@ -307,6 +307,18 @@ fn published_tcp_and_udp_ports_answer_on_localhost_and_other_address() {
     std::net::TcpListener::bind("0.0.0.0:28091").expect("28091 not left reserved");
     // The host program cannot steal a published port.
     assert!(std::net::TcpListener::bind("0.0.0.0:28080").is_err());
+
+    // A daemon restart keeps the bindings, their rules and reservations.
+    c.restart(dir.path(), cfg(tag, 3));
+    assert_eq!(c.ports(&cid).len(), 4);
+    assert!(
+        tcp_get(lo(28080)).unwrap().starts_with("web "),
+        "published port after restart"
+    );
+    assert!(
+        std::net::TcpListener::bind("0.0.0.0:28080").is_err(),
+        "still reserved"
+    );
 
     // Unpublish removes the rules and frees the ports.
     assert_eq!(c.unpublish("bridge", &cid).unwrap().len(), 4);

@@ -168,18 +168,32 @@ pub fn nft_tables() -> String {
 
 /// Owns a test's controller; tears everything down even when the test
 /// panics half-way (the explicit teardown at the end is what is asserted).
-pub struct Ctl(pub NetworkController);
+pub struct Ctl(pub Option<NetworkController>);
+
+impl Ctl {
+    pub fn new(c: NetworkController) -> Ctl {
+        Ctl(Some(c))
+    }
+    /// A daemon restart: the controller is dropped (no teardown: bridges,
+    /// rules and leases stay) and opened again on the same state.
+    pub fn restart(&mut self, dir: &std::path::Path, cfg: ControllerConfig) {
+        drop(self.0.take());
+        self.0 = Some(NetworkController::open(dir, cfg).expect("reopen controller"));
+    }
+}
 
 impl std::ops::Deref for Ctl {
     type Target = NetworkController;
     fn deref(&self) -> &NetworkController {
-        &self.0
+        self.0.as_ref().expect("controller open")
     }
 }
 
 impl Drop for Ctl {
     fn drop(&mut self) {
-        let _ = self.0.teardown();
+        if let Some(c) = &self.0 {
+            let _ = c.teardown();
+        }
     }
 }
 
