@@ -265,10 +265,22 @@ pub fn to_value(v: &serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::String(s.clone()),
         serde_json::Value::Array(a) => Value::Array(a.iter().map(to_value).collect()),
         serde_json::Value::Object(o) => {
-            Value::Object(o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect())
+            let mut m: HashMap<String, Value> =
+                o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect();
+            // gtmpl's objects are hash maps: remember the daemon's key order
+            // (Go's struct order) for `json`, unless it is sorted anyway
+            // (Go maps such as Labels), so `range` over maps sees no extra key.
+            if !o.keys().zip(o.keys().skip(1)).all(|(a, b)| a <= b) {
+                let order = o.keys().map(|k| Value::String(k.clone())).collect();
+                m.insert(ORDER_KEY.to_string(), Value::Array(order));
+            }
+            Value::Object(m)
         }
     }
 }
+
+/// Hidden key holding an object's original key order (see [`to_value`]).
+const ORDER_KEY: &str = "\u{1}order";
 
 fn from_value(v: &Value) -> serde_json::Value {
     match v {
@@ -288,11 +300,17 @@ fn from_value(v: &Value) -> serde_json::Value {
         }
         Value::Array(a) => serde_json::Value::Array(a.iter().map(from_value).collect()),
         Value::Object(o) | Value::Map(o) => {
-            let mut keys: Vec<_> = o.keys().collect();
-            keys.sort();
+            let keys: Vec<String> = match o.get(ORDER_KEY) {
+                Some(Value::Array(ks)) => ks.iter().map(|k| k.to_string()).collect(),
+                _ => {
+                    let mut ks: Vec<String> = o.keys().cloned().collect();
+                    ks.sort();
+                    ks
+                }
+            };
             serde_json::Value::Object(
                 keys.into_iter()
-                    .map(|k| (k.clone(), from_value(&o[k])))
+                    .filter_map(|k| o.get(&k).map(|v| (k.clone(), from_value(v))))
                     .collect(),
             )
         }
@@ -617,7 +635,7 @@ mod tests {
         );
         assert_eq!(r("{{join .Config.Cmd \",\"}}"), "sh,-c");
         assert_eq!(r("{{.State.Running}} {{.State.Pid}}"), "true 42");
-        assert_eq!(r("{{json .State}}"), r#"{"Pid":42,"Running":true}"#);
+        assert_eq!(r("{{json .State}}"), r#"{"Running":true,"Pid":42}"#);
         assert_eq!(r("{{title \"hello world\"}}"), "Hello World");
         assert_eq!(r("{{range split \"a:b\" \":\"}}[{{.}}]{{end}}"), "[a][b]");
         assert!(Tmpl::parse("{{.ID").is_err());
