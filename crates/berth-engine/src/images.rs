@@ -1,0 +1,273 @@
+//! Image endpoints: thin delegation to `berth-image` (synchronous, run on
+//! the blocking pool), with its results converted to the API models.
+
+use crate::Engine;
+use berth_api::backend::{BodyReader, BoxStream, Filters};
+use berth_api::models::*;
+use berth_api::{ApiError, ErrorKind};
+use berth_image::{ImageError, ImageService};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An image error with Docker's status and message.
+pub fn err(e: ImageError) -> ApiError {
+    let kind = match e.status() {
+        404 => ErrorKind::NotFound,
+        400 => ErrorKind::InvalidParameter,
+        409 => ErrorKind::Conflict,
+        _ => ErrorKind::System,
+    };
+    ApiError::new(kind, e.to_string())
+}
+
+/// Converts between serde shapes with the same JSON (berth-image's output
+/// types and the API models).
+fn conv<T: serde::Serialize, U: serde::de::DeserializeOwned>(t: &T) -> Result<U, ApiError> {
+    let v = serde_json::to_value(t)
+        .map_err(|e| ApiError::system(format!("image service output: {e}")))?;
+    serde_json::from_value(v).map_err(|e| ApiError::system(format!("image service output: {e}")))
+}
+
+async fn blocking<T: Send + 'static>(
+    svc: &Arc<ImageService>,
+    f: impl FnOnce(&ImageService) -> Result<T, ImageError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let svc = svc.clone();
+    tokio::task::spawn_blocking(move || f(&svc))
+        .await
+        .map_err(|e| ApiError::system(e.to_string()))?
+        .map_err(err)
+}
+
+fn hm(f: Filters) -> HashMap<String, Vec<String>> {
+    f.into_iter().collect()
+}
+
+impl Engine {
+    /// Image inspect as the API model.
+    pub(crate) async fn image_inspect_raw(&self, name: &str) -> Result<ImageInspect, ApiError> {
+        let n = name.to_string();
+        let i = blocking(&self.images, move |s| s.inspect(&n)).await?;
+        conv(&i)
+    }
+}
+
+pub async fn list(e: &Engine, all: bool, filters: Filters) -> Result<Vec<ImageSummary>, ApiError> {
+    let opts = berth_image::ListOptions {
+        all,
+        filters: hm(filters),
+    };
+    let v = blocking(&e.images, move |s| s.list(&opts)).await?;
+    let mut out: Vec<ImageSummary> = conv(&v)?;
+    let uses = e.container_uses();
+    for i in &mut out {
+        i.containers = uses
+            .iter()
+            .filter(|u| u.image_id.to_string() == i.id)
+            .count() as i64;
+    }
+    Ok(out)
+}
+
+pub async fn history(e: &Engine, name: &str) -> Result<Vec<HistoryItem>, ApiError> {
+    let n = name.to_string();
+    let v = blocking(&e.images, move |s| s.history(&n)).await?;
+    conv(&v)
+}
+
+pub async fn tag(e: &Engine, name: &str, repo: &str, tag: &str) -> Result<(), ApiError> {
+    if repo.is_empty() {
+        return Err(ApiError::invalid(
+            "repository name must have at least one component",
+        ));
+    }
+    let target = if tag.is_empty() {
+        repo.to_string()
+    } else {
+        format!("{repo}:{tag}")
+    };
+    let n = name.to_string();
+    let t = target.clone();
+    blocking(&e.images, move |s| s.tag(&n, &t)).await?;
+    e.events.publish(
+        "image",
+        "tag",
+        name,
+        std::collections::BTreeMap::from([("name".to_string(), target)]),
+    );
+    Ok(())
+}
+
+pub async fn remove(
+    e: &Engine,
+    name: &str,
+    force: bool,
+    noprune: bool,
+) -> Result<Vec<ImageDeleteItem>, ApiError> {
+    let uses = e.container_uses();
+    let n = name.to_string();
+    let v = blocking(&e.images, move |s| {
+        s.remove(&n, berth_image::RemoveOptions { force, noprune }, &uses)
+    })
+    .await?;
+    let items: Vec<ImageDeleteItem> = conv(&v)?;
+    for i in &items {
+        if let Some(u) = &i.untagged {
+            e.events.publish("image", "untag", u, Default::default());
+        }
+        if let Some(d) = &i.deleted {
+            e.events.publish("image", "delete", d, Default::default());
+        }
+    }
+    Ok(items)
+}
+
+pub async fn prune(e: &Engine, mut filters: Filters) -> Result<ImagePruneResponse, ApiError> {
+    let all = filters
+        .remove("dangling")
+        .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
+    let uses = e.container_uses();
+    let f = hm(filters);
+    let r = blocking(&e.images, move |s| s.prune(all, &f, &uses)).await?;
+    conv(&r)
+}
+
+fn stream_of(rx: tokio::sync::mpsc::Receiver<JsonMessage>) -> BoxStream<JsonMessage> {
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|m| (m, rx))
+    }))
+}
+
+fn error_message(m: String) -> JsonMessage {
+    JsonMessage {
+        error: Some(m.clone()),
+        error_detail: Some(ErrorDetail { message: m }),
+        ..Default::default()
+    }
+}
+
+pub async fn load(
+    e: &Engine,
+    body: BodyReader,
+    quiet: bool,
+) -> Result<BoxStream<JsonMessage>, ApiError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let svc = e.images.clone();
+    let engine = e.arc();
+    // Spool the body to a file first: berth-image's tee between blob
+    // writer and extractor can wait forever on a streamed reader (see the
+    // report to S); a file also keeps the HTTP body reading fast.
+    let tmp_dir = e.cfg.data_root.join("tmp");
+    let _ = std::fs::create_dir_all(&tmp_dir);
+    let tmp = tmp_dir.join(format!("load-{}.tar", berth_types::new_id()));
+    {
+        let mut f = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| ApiError::system(format!("spool load: {e}")))?;
+        let mut body = body;
+        tokio::io::copy(&mut body, &mut f)
+            .await
+            .map_err(|e| ApiError::invalid(format!("reading request body: {e}")))?;
+    }
+    tokio::task::spawn_blocking(move || {
+        let ptx = tx.clone();
+        let mut progress = |p: &berth_image::Progress| {
+            if !quiet {
+                let _ = ptx.blocking_send(JsonMessage {
+                    status: Some(p.status.to_string()),
+                    id: Some(p.id.clone()),
+                    progress: Some(format!("{}/{}", p.current, p.total)),
+                    ..Default::default()
+                });
+            }
+        };
+        let r = std::fs::File::open(&tmp)
+            .map_err(|e| berth_image::ImageError::BadArchive(e.to_string()))
+            .and_then(|f| svc.load(std::io::BufReader::with_capacity(1 << 20, f), &mut progress));
+        let _ = std::fs::remove_file(&tmp);
+        match r {
+            Ok(loaded) => {
+                for l in loaded {
+                    engine
+                        .events
+                        .publish("image", "load", &l.id.to_string(), Default::default());
+                    let _ = tx.blocking_send(JsonMessage {
+                        stream: Some(format!("{l}\n")),
+                        ..Default::default()
+                    });
+                }
+            }
+            Err(err) => {
+                let _ = tx.blocking_send(error_message(err.to_string()));
+            }
+        }
+    });
+    Ok(stream_of(rx))
+}
+
+pub async fn save(
+    e: &Engine,
+    names: Vec<String>,
+) -> Result<BoxStream<std::io::Result<bytes::Bytes>>, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::invalid("no images to save"));
+    }
+    for n in &names {
+        let n = n.clone();
+        blocking(&e.images, move |s| s.resolve(&n)).await?;
+    }
+    let (r, w) = tokio::io::duplex(256 * 1024);
+    let svc = e.images.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut w = tokio_util::io::SyncIoBridge::new(w);
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        if let Err(err) = svc.save(&refs, &mut w) {
+            tracing::warn!("save: {err}");
+        }
+        let _ = std::io::Write::flush(&mut w);
+        let _ = w.shutdown();
+    });
+    Ok(Box::pin(tokio_util::io::ReaderStream::new(r)))
+}
+
+pub async fn import(
+    e: &Engine,
+    body: BodyReader,
+    repo: String,
+    tag: String,
+    changes: Vec<String>,
+    message: String,
+) -> Result<BoxStream<JsonMessage>, ApiError> {
+    let reference = match (repo.is_empty(), tag.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(repo),
+        (false, false) => Some(format!("{repo}:{tag}")),
+    };
+    let opts = berth_image::ImportOptions {
+        changes,
+        message: (!message.is_empty()).then_some(message),
+        reference,
+        platform: None,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let svc = e.images.clone();
+    let engine = e.arc();
+    tokio::task::spawn_blocking(move || {
+        let reader = tokio_util::io::SyncIoBridge::new(body);
+        match svc.import(reader, &opts) {
+            Ok(id) => {
+                engine
+                    .events
+                    .publish("image", "import", &id.to_string(), Default::default());
+                let _ = tx.blocking_send(JsonMessage {
+                    status: Some(format!("{id}")),
+                    ..Default::default()
+                });
+            }
+            Err(err) => {
+                let _ = tx.blocking_send(error_message(err.to_string()));
+            }
+        }
+    });
+    Ok(stream_of(rx))
+}

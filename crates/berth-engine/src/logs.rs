@@ -1,0 +1,154 @@
+//! Reading json-file logs for `GET /containers/{id}/logs`.
+
+use crate::container::Snap;
+use berth_api::backend::{BoxStream, LogsOptions, OutputChunk, StdStream};
+use berth_monitor::jsonlog::{log_files, parse_rfc3339, read_all, rfc3339_nano, Entry};
+use bytes::Bytes;
+use std::io::{BufRead, Seek};
+use std::path::{Path, PathBuf};
+use tokio::sync::watch;
+
+fn chunk(e: &Entry, opts: &LogsOptions) -> Option<(i128, OutputChunk)> {
+    let stream = if e.stream == "stderr" {
+        StdStream::Stderr
+    } else {
+        StdStream::Stdout
+    };
+    if (stream == StdStream::Stdout && !opts.stdout)
+        || (stream == StdStream::Stderr && !opts.stderr)
+    {
+        return None;
+    }
+    let t = parse_rfc3339(&e.time).unwrap_or(0);
+    if opts.since_ns.is_some_and(|s| t < s) || opts.until_ns.is_some_and(|u| t > u) {
+        return None;
+    }
+    let data = if opts.timestamps {
+        format!("{} {}", rfc3339_nano(t), e.log)
+    } else {
+        e.log.clone()
+    };
+    Some((
+        t,
+        OutputChunk {
+            stream,
+            data: Bytes::from(data),
+        },
+    ))
+}
+
+/// The log as a stream; with `follow`, new entries until the container
+/// stops (watch `snap`).
+pub fn stream(
+    path: PathBuf,
+    opts: LogsOptions,
+    snap: watch::Receiver<Snap>,
+) -> BoxStream<OutputChunk> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<OutputChunk>(256);
+    tokio::task::spawn_blocking(move || follow_blocking(&path, &opts, snap, tx));
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }))
+}
+
+fn follow_blocking(
+    path: &Path,
+    opts: &LogsOptions,
+    mut snap: watch::Receiver<Snap>,
+    tx: tokio::sync::mpsc::Sender<OutputChunk>,
+) {
+    // Snapshot what is there now.
+    let entries = read_all(path);
+    let mut chunks: Vec<OutputChunk> = entries
+        .iter()
+        .filter_map(|e| chunk(e, opts))
+        .map(|(_, c)| c)
+        .collect();
+    if let Some(n) = opts.tail {
+        let skip = chunks.len().saturating_sub(n);
+        chunks.drain(..skip);
+    }
+    for c in chunks {
+        if tx.blocking_send(c).is_err() {
+            return;
+        }
+    }
+    if !opts.follow {
+        return;
+    }
+    // Follow the current file from its end as read.
+    let cur = log_files(path).pop().unwrap_or_else(|| path.to_path_buf());
+    let mut offset = std::fs::metadata(&cur).map(|m| m.len()).unwrap_or(0);
+    let mut ino = inode(&cur);
+    loop {
+        let running = snap.borrow_and_update().running;
+        let (new_off, ok) = read_from(&cur, offset, opts, &tx);
+        if !ok {
+            return;
+        }
+        offset = new_off;
+        if inode(&cur) != ino {
+            ino = inode(&cur);
+            offset = 0;
+            continue;
+        }
+        if !running {
+            // Drain what the monitor wrote before exiting, then stop.
+            let (_, _) = read_from(&cur, offset, opts, &tx);
+            return;
+        }
+        if opts
+            .until_ns
+            .is_some_and(|u| berth_monitor::jsonlog::now_ns() > u)
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if tx.is_closed() {
+            return;
+        }
+    }
+}
+
+fn inode(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).map(|m| m.ino()).unwrap_or(0)
+}
+
+fn read_from(
+    p: &Path,
+    offset: u64,
+    opts: &LogsOptions,
+    tx: &tokio::sync::mpsc::Sender<OutputChunk>,
+) -> (u64, bool) {
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return (offset, true);
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut off = if len < offset { 0 } else { offset };
+    if f.seek(std::io::SeekFrom::Start(off)).is_err() {
+        return (offset, true);
+    }
+    let mut r = std::io::BufReader::new(f);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if line.last() != Some(&b'\n') {
+                    break; // incomplete line: read it next time
+                }
+                off += n as u64;
+                if let Ok(e) = serde_json::from_slice::<Entry>(&line) {
+                    if let Some((_, c)) = chunk(&e, opts) {
+                        if tx.blocking_send(c).is_err() {
+                            return (off, false);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (off, true)
+}

@@ -1,0 +1,166 @@
+//! Starting monitors (from the dedicated spawner thread) and talking to
+//! them over their sockets (see `berth_monitor::proto`).
+
+use berth_monitor::proto::{Reply, Request, SOCKET_FILE};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One std thread that does every fork/exec of the daemon, so no tokio
+/// worker thread ever forks.
+#[derive(Clone)]
+pub struct Spawner {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+impl Spawner {
+    /// Starts the thread.
+    pub fn new() -> Spawner {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("berth-spawner".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            })
+            .expect("spawn the spawner thread");
+        Spawner { tx }
+    }
+
+    /// Runs `f` on the spawner thread and returns its result.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.tx.send(job).expect("spawner thread alive");
+        rx.await.expect("spawner job ran")
+    }
+
+    /// Runs a command to completion on the spawner thread; returns
+    /// (status code, stdout, stderr).
+    pub async fn output(&self, mut cmd: Command) -> std::io::Result<(i32, Vec<u8>, Vec<u8>)> {
+        self.run(move || {
+            cmd.output()
+                .map(|o| (o.status.code().unwrap_or(-1), o.stdout, o.stderr))
+        })
+        .await
+    }
+}
+
+impl Default for Spawner {
+    fn default() -> Self {
+        Spawner::new()
+    }
+}
+
+/// Starts `berth-monitor <state_dir>` and waits for its ready line.
+/// Returns the monitor process (to reap later) and the init PID.
+///
+/// # Errors
+/// The monitor's `error ...` line (runtime create failed), or a spawn error.
+pub async fn launch(
+    spawner: &Spawner,
+    bin: &Path,
+    state_dir: &Path,
+) -> Result<(Child, i32), String> {
+    let bin = bin.to_path_buf();
+    let dir = state_dir.to_path_buf();
+    let spawned = spawner
+        .run(move || -> std::io::Result<(Child, std::os::fd::OwnedFd)> {
+            use std::os::unix::process::CommandExt;
+            let log = std::fs::File::create(dir.join("monitor.log"))?;
+            let mut child = Command::new(&bin)
+                .arg(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(log))
+                .process_group(0)
+                .spawn()?;
+            let out = child.stdout.take().expect("piped stdout");
+            Ok((child, out.into()))
+        })
+        .await
+        .map_err(|e| format!("start monitor {}: {e}", state_dir.display()))?;
+    let (mut child, out) = spawned;
+    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(out)
+        .map_err(|e| format!("monitor pipe: {e}"))?;
+    let mut line = String::new();
+    let r = BufReader::new(rx).read_line(&mut line).await;
+    if let Some(pid) = line.trim().strip_prefix("ok ") {
+        let pid = pid
+            .parse()
+            .map_err(|_| format!("bad monitor line {line:?}"))?;
+        return Ok((child, pid));
+    }
+    let msg = match line.trim().strip_prefix("error ") {
+        Some(m) => m.to_string(),
+        None => format!(
+            "monitor exited without a status ({r:?}): {}",
+            std::fs::read_to_string(state_dir.join("monitor.log"))
+                .unwrap_or_default()
+                .trim()
+        ),
+    };
+    spawner.run(move || child.wait()).await.ok();
+    Err(msg)
+}
+
+/// The monitor socket of a state dir.
+pub fn socket(state_dir: &Path) -> PathBuf {
+    state_dir.join(SOCKET_FILE)
+}
+
+/// A connection after its request line: the buffered read half (frames or
+/// the reply) and the write half.
+pub struct Conn {
+    /// Read side.
+    pub r: BufReader<OwnedReadHalf>,
+    /// Write side.
+    pub w: OwnedWriteHalf,
+}
+
+/// Connects and sends `req`.
+pub async fn connect(sock: &Path, req: &Request) -> std::io::Result<Conn> {
+    let s = UnixStream::connect(sock).await?;
+    let (r, mut w) = s.into_split();
+    let mut line = serde_json::to_vec(req).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    w.write_all(&line).await?;
+    Ok(Conn {
+        r: BufReader::new(r),
+        w,
+    })
+}
+
+impl Conn {
+    /// Reads one JSON reply line.
+    pub async fn reply<T: serde::de::DeserializeOwned>(&mut self) -> std::io::Result<T> {
+        let mut line = String::new();
+        let n = self.r.read_line(&mut line).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "monitor closed the connection",
+            ));
+        }
+        serde_json::from_str(&line).map_err(std::io::Error::other)
+    }
+}
+
+/// One request, one [`Reply`]; an `error` in it becomes `Err`.
+pub async fn call(sock: &Path, req: &Request) -> Result<Reply, String> {
+    let mut c = connect(sock, req)
+        .await
+        .map_err(|e| format!("connect to monitor: {e}"))?;
+    let r: Reply = c.reply().await.map_err(|e| format!("monitor: {e}"))?;
+    match r.error {
+        Some(e) => Err(e),
+        None => Ok(r),
+    }
+}
