@@ -29,13 +29,13 @@
 //!   Not covered: a container reaching its own published port through the
 //!   host's address (hairpin).
 //! * **Embedded DNS**: served on the gateway address of each user-defined
-//!   network, UDP port 53, in the host namespace (not 127.0.0.11 inside
+//!   network, port 53, in the host namespace (not 127.0.0.11 inside
 //!   the sandbox: nothing to set up per container, and it survives a daemon
 //!   restart without re-entering sandboxes). The asker is identified by
 //!   its source address, so a container sees the names of every network it
 //!   is on. TTL 600 s. Unknown names are relayed to the container's `--dns`
 //!   servers, else the host's resolv.conf nameservers; containers only on
-//!   `--internal` networks get SERVFAIL for them. No TCP DNS yet.
+//!   `--internal` networks get SERVFAIL for them. UDP and TCP.
 //! * **Firewall**: only Berth's tables `inet berth` and `ip berth-nat` (the
 //!   name is [`ControllerConfig::nft_table`]). A host whose *own* forward
 //!   chain drops (e.g. Docker's iptables `FORWARD` policy DROP) also drops

@@ -41,6 +41,36 @@ fn ask(sb: &Sandbox, server: SocketAddr, name: &str) -> (ResponseCode, Vec<Ipv4A
     (r.response_code(), ips)
 }
 
+/// The same over TCP (two-byte length prefix).
+fn ask_tcp(sb: &Sandbox, server: SocketAddr, name: &str) -> Vec<Ipv4Addr> {
+    let mut m = Message::new();
+    m.set_id(4343);
+    m.add_query(Query::query(Name::from_str(name).unwrap(), RecordType::A));
+    let q = m.to_vec().unwrap();
+    let ans = sb.run(move || {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect_timeout(&server, T).expect("tcp connect to DNS");
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut out = (q.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(&q);
+        c.write_all(&out).unwrap();
+        let mut len = [0u8; 2];
+        c.read_exact(&mut len).expect("tcp DNS answer");
+        let mut b = vec![0u8; u16::from_be_bytes(len) as usize];
+        c.read_exact(&mut b).unwrap();
+        b
+    });
+    let r = Message::from_vec(&ans).unwrap();
+    assert_eq!(r.id(), 4343);
+    r.answers()
+        .iter()
+        .filter_map(|a| match a.data() {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
+}
+
 /// An upstream resolver on 127.0.0.1 that knows one name.
 fn stub_upstream() -> SocketAddr {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -140,6 +170,7 @@ fn containers_resolve_each_other_by_name_alias_and_short_id() {
             "{name}"
         );
     }
+    assert_eq!(ask_tcp(&cli, server, "web"), vec![wip], "DNS over TCP");
     // Then a server in another container, reached by name.
     let (_, ips) = ask(&cli, server, "web");
     let got = cli.tcp_get(SocketAddr::from((ips[0], 8080))).unwrap();
