@@ -1206,7 +1206,9 @@ impl NetworkController {
 
     /// `/etc/resolv.conf` for a container: on a user-defined network, the
     /// embedded DNS server (`nameserver <gateway>` of the first user-defined
-    /// network the container is on, plus `options ndots:0`); otherwise the
+    /// network the container is on whose server is running, plus `options
+    /// ndots:0`); otherwise (or if port 53 on the gateway could not be bound,
+    /// which is logged at `open`/`create`) the
     /// host's resolvers without loopback ones (8.8.8.8/8.8.4.4 if none is
     /// left) or `--dns`. `--dns-search`/`--dns-option` replace the host's.
     pub fn resolv_conf(&self, container_id: &str, dns: &DnsSettings) -> String {
@@ -1214,13 +1216,15 @@ impl NetworkController {
             &std::fs::read_to_string(&self.inner.cfg.host_resolv_conf).unwrap_or_default(),
         );
         let st = lock(&self.inner.state);
+        let serving = lock(&self.inner.dns);
         let server = st
             .endpoints
             .values()
             .filter(|e| e.container_id == container_id)
             .filter_map(|e| st.networks.get(&e.network_id))
-            .find(|n| n.has_dns())
+            .find(|n| n.has_dns() && serving.contains_key(&n.id))
             .and_then(|n| n.pool.as_ref().map(|p| p.gateway));
+        drop(serving);
         match server {
             Some(gw) => files::resolv_conf_embedded(IpAddr::V4(gw), &host, dns),
             None => files::resolv_conf_host(&host, dns),
