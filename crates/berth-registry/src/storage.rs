@@ -953,70 +953,143 @@ pub fn hash_file(path: &Path, alg: Algorithm) -> io::Result<Digest> {
 }
 
 /// Streams `body` into `file` (appending), hashing into `digester` when
-/// given, buffering at most [`WRITE_CHUNK`] bytes. Returns the file, the
+/// given, buffering at most two [`WRITE_CHUNK`]s: one being received while
+/// the previous one is written and hashed on the blocking pool. Every
+/// [`WRITEBACK_EVERY`] bytes a background `fdatasync` starts writeback
+/// early, so the final fsync at commit is short. Returns the file, the
 /// digester and the byte count. Errors: a body error (client went away:
 /// `BLOB_UPLOAD_INVALID`), a length different from `expect_len`
-/// (`SIZE_INVALID`), or I/O.
+/// (`SIZE_INVALID`), or I/O. No write is still in flight when it returns.
 pub async fn write_body<B>(
     file: File,
     digester: Option<Digester>,
-    mut body: B,
+    body: B,
     expect_len: Option<u64>,
 ) -> Result<(File, Option<Digester>, u64)>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let mut state = Some((file, digester));
-    let mut buf = BytesMut::with_capacity(WRITE_CHUNK);
-    let mut written: u64 = 0;
-    let flush = |state: &mut Option<(File, Option<Digester>)>, chunk: Bytes| {
-        let (mut f, mut dg) = state.take().expect("writer state");
-        tokio::task::spawn_blocking(move || -> io::Result<(File, Option<Digester>)> {
+    let mut w = Writer {
+        syncer: file.try_clone().ok(),
+        state: Some((file, digester)),
+        pending: None,
+        sync_pending: None,
+        since_sync: 0,
+    };
+    let res = w.run(body, expect_len).await;
+    // Drain what is in flight, success or not, so a caller that rolls the
+    // file back does not race a late write.
+    let drained = w.drain().await;
+    let written = res?;
+    drained?;
+    let (f, dg) = w.state.take().expect("writer state");
+    Ok((f, dg, written))
+}
+
+/// Start background writeback after this many bytes.
+const WRITEBACK_EVERY: u64 = 8 * 1024 * 1024;
+
+type WriteJob = tokio::task::JoinHandle<io::Result<(File, Option<Digester>)>>;
+
+struct Writer {
+    state: Option<(File, Option<Digester>)>,
+    pending: Option<WriteJob>,
+    syncer: Option<File>,
+    sync_pending: Option<tokio::task::JoinHandle<io::Result<()>>>,
+    since_sync: u64,
+}
+
+impl Writer {
+    async fn run<B>(&mut self, mut body: B, expect_len: Option<u64>) -> Result<u64>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let mut buf = BytesMut::with_capacity(WRITE_CHUNK);
+        let mut written: u64 = 0;
+        loop {
+            let frame = match body.frame().await {
+                None => break,
+                Some(Ok(f)) => f,
+                Some(Err(e)) => {
+                    return Err(RegistryError::new(
+                        Code::BlobUploadInvalid,
+                        format!("reading request body: {e}"),
+                    ))
+                }
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            written += data.len() as u64;
+            if let Some(want) = expect_len {
+                if written > want {
+                    return Err(size_mismatch(want, written));
+                }
+            }
+            buf.extend_from_slice(&data);
+            if buf.len() >= WRITE_CHUNK {
+                let chunk = buf.split().freeze();
+                self.submit(chunk).await?;
+            }
+        }
+        if let Some(want) = expect_len {
+            if written != want {
+                return Err(size_mismatch(want, written));
+            }
+        }
+        if !buf.is_empty() {
+            self.submit(buf.split().freeze()).await?;
+        }
+        Ok(written)
+    }
+
+    /// Waits for the previous chunk, then starts writing `chunk`.
+    async fn submit(&mut self, chunk: Bytes) -> io::Result<()> {
+        if let Some(h) = self.pending.take() {
+            self.state = Some(h.await.expect("blocking task")?);
+        }
+        let (mut f, mut dg) = self.state.take().expect("writer state");
+        let len = chunk.len() as u64;
+        self.pending = Some(tokio::task::spawn_blocking(move || {
             f.write_all(&chunk)?;
             if let Some(d) = dg.as_mut() {
                 d.update(&chunk);
             }
             Ok((f, dg))
-        })
-    };
-    loop {
-        let frame = match body.frame().await {
-            None => break,
-            Some(Ok(f)) => f,
-            Some(Err(e)) => {
-                return Err(RegistryError::new(
-                    Code::BlobUploadInvalid,
-                    format!("reading request body: {e}"),
-                ))
-            }
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        written += data.len() as u64;
-        if let Some(want) = expect_len {
-            if written > want {
-                return Err(size_mismatch(want, written));
+        }));
+        self.since_sync += len;
+        if self.since_sync >= WRITEBACK_EVERY {
+            let done = self.sync_pending.as_ref().is_none_or(|h| h.is_finished());
+            if done {
+                if let Some(h) = self.sync_pending.take() {
+                    h.await.expect("blocking task")?;
+                }
+                if let Some(s) = self.syncer.as_ref().and_then(|s| s.try_clone().ok()) {
+                    self.sync_pending = Some(tokio::task::spawn_blocking(move || s.sync_data()));
+                }
+                self.since_sync = 0;
             }
         }
-        buf.extend_from_slice(&data);
-        if buf.len() >= WRITE_CHUNK {
-            let chunk = buf.split().freeze();
-            state = Some(flush(&mut state, chunk).await.expect("blocking task")?);
+        Ok(())
+    }
+
+    async fn drain(&mut self) -> io::Result<()> {
+        let mut res = Ok(());
+        if let Some(h) = self.pending.take() {
+            match h.await.expect("blocking task") {
+                Ok(st) => self.state = Some(st),
+                Err(e) => res = Err(e),
+            }
         }
-    }
-    if let Some(want) = expect_len {
-        if written != want {
-            return Err(size_mismatch(want, written));
+        if let Some(h) = self.sync_pending.take() {
+            if let Err(e) = h.await.expect("blocking task") {
+                res = res.and(Err(e));
+            }
         }
+        res
     }
-    if !buf.is_empty() {
-        let chunk = buf.split().freeze();
-        state = Some(flush(&mut state, chunk).await.expect("blocking task")?);
-    }
-    let (f, dg) = state.take().expect("writer state");
-    Ok((f, dg, written))
 }
 
 fn size_mismatch(want: u64, got: u64) -> RegistryError {
