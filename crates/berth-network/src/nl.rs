@@ -53,7 +53,9 @@ impl NlError {
     }
 }
 
+/// errno 17: the object (link, address, route) already exists.
 pub const EEXIST: i32 = 17;
+/// errno 19: no such device (link).
 pub const ENODEV: i32 = 19;
 
 /// One rtnetlink socket in the namespace it was opened in.
