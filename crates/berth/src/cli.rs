@@ -262,6 +262,11 @@ pub struct HelpFlag {
     pub help: Option<bool>,
 }
 
+/// Validates `-m` at parse time (docker reports it as a flag error).
+fn parse_memory(s: &str) -> Result<String, String> {
+    crate::fmt::parse_ram(s).map(|_| s.to_string())
+}
+
 /// Options of `run` and `create` (docker's names and meanings).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
@@ -305,7 +310,7 @@ pub struct RunArgs {
     #[arg(short = 'l', long = "label", value_name = "list")]
     pub label: Vec<String>,
     /// Memory limit
-    #[arg(short = 'm', long = "memory", value_name = "bytes")]
+    #[arg(short = 'm', long = "memory", value_name = "bytes", value_parser = parse_memory)]
     pub memory: Option<String>,
     /// Assign a name to the container
     #[arg(long = "name", value_name = "string")]

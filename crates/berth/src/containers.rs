@@ -166,7 +166,7 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
 async fn create(c: &mut Client, a: &RunArgs) -> Result<(String, Value), Fail> {
     if a.rm && a.restart.as_deref().is_some_and(|r| r != "no") {
         return Err(Fail {
-            msg: Some("Conflicting options: --restart and --rm".into()),
+            msg: Some("conflicting options: cannot specify both --restart and --rm".into()),
             code: 125,
         });
     }

@@ -150,7 +150,12 @@ pub fn parse_ram(s: &str) -> Result<i64, String> {
         "g" => 1024.0f64.powi(3),
         "t" => 1024.0f64.powi(4),
         "p" => 1024.0f64.powi(5),
-        _ => return Err(format!("invalid size: '{s}'")),
+        u => {
+            return Err(format!(
+                "invalid suffix: '{}'",
+                u.chars().next().unwrap_or(' ')
+            ))
+        }
     };
     Ok((n * mult) as i64)
 }
@@ -609,7 +614,7 @@ mod tests {
         assert_eq!(parse_ram("1g").unwrap(), 1 << 30);
         assert_eq!(parse_ram("512").unwrap(), 512);
         assert_eq!(parse_ram("2KB").unwrap(), 2048);
-        assert!(parse_ram("12x").is_err());
+        assert_eq!(parse_ram("12x").unwrap_err(), "invalid suffix: 'x'");
         assert_eq!(parse_go_duration("42m"), Some(2520.0));
         assert_eq!(parse_go_duration("1h30m"), Some(5400.0));
         assert_eq!(parse_go_duration("1.5s"), Some(1.5));

@@ -168,12 +168,15 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
         ErrorKind::MissingRequiredArgument
         | ErrorKind::WrongNumberOfValues
         | ErrorKind::TooFewValues => {
-            let n = if path.ends_with("rename") || path.ends_with("tag") {
-                "exactly 2 arguments"
+            let leaf = path.rsplit(' ').next().unwrap_or("");
+            let (n, exact) = arg_spec(leaf);
+            let plural = if n == 1 { "argument" } else { "arguments" };
+            let (req, foot) = if exact {
+                (format!("requires {n} {plural}"), "Run")
             } else {
-                "at least 1 argument"
+                (format!("requires at least {n} {plural}"), "See")
             };
-            eprintln!("berth: '{}' requires {n}\n\nUsage:  {usage}\n\nSee 'berth {path} --help' for more information", format_args!("berth {path}"));
+            eprintln!("berth: 'berth {path}' {req}\n\nUsage:  {usage}\n\n{foot} 'berth {path} --help' for more information");
             1
         }
         ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
@@ -181,17 +184,32 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
             0
         }
         _ => {
-            let text = e
-                .kind()
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| e.to_string());
+            let usage = if usage.is_empty() {
+                usage_for(&path)
+            } else {
+                usage
+            };
             let detail = match (
                 e.get(ContextKind::InvalidArg),
                 e.get(ContextKind::InvalidValue),
             ) {
                 (Some(ContextValue::String(a)), Some(ContextValue::String(v))) => {
-                    format!("invalid argument \"{v}\" for \"{a}\" flag: {text}")
+                    let long = a
+                        .split([' ', '[', '='])
+                        .next()
+                        .unwrap_or(a)
+                        .trim_start_matches('-')
+                        .to_string();
+                    let (flag, value_name) = flag_names(&path, &long);
+                    let why = match value_name.as_str() {
+                        "int" => format!("strconv.ParseInt: parsing \"{v}\": invalid syntax"),
+                        "decimal" => format!("failed to parse {v} as a rational number"),
+                        "bool" => format!("strconv.ParseBool: parsing \"{v}\": invalid syntax"),
+                        _ => std::error::Error::source(&e)
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "invalid syntax".into()),
+                    };
+                    format!("invalid argument \"{v}\" for \"{flag}\" flag: {why}")
                 }
                 _ => e
                     .to_string()
@@ -204,6 +222,69 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
             );
             125
         }
+    }
+}
+
+/// How many positional arguments a command requires, and whether exactly
+/// (cobra's ExactArgs: "requires N arguments", "Run ...") or at least
+/// ("requires at least N arguments", "See ...").
+fn arg_spec(leaf: &str) -> (usize, bool) {
+    match leaf {
+        "rename" | "tag" => (2, true),
+        "logs" | "attach" | "history" => (1, true),
+        "exec" => (2, false),
+        _ => (1, false),
+    }
+}
+
+fn find_cmd<'a>(root: &'a clap::Command, path: &str) -> Option<&'a clap::Command> {
+    let mut c = root;
+    for part in path.split(' ').filter(|p| !p.is_empty()) {
+        c = c.find_subcommand(part)?;
+    }
+    Some(c)
+}
+
+/// The usage line of a command path ("berth run [OPTIONS] IMAGE ...").
+fn usage_for(path: &str) -> String {
+    let mut root = Cli::command();
+    root.build();
+    find_cmd(&root, path)
+        .map(|c| {
+            c.clone()
+                .render_usage()
+                .to_string()
+                .trim()
+                .trim_start_matches("Usage:")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Docker's name of a flag in errors ("-n, --last" or "--cpus") and its
+/// value type name ("int", "decimal").
+fn flag_names(path: &str, long: &str) -> (String, String) {
+    let mut root = Cli::command();
+    root.build();
+    let arg = find_cmd(&root, path).and_then(|c| {
+        c.get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .cloned()
+    });
+    match arg {
+        Some(a) => {
+            let vn = a
+                .get_value_names()
+                .and_then(|v| v.first().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let name = match a.get_short() {
+                Some(sh) => format!("-{sh}, --{long}"),
+                None => format!("--{long}"),
+            };
+            (name, vn)
+        }
+        None => (format!("--{long}"), String::new()),
     }
 }
 

@@ -530,7 +530,11 @@ pub async fn inspect(c: &mut Client, a: InspectArgs, kind: Option<&str>) -> CmdR
         let r = match kind {
             Some("container") => c.get_json::<Value>(&cpath).await.map_err(|e| e.to_string()),
             Some("image") => c.get_json::<Value>(&ipath).await.map_err(|e| e.to_string()),
-            Some(other) => Err(format!("\"{other}\" is not a valid value for --type")),
+            Some(other) => {
+                return Err(Fail::msg(format!(
+                    "unknown type: \"{other}\": must be one of \"config\", \"container\", \"image\", \"network\", \"node\", \"plugin\", \"secret\", \"service\", \"task\", \"volume\""
+                )))
+            }
             None => match c.get_json::<Value>(&cpath).await {
                 Ok(v) => Ok(v),
                 Err(e) if e.status() == Some(404) => match c.get_json::<Value>(&ipath).await {

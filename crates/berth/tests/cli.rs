@@ -81,6 +81,17 @@ fn lists_inspect_and_errors_match_docker() {
         &["ps", "--bogus"],
         &["stop"],
         &["frob"],
+        &["ps", "-z"],
+        &["rename", "a"],
+        &["logs"],
+        &["exec", "web"],
+        &["ps", "-n", "x"],
+        &["run", "--cpus", "abc", "busybox"],
+        &["run", "-m", "12x", "busybox"],
+        &["run", "--sig-proxy=maybe", "busybox"],
+        &["stop", "-t", "x", "a"],
+        &["inspect", "--type", "bogus", "x"],
+        &["run", "--restart", "always", "--rm", "busybox"],
     ] {
         d.same(args);
     }
