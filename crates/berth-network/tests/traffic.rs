@@ -336,3 +336,83 @@ fn published_tcp_and_udp_ports_answer_on_localhost_and_other_address() {
     drop((s, world));
     assert_no_leaks(tag, "berth-bq3", 3);
 }
+
+#[test]
+fn bip_and_enable_icc_false() {
+    berth_testutil::require_root();
+    let tag = "bq6";
+    let dir = berth_testutil::tempdir();
+    let mut cf = cfg(tag, 6);
+    cf.bip = Some("10.206.0.129/25".parse().unwrap());
+    cf.mtu = 1400;
+    let c = Ctl::new(NetworkController::open(dir.path(), cf).unwrap());
+    let br = c.inspect("bridge").unwrap();
+    assert_eq!(
+        br.ipam.config[0].subnet, "10.206.0.128/25",
+        "--bip gives subnet and gateway"
+    );
+    assert_eq!(br.ipam.config[0].gateway, "10.206.0.129");
+    assert_eq!(br.options["com.docker.network.driver.mtu"], "1400");
+    let a = Sandbox::new("bq6a");
+    let ea = c
+        .connect(
+            "bridge",
+            &"a".repeat(64),
+            &a.path(),
+            &ConnectOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(ea.ip_address, "10.206.0.130");
+    assert!(sh("ip -n bq6a link show eth0").contains("mtu 1400"));
+
+    // enable_icc=false: containers of one network cannot talk to each other.
+    let mut r = NetworkCreateRequest {
+        name: "bq6-noicc".into(),
+        ipam_config: vec![IpamConfigRequest {
+            subnet: Some("10.206.10.0/24".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    r.options
+        .insert("com.docker.network.bridge.name".into(), "bq6noicc".into());
+    r.options.insert(
+        "com.docker.network.bridge.enable_icc".into(),
+        "false".into(),
+    );
+    c.create(&r).unwrap();
+    let x = Sandbox::new("bq6x");
+    let y = Sandbox::new("bq6y");
+    c.connect(
+        "bq6-noicc",
+        &"b".repeat(64),
+        &x.path(),
+        &ConnectOptions::default(),
+    )
+    .unwrap();
+    let ey = c
+        .connect(
+            "bq6-noicc",
+            &"c".repeat(64),
+            &y.path(),
+            &ConnectOptions::default(),
+        )
+        .unwrap();
+    y.tcp_server(80, "y");
+    assert!(
+        tcp_get(SocketAddr::from((ip(&ey), 80))).is_ok(),
+        "the host reaches y"
+    );
+    assert!(
+        x.tcp_get(SocketAddr::from((ip(&ey), 80))).is_err(),
+        "x must not reach y with icc off"
+    );
+
+    c.release_container(&"a".repeat(64)).unwrap();
+    c.release_container(&"b".repeat(64)).unwrap();
+    c.release_container(&"c".repeat(64)).unwrap();
+    c.remove("bq6-noicc").unwrap();
+    c.teardown().unwrap();
+    drop((a, x, y));
+    assert_no_leaks(tag, "berth-bq6", 6);
+}
