@@ -614,4 +614,96 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A hijacked attach over a real UNIX socket: the request carries
+    /// `Upgrade: tcp`, the 101 answer switches to raw bytes both ways, and
+    /// a half-close of our write side reaches the daemon as EOF.
+    #[tokio::test(flavor = "current_thread")]
+    async fn hijack_upgrades_and_streams_both_ways() {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let dir = std::env::temp_dir().join(format!("berth-client-hijack-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("d.sock");
+        let _ = std::fs::remove_file(&sock);
+        let l = tokio::net::UnixListener::bind(&sock).unwrap();
+        let server = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let mut r = BufReader::new(s);
+            let mut head = Vec::new();
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).await.unwrap();
+                if h == "\r\n" {
+                    break;
+                }
+                head.push(h.trim_end().to_ascii_lowercase());
+            }
+            r.get_mut()
+                .write_all(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+                .await
+                .unwrap();
+            r.get_mut()
+                .write_all(&stdcopy::encode_frame(
+                    stdcopy::StreamKind::Stdout,
+                    b"ready\n",
+                ))
+                .await
+                .unwrap();
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).await.unwrap(); // ends at the client's half-close
+            r.get_mut()
+                .write_all(&stdcopy::encode_frame(stdcopy::StreamKind::Stderr, &got))
+                .await
+                .unwrap();
+            head
+        });
+        let mut c = Client::new(&format!("unix://{}", sock.display())).unwrap();
+        c.api = Some("1.47".into());
+        let mut up = c
+            .hijack("/containers/x/attach?stream=1&stdin=1", None)
+            .await
+            .unwrap();
+        let mut d = stdcopy::Demuxer::new();
+        let mut buf = [0u8; 64];
+        let frame = loop {
+            let n = up.read(&mut buf).await.unwrap();
+            d.push(&buf[..n]);
+            if let Some(f) = d.next_frame().unwrap() {
+                break f;
+            }
+        };
+        assert_eq!(
+            frame,
+            (stdcopy::StreamKind::Stdout, Bytes::from_static(b"ready\n"))
+        );
+        up.write_all(b"typed input").await.unwrap();
+        up.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(5), up.read_to_end(&mut rest))
+            .await
+            .unwrap()
+            .unwrap();
+        d.push(&rest);
+        assert_eq!(
+            d.next_frame().unwrap(),
+            Some((
+                stdcopy::StreamKind::Stderr,
+                Bytes::from_static(b"typed input")
+            ))
+        );
+        let head = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            head[0],
+            "post /v1.47/containers/x/attach?stream=1&stdin=1 http/1.1"
+        );
+        assert!(head.contains(&"upgrade: tcp".to_string()), "{head:?}");
+        assert!(
+            head.contains(&"connection: upgrade".to_string()),
+            "{head:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
