@@ -218,6 +218,18 @@ pub async fn info(c: &mut Client, a: FormatOnly) -> CmdResult {
     );
     o += &format!(" Default Runtime: {}\n", s(&v, "DefaultRuntime"));
     o += &format!(" Init Binary: {}\n", s(&v, "InitBinary"));
+    for (label, key) in [
+        ("containerd", "ContainerdCommit"),
+        ("runc", "RuncCommit"),
+        ("init", "InitCommit"),
+    ] {
+        if v[key].is_object() {
+            o += &format!(
+                " {label} version: {}\n",
+                v[key]["ID"].as_str().unwrap_or("")
+            );
+        }
+    }
     let so: Vec<&str> = v["SecurityOptions"]
         .as_array()
         .into_iter()
@@ -295,6 +307,10 @@ pub async fn info(c: &mut Client, a: FormatOnly) -> CmdResult {
 /// `berth system df`: `GET /system/df` summarised as docker's table.
 pub async fn df(c: &mut Client, a: DfArgs) -> CmdResult {
     let v: Value = c.get_json("/system/df").await?;
+    if a.verbose {
+        out(&df_verbose(&v));
+        return Ok(());
+    }
     let arr = |k: &str| v[k].as_array().cloned().unwrap_or_default();
     let images = arr("Images");
     let containers = arr("Containers");
@@ -403,6 +419,101 @@ pub async fn df(c: &mut Client, a: DfArgs) -> CmdResult {
     ];
     out(&f::print_list(&fmt, &rows, &headers).map_err(Fail::msg)?);
     Ok(())
+}
+
+/// `system df -v`: the per-object tables docker prints.
+fn df_verbose(v: &Value) -> String {
+    let now = f::now();
+    let ago = |t: i64| format!("{} ago", f::human_duration(now - t as f64));
+    let mut o = String::from("Images space usage:\n\n");
+    let mut lines = vec![
+        "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS"
+            .to_string(),
+    ];
+    for im in v["Images"].as_array().into_iter().flatten() {
+        let size = im["Size"].as_f64().unwrap_or(0.0);
+        let shared = im["SharedSize"].as_f64().unwrap_or(-1.0);
+        let (sh, uniq) = if shared < 0.0 {
+            ("N/A".to_string(), "N/A".to_string())
+        } else {
+            (f::human_size(shared), f::human_size(size - shared))
+        };
+        for r in crate::images::image_rows(std::slice::from_ref(im), true, false, now) {
+            lines.push(format!(
+                "{}\t{}\t{}\t{}\t{}\t{sh}\t{uniq}\t{}",
+                r["Repository"].as_str().unwrap_or(""),
+                r["Tag"].as_str().unwrap_or(""),
+                r["ID"].as_str().unwrap_or(""),
+                ago(im["Created"].as_i64().unwrap_or(0)),
+                f::human_size_prec(size, 3),
+                im["Containers"].as_i64().unwrap_or(0)
+            ));
+        }
+    }
+    o += &f::tabwrite(&lines, 10, 3);
+    o += "\nContainers space usage:\n\n";
+    let mut lines = vec![
+        "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES".to_string(),
+    ];
+    for ct in v["Containers"].as_array().into_iter().flatten() {
+        let r = crate::containers::ps_row(ct, true, now);
+        lines.push(format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r["ID"].as_str().unwrap_or(""),
+            r["Image"].as_str().unwrap_or(""),
+            r["Command"].as_str().unwrap_or(""),
+            r["LocalVolumes"].as_str().unwrap_or(""),
+            f::human_size_prec(ct["SizeRw"].as_f64().unwrap_or(0.0), 3),
+            r["RunningFor"].as_str().unwrap_or(""),
+            r["Status"].as_str().unwrap_or(""),
+            r["Names"].as_str().unwrap_or("")
+        ));
+    }
+    o += &f::tabwrite(&lines, 10, 3);
+    o += "\nLocal Volumes space usage:\n\n";
+    let mut lines = vec!["VOLUME NAME\tLINKS\tSIZE".to_string()];
+    for vol in v["Volumes"].as_array().into_iter().flatten() {
+        let size = vol["UsageData"]["Size"].as_f64().unwrap_or(-1.0);
+        lines.push(format!(
+            "{}\t{}\t{}",
+            vol["Name"].as_str().unwrap_or(""),
+            vol["UsageData"]["RefCount"].as_i64().unwrap_or(0),
+            if size < 0.0 {
+                "N/A".to_string()
+            } else {
+                f::human_size(size)
+            }
+        ));
+    }
+    o += &f::tabwrite(&lines, 10, 3);
+    let cache = v["BuildCache"].as_array().cloned().unwrap_or_default();
+    let total: f64 = cache
+        .iter()
+        .map(|x| x["Size"].as_f64().unwrap_or(0.0))
+        .sum();
+    o += &format!("\nBuild cache usage: {}\n\n", f::human_size(total));
+    let mut lines =
+        vec!["CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED".to_string()];
+    for b in &cache {
+        let t = |k: &str| {
+            b[k].as_str()
+                .and_then(|x| chrono::DateTime::parse_from_rfc3339(x).ok())
+                .map(|x| ago(x.timestamp()))
+                .unwrap_or_default()
+        };
+        lines.push(format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            f::trunc(b["ID"].as_str().unwrap_or(""), 12),
+            b["Type"].as_str().unwrap_or(""),
+            f::human_size(b["Size"].as_f64().unwrap_or(0.0)),
+            t("CreatedAt"),
+            t("LastUsedAt"),
+            b["UsageCount"].as_i64().unwrap_or(0),
+            b["Shared"].as_bool().unwrap_or(false)
+        ));
+    }
+    o += &f::tabwrite(&lines, 10, 3);
+    o
 }
 
 fn row(t: &str, total: usize, active: usize, size: String, recl: String) -> Map<String, Value> {

@@ -56,6 +56,7 @@ fn lists_inspect_and_errors_match_docker() {
         &["images", "--format", "json"],
         &["history", "busybox"],
         &["system", "df"],
+        &["system", "df", "-v"],
         &[
             "inspect",
             "-f",
