@@ -274,7 +274,11 @@ async fn accept_loop(
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(handle(app, req, peer).await) }
             });
-            let builder = hyper::server::conn::http1::Builder::new();
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            // Drop clients that never finish sending their headers.
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(60));
             let res = match tls {
                 Some(acc) => {
                     match tokio::time::timeout(Duration::from_secs(30), acc.accept(stream)).await {
