@@ -111,7 +111,9 @@ enum Cmd {
     /// Run a new process in a running container.
     Exec {
         id: String,
-        /// Command and arguments (unless --process).
+        /// Command and arguments (unless --process); everything after the
+        /// first word belongs to the command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
         /// Allocate a pseudo-terminal.
         #[arg(short, long)]

@@ -107,6 +107,7 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
 // SOCK_SEQPACKET pair; a message is one tag byte and a payload.
 
 const T_GO: u8 = b'G';
+const T_MAPPED: u8 = b'M';
 const T_HOOKS: u8 = b'H';
 const T_HOOKS_DONE: u8 = b'h';
 const T_READY: u8 = b'R';
@@ -204,6 +205,8 @@ struct Launch<'a> {
     console: Option<OwnedFd>,
     preserve_fds: u32,
     no_pivot: bool,
+    /// The compiled linux.seccomp filter.
+    seccomp: Option<&'a berth_seccomp::Filter>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> Result<u64> {
@@ -329,18 +332,17 @@ fn init_child(
     set_stdio(stdio)?;
     berth_sys::cloexec_range(3 + l.preserve_fds, u32::MAX)
         .ctx(|| "mark inherited fds close-on-exec".into())?;
-    expect(sync.as_fd(), T_GO, "the go signal")?;
+    // The runtime moves us into our cgroup meanwhile: a cgroup migration
+    // waits for an RCU grace period (~10 ms), so everything that does not
+    // need the cgroup happens before we wait for it.
     if l.new_userns {
+        expect(sync.as_fd(), T_MAPPED, "the uid/gid mappings")?;
         let root = nix::unistd::Gid::from_raw(0);
         nix::unistd::setresgid(root, root, root)
             .ctx(|| "setresgid 0 in the user namespace".into())?;
         let root = nix::unistd::Uid::from_raw(0);
         nix::unistd::setresuid(root, root, root)
             .ctx(|| "setresuid 0 in the user namespace".into())?;
-    }
-    if l.new_cgroupns {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-            .ctx(|| "unshare cgroup namespace".into())?;
     }
     if let Some(h) = l.spec.hostname() {
         if !l.new_utsns {
@@ -370,6 +372,14 @@ fn init_child(
     };
     if l.new_mountns {
         rootfs::prepare(&plan)?;
+    }
+    expect(sync.as_fd(), T_GO, "the go signal")?;
+    if l.new_cgroupns {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "unshare cgroup namespace".into())?;
+    }
+    if l.new_mountns {
+        rootfs::prepare_cgroups(&plan)?;
     }
     let hooks = l.spec.hooks().as_ref();
     let has_runtime_hooks =
@@ -456,7 +466,7 @@ fn finish_and_exec(
         let st = hook_state(l, std::process::id() as i32, Status::Created);
         hooks::run_hooks("startContainer", Some(h), &st)?;
     }
-    let exec = final_steps(p, spec)?;
+    let exec = final_steps(p, l.seccomp)?;
     Err(process::close_and_exec(
         &exec,
         dmz,
@@ -467,24 +477,47 @@ fn finish_and_exec(
 
 /// Credentials, capabilities, no_new_privs, seccomp, signals.
 /// Returns the exec plan, the program resolved with the final credentials.
-fn final_steps(p: &Process, spec: &Spec) -> Result<process::ExecPlan> {
+///
+/// The seccomp filter is the last thing installed when no_new_privs is set
+/// (seccomp(2) then needs no privilege); without no_new_privs it needs
+/// CAP_SYS_ADMIN, so it goes in before the capabilities are dropped, as
+/// runc does.
+fn final_steps(p: &Process, filter: Option<&berth_seccomp::Filter>) -> Result<process::ExecPlan> {
+    let nnp = p.no_new_privileges() == Some(true);
+    let load = |f: &berth_seccomp::Filter| {
+        f.load()
+            .map_err(|e| Error::Setup(format!("linux.seccomp: {e}")))
+    };
+    if !nnp {
+        if let Some(f) = filter {
+            load(f)?;
+        }
+    }
     process::set_user_and_caps(p)?;
     let prog = process::find_program(p)?;
     let exec = process::ExecPlan::new(p, &prog)?;
-    if p.no_new_privileges() == Some(true) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "PR_SET_NO_NEW_PRIVS".into())?;
-    }
-    if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        crate::container::load_seccomp(s)?;
+        if let Some(f) = filter {
+            load(f)?;
+        }
     }
     process::reset_signals();
     Ok(exec)
 }
 
-pub(crate) fn load_seccomp(_s: &oci_spec::runtime::LinuxSeccomp) -> Result<()> {
-    Err(Error::Unsupported(
-        "linux.seccomp: berth-seccomp is not wired in yet".into(),
-    ))
+/// Compiles the config's linux.seccomp, if any (before anything is created,
+/// so that a bad profile fails early and names its field).
+fn compile_seccomp(spec: &Spec) -> Result<Option<berth_seccomp::Filter>> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(berth_seccomp::compile)
+        .transpose()
+        .map_err(|e| Error::Config {
+            path: "linux.seccomp".into(),
+            msg: e.to_string(),
+        })
 }
 
 fn hook_state(l: &Launch, pid: i32, status: Status) -> oci_spec::runtime::State {
@@ -523,7 +556,7 @@ fn exec_child(
     process::set_rlimits(l.process)?;
     let proc_home = process::with_home(l.process);
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "clear PR_SET_PDEATHSIG".into())?;
-    let exec = final_steps(&proc_home, l.spec)?;
+    let exec = final_steps(&proc_home, l.seccomp)?;
     send_msg(sync.as_fd(), T_READY, b"")?;
     Err(process::close_and_exec(
         &exec,
@@ -766,6 +799,7 @@ impl Runtime {
             msg: "missing".into(),
         })?;
         let ns = ns_plan(&spec)?;
+        let filter = compile_seccomp(&spec)?;
         let terminal = proc_.terminal() == Some(true);
         let console = match (terminal, console, &opts.console_socket) {
             (false, _, Some(_)) => {
@@ -840,6 +874,7 @@ impl Runtime {
             console,
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
+            seccomp: filter.as_ref(),
         };
         let pid = spawn(&launch, &opts.stdio, &csync, &psync, &dmz)?;
         cleanup.pid = Some(pid);
@@ -852,10 +887,12 @@ impl Runtime {
         }
         if ns.userns {
             write_maps(pid, &spec)?;
+            send_msg(psync.as_fd(), T_MAPPED, b"")?;
         }
         cgroup
             .apply(pid)
             .map_err(|e| Error::Cgroup(e.to_string()))?;
+        send_msg(psync.as_fd(), T_GO, b"")?;
         let pid_start = proc_start_time(pid).map(|(s, _)| s).unwrap_or(0);
         let mut saved = Saved {
             id: id.to_string(),
@@ -869,7 +906,6 @@ impl Runtime {
             spec: spec.clone(),
         };
         saved.save(&dir)?;
-        send_msg(psync.as_fd(), T_GO, b"")?;
         loop {
             match recv_msg(psync.as_fd(), SETUP_TIMEOUT)? {
                 Some((T_HOOKS, _)) => {
@@ -1350,6 +1386,7 @@ impl Runtime {
                 "the container shares every namespace with the runtime".into(),
             ));
         }
+        let filter = compile_seccomp(&saved.spec)?;
         let min = 3 + opts.preserve_fds as i32;
         let (a, b) = socketpair(
             AddressFamily::Unix,
@@ -1378,6 +1415,7 @@ impl Runtime {
             console,
             preserve_fds: opts.preserve_fds,
             no_pivot: false,
+            seccomp: filter.as_ref(),
         };
         let pid = spawn(&launch, &opts.stdio, &csync, &psync, &dmz)?;
         drop(csync);

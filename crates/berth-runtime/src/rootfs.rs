@@ -179,7 +179,8 @@ pub(crate) struct RootfsPlan<'a> {
     pub console: Option<PathBuf>,
 }
 
-/// Before pivot_root: propagation, rootfs bind, every mount, devices.
+/// Before pivot_root: propagation, rootfs bind, every mount but the
+/// cgroup ones (see [`prepare_cgroups`]), devices.
 pub(crate) fn prepare(plan: &RootfsPlan) -> Result<()> {
     let linux = plan.spec.linux().as_ref();
     let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
@@ -210,6 +211,9 @@ pub(crate) fn prepare(plan: &RootfsPlan) -> Result<()> {
         if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("bind") {
             dev_is_bound = true;
         }
+        if is_cgroup_mount(m) {
+            continue;
+        }
         mount_one(plan, m).map_err(|e| match e {
             Error::Io { what, source } => Error::Io {
                 what: format!("mounts[{i}]: {what}"),
@@ -232,6 +236,34 @@ pub(crate) fn prepare(plan: &RootfsPlan) -> Result<()> {
         }
         mount(Some(c.as_path()), &dst, NONE, MsFlags::MS_BIND, NONE)
             .ctx(|| format!("bind {} on /dev/console", c.display()))?;
+    }
+    Ok(())
+}
+
+fn is_cgroup_mount(m: &Mount) -> bool {
+    matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2"))
+}
+
+/// The cgroup mounts, once the process is in its cgroup (and cgroup
+/// namespace): they expose the container's own cgroup directories.
+pub(crate) fn prepare_cgroups(plan: &RootfsPlan) -> Result<()> {
+    for (i, m) in plan
+        .spec
+        .mounts()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        if is_cgroup_mount(m) {
+            mount_one(plan, m).map_err(|e| match e {
+                Error::Io { what, source } => Error::Io {
+                    what: format!("mounts[{i}]: {what}"),
+                    source,
+                },
+                e => e,
+            })?;
+        }
     }
     Ok(())
 }
