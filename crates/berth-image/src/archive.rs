@@ -11,12 +11,14 @@
 //! layout: `oci-layout`, `index.json`, `blobs/sha256/*`, `manifest.json`,
 //! `repositories`.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Component, Path};
+use std::sync::mpsc::{sync_channel, Receiver};
 
-use berth_store::{Compression, ImageRecord, Store, StoreError};
+use berth_store::{layer, ApplyStats, Compression, ImageRecord, Store, StoreError, TempTree};
 use berth_types::Digest;
 
 use crate::oci::{self, ArchiveManifestEntry, Descriptor, ImageConfig, Index, Manifest};
@@ -44,6 +46,126 @@ enum Member {
 pub(crate) struct Contents {
     members: HashMap<String, Member>,
     links: HashMap<String, String>,
+    /// Trees extracted while their member was being stored, by blob digest
+    /// (a member that looks like a layer is applied speculatively on a
+    /// second thread; unused trees are removed on drop).
+    pre: RefCell<HashMap<Digest, PreExtracted>>,
+}
+
+/// A tree applied from a member while it was stored, with what applying it
+/// found.
+type PreExtracted = (TempTree, ApplyStats);
+
+/// Chunk size of the tee between the blob writer and the extractor.
+const CHUNK: usize = 256 * 1024;
+
+/// The reading end of the tee.
+struct ChannelReader {
+    rx: Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(v) => {
+                    self.cur = v;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// True when `head` starts like a layer: a compressed stream or a tar
+/// header (`ustar` magic at offset 257).
+fn looks_like_layer(head: &[u8]) -> bool {
+    Compression::detect(head) != Compression::None || head.get(257..262) == Some(&b"ustar"[..])
+}
+
+/// Fills `buf` from `r` as far as it goes; returns the bytes read.
+fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Stores a large member as a blob; when it looks like a layer, also
+/// applies it into a temporary tree on a second thread from the same bytes.
+fn store_member(
+    store: &Store,
+    r: &mut dyn Read,
+    expected: Option<Digest>,
+    size: u64,
+) -> std::result::Result<(Digest, u64, Option<PreExtracted>), StoreError> {
+    let mut w = store.content.writer(expected, Some(size))?;
+    let mut first = vec![0u8; CHUNK];
+    let n = fill(r, &mut first).map_err(StoreError::io("archive"))?;
+    first.truncate(n);
+    w.write_all(&first).map_err(StoreError::io("ingest"))?;
+    if !looks_like_layer(&first) {
+        io::copy(r, &mut w).map_err(StoreError::io("archive"))?;
+        let n = w.written();
+        return Ok((w.commit()?, n, None));
+    }
+    let tree = store.temp_layer_dir()?;
+    let dest = tree.diff();
+    let (tx, rx) = sync_channel::<Vec<u8>>(16);
+    let pre = std::thread::scope(|s| -> std::result::Result<Option<ApplyStats>, StoreError> {
+        let h = s.spawn(move || {
+            layer::apply_layer(
+                ChannelReader {
+                    rx,
+                    cur: Vec::new(),
+                    pos: 0,
+                },
+                &dest,
+            )
+            .ok()
+        });
+        let mut tx = Some(tx);
+        // Owns the sender: dropping it tells the extractor the stream ended.
+        let mut send = move |v: Vec<u8>| {
+            if let Some(t) = &tx {
+                if t.send(v).is_err() {
+                    tx = None; // the extractor gave up: keep storing the blob
+                }
+            }
+        };
+        send(first);
+        let res = (|| -> std::result::Result<(), StoreError> {
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = fill(r, &mut buf).map_err(StoreError::io("archive"))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.truncate(n);
+                w.write_all(&buf).map_err(StoreError::io("ingest"))?;
+                send(buf);
+            }
+        })();
+        drop(send);
+        let stats = h.join().ok().flatten();
+        res.map(|()| stats)
+    })?;
+    let n = w.written();
+    let d = w.commit()?;
+    Ok((d, n, pre.map(|st| (tree, st))))
 }
 
 /// `a/./b/../c` -> `a/c`; leading `/` and `./` dropped. None when it climbs
@@ -116,12 +238,13 @@ impl Contents {
                         }
                         c.members.insert(name, Member::Mem(v));
                     } else {
-                        let (d, n) = store
-                            .content
-                            .put_reader(&mut entry, expected.clone(), Some(size))
+                        let (d, n, pre) = store_member(store, &mut entry, expected.clone(), size)
                             .map_err(|e| match e {
                                 StoreError::DigestMismatch { actual, .. } => bad(format!(
                                     "blob {name} does not match its digest (got {actual})"
+                                )),
+                                StoreError::SizeMismatch { expected, actual, .. } => bad(format!(
+                                    "truncated or corrupt tar at {name:?}: {actual} of {expected} bytes"
                                 )),
                                 StoreError::Io { source, .. }
                                     if matches!(
@@ -135,6 +258,9 @@ impl Contents {
                                 }
                                 other => other.into(),
                             })?;
+                        if let Some(p) = pre {
+                            c.pre.borrow_mut().insert(d.clone(), p);
+                        }
                         c.members.insert(name, Member::Blob(d, n));
                     }
                 }
@@ -498,16 +624,44 @@ pub(crate) fn prepare_images(
         let mut blobs = Vec::new();
         for ((path, mt), diff_id) in f.layers.iter().zip(cfg.rootfs.diff_ids.iter()) {
             let (bd, bsize) = c.blob(store, path)?;
-            let mut file = store.content.open_blob(&bd)?;
-            let rec = store
-                .unpack_layer(&mut file, chains.last(), Some(diff_id))
-                .map_err(|e| match e {
-                    StoreError::DigestMismatch { expected, actual } => bad(format!(
-                        "layer {path}: diff ID {actual} does not match the config's {expected}"
-                    )),
-                    StoreError::BadLayer(m) => bad(format!("layer {path}: {m}")),
-                    other => other.into(),
-                })?;
+            let pre = c.pre.borrow_mut().remove(&bd);
+            let chain = berth_store::chain_id(chains.last(), diff_id);
+            let res = match pre {
+                Some((_, stats)) if stats.diff_id != *diff_id => Err(StoreError::DigestMismatch {
+                    expected: diff_id.clone(),
+                    actual: stats.diff_id,
+                }),
+                Some((tree, stats)) => store.commit_extracted(tree, &stats, chains.last()),
+                None => match store.db.layer(&chain)? {
+                    // Already unpacked: still check this archive's bytes.
+                    Some(rec) if store.layer_dir(&chain).is_dir() => {
+                        let actual = if bd == *diff_id {
+                            bd.clone()
+                        } else {
+                            layer::diff_id_of(store.content.open_blob(&bd)?)?
+                        };
+                        if actual == *diff_id {
+                            Ok(rec)
+                        } else {
+                            Err(StoreError::DigestMismatch {
+                                expected: diff_id.clone(),
+                                actual,
+                            })
+                        }
+                    }
+                    _ => {
+                        let mut file = store.content.open_blob(&bd)?;
+                        store.unpack_layer(&mut file, chains.last(), Some(diff_id))
+                    }
+                },
+            };
+            let rec = res.map_err(|e| match e {
+                StoreError::DigestMismatch { expected, actual } => bad(format!(
+                    "layer {path}: diff ID {actual} does not match the config's {expected}"
+                )),
+                StoreError::BadLayer(m) => bad(format!("layer {path}: {m}")),
+                other => other.into(),
+            })?;
             progress(&Progress {
                 id: diff_id.short().to_string(),
                 status: "Loading layer",

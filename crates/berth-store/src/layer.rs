@@ -652,6 +652,16 @@ impl Applier {
     }
 }
 
+/// The diff ID of a layer blob (any compression): sha256 of its
+/// uncompressed stream, without extracting it.
+pub fn diff_id_of<R: Read>(r: R) -> Result<Digest, StoreError> {
+    let mut plain =
+        decompress(r).map_err(|e| StoreError::BadLayer(format!("cannot decompress layer: {e}")))?;
+    let mut d = Digester::for_algorithm(Algorithm::Sha256);
+    io::copy(&mut plain, &mut d).map_err(|e| bad("cannot read layer", e))?;
+    Ok(d.finish())
+}
+
 /// Flushes everything written to the filesystem holding `dir` (one
 /// `syncfs(2)` instead of an fsync per extracted file).
 pub fn sync_filesystem(dir: &Path) -> Result<(), StoreError> {

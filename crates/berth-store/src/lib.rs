@@ -282,13 +282,29 @@ impl Store {
                 });
             }
         }
-        layer::sync_filesystem(&tmp.diff())?;
+        self.commit_extracted(tmp, &stats, parent)
+    }
+
+    /// Records a tree extracted (by [`layer::apply_layer`] into
+    /// `tmp.diff()`) as the layer with diff ID `stats.diff_id` on top of
+    /// `parent`: flushes it, renames it into place (or drops it when the
+    /// layer exists already) and records it.
+    pub fn commit_extracted(
+        &self,
+        tmp: TempTree,
+        stats: &ApplyStats,
+        parent: Option<&Digest>,
+    ) -> Result<LayerRecord, StoreError> {
         let rec = LayerRecord {
             chain_id: chain_id(parent, &stats.diff_id),
             parent: parent.cloned(),
-            diff_id: stats.diff_id,
+            diff_id: stats.diff_id.clone(),
             size: stats.size,
         };
+        if self.db.layer(&rec.chain_id)?.is_some() && self.layer_dir(&rec.chain_id).is_dir() {
+            return Ok(rec);
+        }
+        layer::sync_filesystem(&tmp.diff())?;
         self.commit_layer(tmp, &rec)?;
         Ok(rec)
     }
