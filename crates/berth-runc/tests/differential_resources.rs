@@ -432,3 +432,131 @@ fn cpu_usage_is_accounted_in_cpuacct() {
         (usage > 1_000_000, out)
     });
 }
+// --- seccomp -----------------------------------------------------------------
+
+fn seccomp(c: &mut Case, profile: Value) -> &mut Case {
+    c.edit(|v| v["linux"]["seccomp"] = profile)
+}
+
+#[test]
+fn seccomp_mode_and_denied_syscall_errno() {
+    let mut c = Case::new("scmode");
+    seccomp(
+        &mut c,
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}),
+    )
+    .sh("grep -E '^Seccomp' /proc/self/status; mkdir /tmp/d 2>&1; echo mkdir=$?");
+    let o = differential(&c);
+    assert!(o.stdout.starts_with("Seccomp:\t2\n"), "{o:?}");
+    assert!(
+        o.stdout.contains("Operation not permitted") && o.stdout.contains("mkdir=1"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn seccomp_errno_ret_and_argument_rule() {
+    // kill(2) with signal 0 answers ENOSYS (38); other signals pass.
+    let mut c = Case::new("scargs");
+    seccomp(
+        &mut c,
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38,
+                             "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]}]}),
+    )
+    .sh("kill -0 $$ 2>&1; echo zero=$?; kill -CONT $$; echo cont=$?");
+    let o = differential(&c);
+    assert!(
+        o.stdout.contains("Function not implemented") && o.stdout.contains("zero=1\ncont=0\n"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn seccomp_kill_action_ends_the_process() {
+    let mut c = Case::new("sckill");
+    seccomp(
+        &mut c,
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_KILL_PROCESS"}]}),
+    )
+    .args(&["unshare", "-u", "true"]);
+    let o = differential(&c);
+    assert_eq!(o.code, 128 + 31, "SIGSYS expected: {o:?}");
+}
+
+/// A default-deny allowlist in the shape of Docker's default profile
+/// (defaultAction ERRNO/EPERM, x86 family, one large ALLOW rule,
+/// personality(2) restricted by value, clone(2) without namespace flags via
+/// MASKED_EQ, clone3 answered ENOSYS). The name list is ours.
+fn docker_like() -> Value {
+    let allowed = "accept accept4 access alarm arch_prctl bind brk capget capset chdir chmod chown \
+        clock_getres clock_gettime clock_nanosleep close close_range connect dup dup2 dup3 epoll_create1 \
+        epoll_ctl epoll_pwait epoll_wait eventfd2 execve execveat exit exit_group faccessat faccessat2 \
+        fadvise64 fchdir fchmod fchmodat fchown fchownat fcntl fdatasync flock fork fstat fstatfs fsync \
+        ftruncate futex getcwd getdents getdents64 getegid geteuid getgid getgroups getitimer getpeername \
+        getpgid getpgrp getpid getppid getpriority getrandom getresgid getresuid getrlimit getrusage \
+        getsid getsockname getsockopt gettid gettimeofday getuid getxattr ioctl kill lchown lgetxattr \
+        link linkat listen lseek lstat madvise membarrier mkdir mkdirat mknodat mmap mprotect mremap \
+        munmap nanosleep newfstatat open openat pause pipe pipe2 poll ppoll prctl pread64 prlimit64 \
+        pselect6 pwrite64 read readlink readlinkat readv recvfrom recvmsg rename renameat renameat2 \
+        restart_syscall rmdir rseq rt_sigaction rt_sigpending rt_sigprocmask rt_sigreturn rt_sigsuspend \
+        rt_sigtimedwait sched_getaffinity sched_yield select sendfile sendmsg sendto setgid setgroups \
+        setitimer setpgid setpriority setresgid setresuid setsid setsockopt set_robust_list \
+        set_tid_address setuid shutdown sigaltstack socketpair stat statfs statx symlink symlinkat sync \
+        sysinfo tgkill time times tkill truncate umask uname unlink unlinkat utimensat vfork wait4 \
+        waitid write writev";
+    let names: Vec<&str> = allowed.split_whitespace().collect();
+    let mut syscalls = vec![
+        json!({"names": names, "action": "SCMP_ACT_ALLOW"}),
+        json!({"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_NE"}]}),
+        json!({"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+               "args": [{"index": 0, "value": 0x7E02_0000u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}),
+        json!({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}),
+    ];
+    for v in [0u64, 8, 0x20000, 0x20008, 0xffff_ffff] {
+        syscalls.push(json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                              "args": [{"index": 0, "value": v, "op": "SCMP_CMP_EQ"}]}));
+    }
+    json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+           "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+           "syscalls": syscalls})
+}
+
+#[test]
+fn seccomp_docker_like_default_profile() {
+    let mut c = Case::new("scdocker");
+    seccomp(&mut c, docker_like()).sh("echo piped | cat; ls / | wc -l; linux32 uname -m; \
+         unshare -u true 2>&1; echo unshare=$?; \
+         mount -t tmpfs none /tmp 2>&1; echo mount=$?; \
+         grep -E '^Seccomp:' /proc/self/status");
+    let o = differential(&c);
+    assert!(o.stdout.starts_with("piped\n"), "{o:?}");
+    assert!(
+        o.stdout.contains("unshare=1") && !o.stdout.contains("mount=0"),
+        "{o:?}"
+    );
+    assert!(o.stdout.ends_with("Seccomp:\t2\n"), "{o:?}");
+}
+
+#[test]
+fn seccomp_with_no_new_privileges_off_as_root() {
+    // Without no_new_privs (and without CAP_SYS_ADMIN in the container's
+    // capability sets, as in runc's default spec) the runtime must load
+    // the filter before it drops its own capabilities.
+    let mut c = Case::new("scnnp0");
+    seccomp(
+        &mut c,
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}),
+    )
+    .sh("grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; mkdir /tmp/x 2>&1")
+    .edit(|v| {
+        v["process"]["noNewPrivileges"] = json!(false);
+    });
+    let o = differential(&c);
+    assert!(
+        o.stdout.starts_with("NoNewPrivs:\t0\nSeccomp:\t2\n")
+            && o.stdout.contains("Operation not permitted"),
+        "{o:?}"
+    );
+}
