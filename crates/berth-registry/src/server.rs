@@ -1143,8 +1143,7 @@ fn chunk_expectation(
 }
 
 async fn upload_status(app: &Arc<App>, name: &str, id: &str) -> Result<Response<Body>> {
-    let s = app.storage.session(name, id).await?;
-    let len = app.storage.session_len(&s)?;
+    let len = app.storage.session_progress(name, id).await?;
     Ok(upload_progress(StatusCode::NO_CONTENT, name, id, len))
 }
 

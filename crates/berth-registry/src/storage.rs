@@ -463,6 +463,36 @@ impl Storage {
         })
     }
 
+    /// Bytes received so far by session `id` of `repo`, without waiting
+    /// for a request in progress on it (the upload status endpoint).
+    ///
+    /// Errors: `BLOB_UPLOAD_UNKNOWN` (404) as for [`Storage::session`].
+    pub async fn session_progress(&self, repo: &str, id: &str) -> Result<u64> {
+        let unknown = || {
+            RegistryError::new(
+                Code::BlobUploadUnknown,
+                format!("upload session {id:?} unknown"),
+            )
+        };
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(unknown());
+        }
+        let dir = self.root.join("uploads").join(id);
+        let info: SessionInfo = match tokio::fs::read(dir.join("info.json")).await {
+            Ok(b) => serde_json::from_slice(&b).map_err(|_| unknown())?,
+            Err(e) if not_found(&e) => return Err(unknown()),
+            Err(e) => return Err(e.into()),
+        };
+        if info.repo != repo {
+            return Err(unknown());
+        }
+        match tokio::fs::metadata(dir.join("data")).await {
+            Ok(m) => Ok(m.len()),
+            Err(e) if not_found(&e) => Err(unknown()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Bytes received so far by a session.
     pub fn session_len(&self, s: &Session) -> io::Result<u64> {
         Ok(fs::metadata(s.dir.join("data"))?.len())
