@@ -698,11 +698,14 @@ pub fn ps_row(c: &Value, trunc: bool, now: f64) -> Map<String, Value> {
         }
     }
     r.insert("Image".into(), json!(image));
-    let cmd = format!("\"{}\"", c["Command"].as_str().unwrap_or(""));
-    r.insert(
-        "Command".into(),
-        json!(if trunc { f::ellipsis(&cmd, 20) } else { cmd }),
-    );
+    // docker ellipsises the command to 20 characters, then Go-quotes it
+    let cmd = c["Command"].as_str().unwrap_or("");
+    let cmd = if trunc {
+        f::ellipsis(cmd, 20)
+    } else {
+        cmd.to_string()
+    };
+    r.insert("Command".into(), json!(f::go_quote(&cmd)));
     let created = c["Created"].as_i64().unwrap_or(0);
     r.insert("CreatedAt".into(), json!(f::go_time_string(created)));
     r.insert(
@@ -1297,6 +1300,19 @@ mod tests {
         let r = ps_row(&c, true, 1003.0);
         assert_eq!(r["ID"], "1c1000c4f251");
         assert_eq!(r["Command"], "\"sleep 1000\"");
+        let long = json!({"Command": "sh -c 'while true; do sleep 1; done'"});
+        assert_eq!(
+            ps_row(&long, true, 0.0)["Command"],
+            "\"sh -c 'while true; …\""
+        );
+        assert_eq!(
+            ps_row(&json!({"Command": "sh -c echo o; exit 3"}), true, 0.0)["Command"],
+            "\"sh -c echo o; exit 3\""
+        );
+        assert_eq!(
+            ps_row(&json!({"Command": "echo \"a\\b\""}), true, 0.0)["Command"],
+            r#""echo \"a\\b\"""#
+        );
         assert_eq!(r["RunningFor"], "3 seconds ago");
         assert_eq!(r["Names"], "ref1");
         assert_eq!(r["Ports"], "80/tcp, 0.0.0.0:8080->80/tcp");

@@ -546,6 +546,28 @@ pub fn trunc(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
+/// Go's `strconv.Quote`: double-quoted with `"`, `\\` and control
+/// characters escaped (docker's ps COMMAND column).
+pub fn go_quote(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
 /// Docker's ps COMMAND column: the quoted command, ellipsised to 20
 /// characters ("sleep 1000" → `"sleep 1000"`; longer ones end in "…").
 pub fn ellipsis(s: &str, max: usize) -> String {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 pub struct Daemon {
     child: Option<Child>,
     dir: Option<tempfile::TempDir>,
+    exec: Option<tempfile::TempDir>,
     /// `unix:///...` address to pass to `-H`.
     pub host: String,
     /// Which daemon: "dockerd" or "berthd".
@@ -113,10 +114,16 @@ impl Daemon {
             }
             other => panic!("BERTH_CLI_TEST_DAEMON={other}: want dockerd or berthd"),
         };
+        // berthd puts per-container sockets under the exec root: keep it
+        // short (UNIX socket paths are limited to 108 bytes)
+        let exec = tempfile::Builder::new()
+            .prefix("bt")
+            .tempdir_in("/run")
+            .expect("exec root in /run");
         cmd.arg("--data-root")
             .arg(dir.path().join("root"))
             .arg("--exec-root")
-            .arg(dir.path().join("exec"))
+            .arg(exec.path())
             .arg("-H")
             .arg(format!("unix://{}", sock.display()))
             .stdin(Stdio::null())
@@ -129,6 +136,7 @@ impl Daemon {
             child: Some(child),
             host: format!("unix://{}", sock.display()),
             dir: Some(dir),
+            exec: Some(exec),
             kind,
         };
         let deadline = Instant::now() + Duration::from_secs(40);
@@ -262,7 +270,7 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if let Some(dir) = self.dir.take() {
+        for dir in [self.dir.take(), self.exec.take()].into_iter().flatten() {
             let p = dir.path().to_string_lossy().into_owned();
             for m in berth_testutil::mounts_containing(&p).iter().rev() {
                 let _ = Command::new("umount").arg("-l").arg(m).status();
