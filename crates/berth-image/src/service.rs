@@ -844,6 +844,24 @@ impl ImageService {
         Ok(self.store.snapshot_mount(container_id)?)
     }
 
+    /// Writes a container's rw layer (the snapshot's upper directory) as a
+    /// layer tar in the image-spec format, overlayfs whiteouts turned back
+    /// into `.wh.` entries and opaque directories into `.wh..wh..opq`: the
+    /// diff for `docker commit` and `GET /containers/{id}/changes`-style use.
+    /// Errors: `snapshot ... not found` (500), I/O.
+    pub fn export_snapshot_diff<W: Write>(&self, container_id: &str, w: W) -> Result<W> {
+        let m = self.store.snapshot_mount(container_id)?;
+        Ok(layer::write_tar(&m.upperdir, w, true)?)
+    }
+
+    /// Writes the tree at `rootfs` (a container's mounted, merged rootfs)
+    /// as one flat tar, as `docker export` (`GET /containers/{id}/export`)
+    /// streams it. The engine mounts the snapshot and passes its mount
+    /// point.
+    pub fn export_rootfs<W: Write>(&self, rootfs: &Path, w: W) -> Result<W> {
+        Ok(layer::write_tar(rootfs, w, false)?)
+    }
+
     /// Deletes a container's snapshot (after the runtime unmounted it).
     pub fn remove_snapshot(&self, container_id: &str) -> Result<()> {
         Ok(self.store.remove_snapshot(container_id)?)

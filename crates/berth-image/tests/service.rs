@@ -455,3 +455,98 @@ fn list_filters_history_import_and_prune() {
     assert!(list(&s, &[]).is_empty());
     assert!(s.store().content.list().unwrap().is_empty());
 }
+
+#[test]
+fn export_of_a_containers_rw_layer_and_rootfs_round_trips() {
+    berth_testutil::require_root();
+    let tmp = berth_testutil::tempdir();
+    let s = svc(tmp.path());
+    load(&s, "busybox-docker.tar");
+    let cid = berth_types::new_id();
+    let m = s.prepare_snapshot(&cid, "busybox").unwrap();
+    let target = tmp.path().join("rootfs");
+    fs::create_dir_all(&target).unwrap();
+    let (cwd, data) = m.mount_data();
+    let mut c = Command::new("mount");
+    c.args(["-t", "overlay", "overlay", "-o", &data])
+        .arg(&target);
+    if let Some(d) = &cwd {
+        c.current_dir(d);
+    }
+    assert!(c.status().unwrap().success());
+    // changes through the real overlay: a new file, a hard link, a removed
+    // file (whiteout) and a replaced directory (opaque)
+    let changes = (|| -> std::io::Result<()> {
+        fs::write(target.join("etc/new"), b"new")?;
+        fs::hard_link(target.join("etc/new"), target.join("etc/new-link"))?;
+        fs::remove_file(target.join("etc/group"))?;
+        fs::remove_dir_all(target.join("usr"))?;
+        fs::create_dir(target.join("usr"))?;
+        fs::write(target.join("usr/only"), b"o")?;
+        Ok(())
+    })();
+    let flat = s.export_rootfs(&target, Vec::new());
+    let umounted = Command::new("umount")
+        .arg(&target)
+        .status()
+        .unwrap()
+        .success();
+    changes.unwrap();
+    assert!(umounted);
+    let flat = flat.unwrap();
+
+    let diff = s.export_snapshot_diff(&cid, Vec::new()).unwrap();
+    let mut names = Vec::new();
+    for e in tar::Archive::new(&diff[..]).entries().unwrap() {
+        let e = e.unwrap();
+        names.push((
+            e.path().unwrap().display().to_string(),
+            e.header().entry_type(),
+        ));
+    }
+    let has = |n: &str| names.iter().any(|(p, _)| p == n);
+    assert!(
+        has("etc/new") && has("etc/.wh.group") && has("usr/.wh..wh..opq") && has("usr/only"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|(p, t)| p == "etc/new-link" && *t == tar::EntryType::Link),
+        "{names:?}"
+    );
+    assert!(!has("bin/busybox"), "only the rw layer");
+
+    // the diff applies as a layer on top of busybox with the same effect
+    let base = s.inspect("busybox").unwrap();
+    let busybox_chain = s
+        .store()
+        .db
+        .image(&s.resolve("busybox").unwrap())
+        .unwrap()
+        .unwrap()
+        .layers;
+    let rec = s
+        .store()
+        .unpack_layer(&mut &diff[..], busybox_chain.last(), None)
+        .unwrap();
+    let d = s.store().layer_dir(&rec.chain_id);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs::symlink_metadata(d.join("etc/group"))
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(base.root_fs.layers.len() == 1);
+
+    // the flat export is the whole merged tree with the changes
+    let mut flat_names = Vec::new();
+    for e in tar::Archive::new(&flat[..]).entries().unwrap() {
+        flat_names.push(e.unwrap().path().unwrap().display().to_string());
+    }
+    assert!(flat_names.contains(&"bin/busybox".to_string()));
+    assert!(flat_names.contains(&"etc/new".to_string()));
+    assert!(!flat_names.contains(&"etc/group".to_string()));
+    assert!(!flat_names.iter().any(|n| n.contains(".wh.")));
+    s.remove_snapshot(&cid).unwrap();
+    assert!(berth_testutil::mounts_containing(&tmp.path().to_string_lossy()).is_empty());
+}

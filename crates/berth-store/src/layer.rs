@@ -673,3 +673,159 @@ pub fn sync_filesystem(dir: &Path) -> Result<(), StoreError> {
     .map_err(errno_io(dir))?;
     rfs::syncfs(fd.as_fd()).map_err(errno_io(dir))
 }
+
+/// Writes the tree at `dir` as a tar stream to `w` (the diff direction of
+/// the layer format): regular files, directories, symlinks, hard links
+/// (detected by inode), devices, FIFOs, modes, uid/gid, mtimes and xattrs
+/// (as `SCHILY.xattr.*` PAX records). With `whiteouts`, overlayfs's format
+/// is turned back into the image-spec one: a 0/0 character device becomes
+/// `.wh.NAME` and a directory with `trusted.overlay.opaque=y` gets a
+/// `.wh..wh..opq` entry (for `docker export` of a rw layer and `commit`);
+/// without it, devices are written as they are (a flattened rootfs).
+///
+/// Paths are relative (`etc/passwd`), directories first, names sorted, so
+/// the same tree gives the same stream. Errors: I/O naming the path.
+pub fn write_tar<W: io::Write>(dir: &Path, w: W, whiteouts: bool) -> Result<W, StoreError> {
+    let mut b = tar::Builder::new(w);
+    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    walk(&mut b, dir, Path::new(""), whiteouts, &mut links)?;
+    b.into_inner().map_err(StoreError::io(dir))
+}
+
+fn xattrs_of(p: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut names = vec![0u8; 4096];
+    let Ok(n) = rfs::llistxattr(p, &mut names[..]) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for name in names[..n].split(|b| *b == 0).filter(|s| !s.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        if name.starts_with("trusted.overlay.") {
+            continue;
+        }
+        let mut v = vec![0u8; 65536];
+        if let Ok(k) = rfs::lgetxattr(p, name.as_str(), &mut v[..]) {
+            v.truncate(k);
+            out.push((name, v));
+        }
+    }
+    out
+}
+
+fn pax_records(x: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in x {
+        let key = format!("SCHILY.xattr.{k}");
+        let body = key.len() + v.len() + 3;
+        let mut len = body + 1;
+        while len.to_string().len() + body != len {
+            len = len.to_string().len() + body;
+        }
+        out.extend_from_slice(format!("{len} {key}=").as_bytes());
+        out.extend_from_slice(v);
+        out.push(b'\n');
+    }
+    out
+}
+
+fn walk<W: io::Write>(
+    b: &mut tar::Builder<W>,
+    root: &Path,
+    rel: &Path,
+    whiteouts: bool,
+    links: &mut HashMap<(u64, u64), PathBuf>,
+) -> Result<(), StoreError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let dir = root.join(rel);
+    let mut names: Vec<OsString> = std::fs::read_dir(&dir)
+        .map_err(StoreError::io(&dir))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()
+        .map_err(StoreError::io(&dir))?;
+    names.sort();
+    let io_err = |p: &Path| StoreError::io(p.to_path_buf());
+    for name in names {
+        let full = dir.join(&name);
+        let rel_path = rel.join(&name);
+        let md = std::fs::symlink_metadata(&full).map_err(io_err(&full))?;
+        let ft = md.file_type();
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(md.mode() & 0o7777);
+        h.set_uid(md.uid() as u64);
+        h.set_gid(md.gid() as u64);
+        h.set_mtime(md.mtime().max(0) as u64);
+        h.set_size(0);
+        if whiteouts && ft.is_char_device() && md.rdev() == 0 {
+            let mut wh = OsString::from(".wh.");
+            wh.push(&name);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(0o644);
+            b.append_data(&mut h, rel.join(wh), io::empty())
+                .map_err(io_err(&full))?;
+            continue;
+        }
+        let x = xattrs_of(&full);
+        if !x.is_empty() {
+            let body = pax_records(&x);
+            let mut ph = tar::Header::new_ustar();
+            ph.set_entry_type(tar::EntryType::XHeader);
+            ph.set_size(body.len() as u64);
+            ph.set_mode(0o644);
+            b.append_data(&mut ph, "PaxHeaders/xattrs", body.as_slice())
+                .map_err(io_err(&full))?;
+        }
+        if ft.is_dir() {
+            h.set_entry_type(tar::EntryType::Directory);
+            b.append_data(&mut h, &rel_path, io::empty())
+                .map_err(io_err(&full))?;
+            let mut v = [0u8; 4];
+            if whiteouts
+                && rfs::lgetxattr(&full, "trusted.overlay.opaque", &mut v[..]).ok() == Some(1)
+                && v[0] == b'y'
+            {
+                let mut oh = tar::Header::new_gnu();
+                oh.set_entry_type(tar::EntryType::Regular);
+                oh.set_mode(0o644);
+                oh.set_size(0);
+                oh.set_mtime(md.mtime().max(0) as u64);
+                b.append_data(&mut oh, rel_path.join(".wh..wh..opq"), io::empty())
+                    .map_err(io_err(&full))?;
+            }
+            walk(b, root, &rel_path, whiteouts, links)?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(&full).map_err(io_err(&full))?;
+            h.set_entry_type(tar::EntryType::Symlink);
+            b.append_link(&mut h, &rel_path, target)
+                .map_err(io_err(&full))?;
+        } else if ft.is_file() {
+            if md.nlink() > 1 {
+                if let Some(first) = links.get(&(md.dev(), md.ino())) {
+                    h.set_entry_type(tar::EntryType::Link);
+                    b.append_link(&mut h, &rel_path, first)
+                        .map_err(io_err(&full))?;
+                    continue;
+                }
+                links.insert((md.dev(), md.ino()), rel_path.clone());
+            }
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(md.len());
+            let f = File::open(&full).map_err(io_err(&full))?;
+            b.append_data(&mut h, &rel_path, f).map_err(io_err(&full))?;
+        } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
+            h.set_entry_type(if ft.is_char_device() {
+                tar::EntryType::Char
+            } else if ft.is_block_device() {
+                tar::EntryType::Block
+            } else {
+                tar::EntryType::Fifo
+            });
+            let dev = md.rdev();
+            let _ = h.set_device_major(rfs::major(dev));
+            let _ = h.set_device_minor(rfs::minor(dev));
+            b.append_data(&mut h, &rel_path, io::empty())
+                .map_err(io_err(&full))?;
+        }
+        // sockets are not archived (as GNU tar and Docker)
+    }
+    Ok(())
+}
