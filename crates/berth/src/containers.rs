@@ -129,7 +129,15 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
             ..Default::default()
         },
     };
+    // like docker, give a TTY its size at creation (API 1.42+ ConsoleSize)
+    // so the program does not start at 0x0 and get a SIGWINCH at once
+    let console_size = if a.tty && std::io::stdout().is_terminal() {
+        term::size().map(|(h, w)| [h as u32, w as u32])
+    } else {
+        None
+    };
     let host_config = models::HostConfig {
+        console_size,
         binds: a.volume.clone(),
         network_mode: a.network.clone().unwrap_or_else(|| "default".into()),
         auto_remove: a.rm,
@@ -573,6 +581,11 @@ pub async fn attach(c: &mut Client, a: AttachArgs) -> CmdResult {
 pub async fn exec(c: &mut Client, a: ExecArgs) -> CmdResult {
     let keys = detach_keys(&a.detach_keys)?;
     let env = build_env(&a.env, &a.env_file).map_err(Fail::msg)?;
+    let console_size = if a.tty && std::io::stdout().is_terminal() {
+        term::size().map(|(h, w)| [h as u32, w as u32])
+    } else {
+        None
+    };
     if a.tty && a.interactive && !std::io::stdin().is_terminal() {
         return Err(Fail::msg("the input device is not a TTY"));
     }
@@ -585,6 +598,7 @@ pub async fn exec(c: &mut Client, a: ExecArgs) -> CmdResult {
         "Cmd": a.command,
         "Env": env,
         "Detach": a.detach,
+        "ConsoleSize": console_size,
     });
     if let Some(u) = &a.user {
         body["User"] = json!(u);
@@ -611,7 +625,7 @@ pub async fn exec(c: &mut Client, a: ExecArgs) -> CmdResult {
     let conn = c
         .hijack(
             &format!("/exec/{eid}/start"),
-            Some(&json!({"Detach": false, "Tty": a.tty})),
+            Some(&json!({"Detach": false, "Tty": a.tty, "ConsoleSize": console_size})),
         )
         .await?;
     let raw = if a.tty && a.interactive {

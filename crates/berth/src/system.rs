@@ -337,10 +337,10 @@ pub async fn df(c: &mut Client, a: DfArgs) -> CmdResult {
             .count();
         let used: f64 = images
             .iter()
-            .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
-            .map(|i| {
-                i["Size"].as_f64().unwrap_or(0.0) - i["SharedSize"].as_f64().unwrap_or(0.0).max(0.0)
-            })
+            .filter(|i| i["Containers"].as_i64().unwrap_or(0) != 0)
+            // docker skips images whose sizes the daemon did not compute (-1)
+            .filter(|i| i["Size"].as_f64() != Some(-1.0) && i["SharedSize"].as_f64() != Some(-1.0))
+            .map(|i| i["Size"].as_f64().unwrap_or(0.0) - i["SharedSize"].as_f64().unwrap_or(0.0))
             .sum();
         rows.push(row(
             "Images",
