@@ -56,8 +56,9 @@ pub(crate) struct Contents {
 /// found.
 type PreExtracted = (TempTree, ApplyStats);
 
-/// Chunk size of the tee between the blob writer and the extractor.
-const CHUNK: usize = 256 * 1024;
+/// Chunk size of the tee between the blob writer and the extractor (below
+/// malloc's mmap threshold, so chunks are recycled, not mapped each time).
+const CHUNK: usize = 64 * 1024;
 
 /// The reading end of the tee.
 struct ChannelReader {

@@ -886,6 +886,12 @@ fn glob(pat: &str, s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_service_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<super::ImageService>();
+    }
+
+    #[test]
     fn glob_matches_like_path_match() {
         use super::glob;
         assert!(glob("busy*", "busybox"));
