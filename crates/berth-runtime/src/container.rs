@@ -159,6 +159,18 @@ fn recv_msg(fd: BorrowedFd<'_>, timeout: Duration) -> Result<Option<(u8, Vec<u8>
     Ok(Some((tag, buf)))
 }
 
+/// Sends to a child that may already have failed: if the send fails, the
+/// child's own error report (waiting on the socket) is the error returned.
+fn send_to_child(fd: BorrowedFd<'_>, tag: u8) -> Result<()> {
+    match send_msg(fd, tag, b"") {
+        Ok(()) => Ok(()),
+        Err(e) => match recv_msg(fd, Duration::from_millis(100)) {
+            Ok(Some((T_ERR, m))) => Err(Error::Setup(String::from_utf8_lossy(&m).into_owned())),
+            _ => Err(e),
+        },
+    }
+}
+
 /// Waits for message `want`; an error report or EOF becomes an error.
 fn expect(fd: BorrowedFd<'_>, want: u8, what: &str) -> Result<Vec<u8>> {
     match recv_msg(fd, SETUP_TIMEOUT)? {
@@ -466,13 +478,13 @@ fn finish_and_exec(
         let st = hook_state(l, std::process::id() as i32, Status::Created);
         hooks::run_hooks("startContainer", Some(h), &st)?;
     }
-    let exec = final_steps(p, l.seccomp)?;
-    Err(process::close_and_exec(
-        &exec,
-        dmz,
+    let exec = final_steps(
+        p,
+        l.seccomp,
         3 + preserve,
-        &[chan.as_raw_fd()],
-    ))
+        &[chan.as_raw_fd(), dmz.as_raw_fd()],
+    )?;
+    Err(process::exec_dmz(&exec, dmz))
 }
 
 /// Credentials, capabilities, no_new_privs, seccomp, signals.
@@ -482,7 +494,19 @@ fn finish_and_exec(
 /// (seccomp(2) then needs no privilege); without no_new_privs it needs
 /// CAP_SYS_ADMIN, so it goes in before the capabilities are dropped, as
 /// runc does.
-fn final_steps(p: &Process, filter: Option<&berth_seccomp::Filter>) -> Result<process::ExecPlan> {
+///
+/// First of all, every descriptor from `first_closed` up is closed except
+/// `keep` (close-on-exec ones the exec closes): nothing of the host may
+/// reach the container (CVE-2024-21626), and a seccomp profile may deny
+/// close_range(2) once loaded.
+fn final_steps(
+    p: &Process,
+    filter: Option<&berth_seccomp::Filter>,
+    first_closed: u32,
+    keep: &[i32],
+) -> Result<process::ExecPlan> {
+    berth_sys::close_fds_from_except(first_closed, keep)
+        .map_err(|e| io_err("close inherited descriptors", e))?;
     let nnp = p.no_new_privileges() == Some(true);
     let load = |f: &berth_seccomp::Filter| {
         f.load()
@@ -556,14 +580,14 @@ fn exec_child(
     process::set_rlimits(l.process)?;
     let proc_home = process::with_home(l.process);
     nix::sys::prctl::set_pdeathsig(None).ctx(|| "clear PR_SET_PDEATHSIG".into())?;
-    let exec = final_steps(&proc_home, l.seccomp)?;
-    send_msg(sync.as_fd(), T_READY, b"")?;
-    Err(process::close_and_exec(
-        &exec,
-        dmz,
+    let exec = final_steps(
+        &proc_home,
+        l.seccomp,
         3 + l.preserve_fds,
-        &[sync.as_raw_fd()],
-    ))
+        &[sync.as_raw_fd(), dmz.as_raw_fd()],
+    )?;
+    send_msg(sync.as_fd(), T_READY, b"")?;
+    Err(process::exec_dmz(&exec, dmz))
 }
 
 /// Forks the container process (through an intermediate child when
@@ -697,6 +721,65 @@ fn ns_plan(spec: &Spec) -> Result<NsPlan> {
     Ok(p)
 }
 
+/// Starts the kernel's cgroup-migration slow path early.
+///
+/// The first cgroup migration after a quiet period takes the global
+/// `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace
+/// period (~10 ms here); migrations during or right after it are fast. A
+/// throwaway child that "moves" itself into the cgroup it is already in
+/// starts that wait at the beginning of create, so it overlaps with
+/// parsing the config and making the cgroup instead of following them.
+/// The child is reaped on drop (it never outlives create).
+struct CgroupWarmup(Option<i32>);
+
+impl CgroupWarmup {
+    fn start() -> CgroupWarmup {
+        let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+            return CgroupWarmup(None);
+        };
+        let procs = own.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+            let path = path.trim_start_matches('/');
+            if ctrl.is_empty() {
+                let base = if Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+                    "/sys/fs/cgroup/unified"
+                } else {
+                    "/sys/fs/cgroup"
+                };
+                Some(PathBuf::from(base).join(path).join("cgroup.procs"))
+            } else if ctrl == "pids" {
+                Some(
+                    PathBuf::from("/sys/fs/cgroup/pids")
+                        .join(path)
+                        .join("cgroup.procs"),
+                )
+            } else {
+                None
+            }
+        });
+        let Some(procs) = procs else {
+            return CgroupWarmup(None);
+        };
+        match berth_sys::clone_fork(0) {
+            Ok(Fork::Child) => {
+                let _ = std::fs::write(&procs, b"0");
+                berth_sys::exit_now(0)
+            }
+            Ok(Fork::Parent(pid)) => CgroupWarmup(Some(pid)),
+            Err(_) => CgroupWarmup(None),
+        }
+    }
+}
+
+impl Drop for CgroupWarmup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+    }
+}
+
 /// Undo of a create that failed half-way.
 struct Cleanup<'a> {
     state_dir: Option<&'a Path>,
@@ -791,6 +874,7 @@ impl Runtime {
         console: Option<OwnedFd>,
     ) -> Result<Created> {
         let dir = self.dir(id)?;
+        let _warm = CgroupWarmup::start();
         let bundle =
             std::path::absolute(bundle).ctx(|| format!("resolve bundle {}", bundle.display()))?;
         let (spec, rootfs) = crate::config::load_bundle(&bundle)?;
@@ -838,14 +922,6 @@ impl Runtime {
             .unwrap_or_default();
         let cgroup =
             berth_cgroups::Cgroup::new(&cg_path, id).map_err(|e| Error::Cgroup(e.to_string()))?;
-        cgroup.create().map_err(|e| Error::Cgroup(e.to_string()))?;
-        cleanup.cgroup = Some(cgroup.clone());
-        if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
-            let devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-            cgroup
-                .set_with_devices(res, &devs)
-                .map_err(|e| Error::Cgroup(e.to_string()))?;
-        }
         let min = 3 + opts.preserve_fds as i32;
         let (a, b) = socketpair(
             AddressFamily::Unix,
@@ -878,6 +954,16 @@ impl Runtime {
         };
         let pid = spawn(&launch, &opts.stdio, &csync, &psync, &dmz)?;
         cleanup.pid = Some(pid);
+        // The cgroup is made while the child sets up its mounts (cgroupfs
+        // waits for the warm-up's grace period; see CgroupWarmup).
+        cleanup.cgroup = Some(cgroup.clone());
+        cgroup.create().map_err(|e| Error::Cgroup(e.to_string()))?;
+        if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+            let devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+            cgroup
+                .set_with_devices(res, &devs)
+                .map_err(|e| Error::Cgroup(e.to_string()))?;
+        }
         drop(csync);
         drop(dmz);
         drop(launch.console);
@@ -887,12 +973,16 @@ impl Runtime {
         }
         if ns.userns {
             write_maps(pid, &spec)?;
-            send_msg(psync.as_fd(), T_MAPPED, b"")?;
+            send_to_child(psync.as_fd(), T_MAPPED)?;
         }
-        cgroup
-            .apply(pid)
-            .map_err(|e| Error::Cgroup(e.to_string()))?;
-        send_msg(psync.as_fd(), T_GO, b"")?;
+        if let Err(e) = cgroup.apply(pid) {
+            // the child may have failed (and exited) first: its report wins
+            return Err(match recv_msg(psync.as_fd(), Duration::from_millis(100)) {
+                Ok(Some((T_ERR, m))) => Error::Setup(String::from_utf8_lossy(&m).into_owned()),
+                _ => Error::Cgroup(e.to_string()),
+            });
+        }
+        send_to_child(psync.as_fd(), T_GO)?;
         let pid_start = proc_start_time(pid).map(|(s, _)| s).unwrap_or(0);
         let mut saved = Saved {
             id: id.to_string(),
@@ -1050,25 +1140,8 @@ impl Runtime {
             proxy_master = Some(ours);
             console = Some(OwnedFd::from(theirs));
         }
-        let wants_tty = {
-            let cfg = std::fs::read(bundle.join("config.json")).unwrap_or_default();
-            // cheap pre-check; create_inner parses properly
-            String::from_utf8_lossy(&cfg).contains("\"terminal\": true")
-                || String::from_utf8_lossy(&cfg).contains("\"terminal\":true")
-        };
-        if !wants_tty {
-            proxy_master = None;
-            console = None;
-        }
-        let c = match self.create_inner(id, bundle, opts, Mode::Run, console) {
-            Ok(c) => c,
-            Err(Error::Invalid(m))
-                if m.contains("console socket") && proxy_master.is_none() && !wants_tty =>
-            {
-                return Err(Error::Invalid(m))
-            }
-            Err(e) => return Err(e),
-        };
+        // (create_inner uses `console` only when process.terminal is set)
+        let c = self.create_inner(id, bundle, opts, Mode::Run, console)?;
         let Created {
             pid,
             sync,
@@ -1432,7 +1505,7 @@ impl Runtime {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
                 .ctx(|| format!("set oomScoreAdj {adj}"))?;
         }
-        send_msg(psync.as_fd(), T_GO, b"")?;
+        send_to_child(psync.as_fd(), T_GO)?;
         expect(psync.as_fd(), T_READY, "the exec process to be ready")?;
         match recv_msg(psync.as_fd(), SETUP_TIMEOUT)? {
             None => {}

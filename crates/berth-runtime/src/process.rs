@@ -8,7 +8,7 @@ use crate::error::{Context, Error, Result};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{PosixRlimitType, Process};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// The `PATH` used when the process environment has none (runc's default).
@@ -277,19 +277,8 @@ pub(crate) fn reset_signals() {
     );
 }
 
-/// Closes every descriptor above `keep_upto` except `keep`, then execs the
-/// plan through the dmz. Returns only the error of a failed exec.
-pub(crate) fn close_and_exec(
-    plan: &ExecPlan,
-    dmz: &OwnedFd,
-    first_closed: u32,
-    keep: &[i32],
-) -> Error {
-    let mut k: Vec<i32> = keep.to_vec();
-    k.push(dmz.as_raw_fd());
-    if let Err(e) = berth_sys::close_fds_from_except(first_closed, &k) {
-        return crate::error::io_err("close inherited descriptors", e);
-    }
+/// Execs the plan through the dmz. Returns only the error of a failed exec.
+pub(crate) fn exec_dmz(plan: &ExecPlan, dmz: &OwnedFd) -> Error {
     let e = crate::dmz::exec_via(dmz, &plan.path, &plan.args, &plan.env);
     crate::error::io_err(format!("exec {:?}", plan.path), e)
 }
