@@ -533,3 +533,31 @@ fn only_stdio_fds_reach_the_container() {
     assert_eq!(o.stdout.trim(), "0 1 2 3", "{o:?}");
     c.assert_no_leftovers(Rt::Berth);
 }
+
+#[test]
+fn spec_template_matches_runc() {
+    let c = Case::new("spec");
+    let mut docs = Vec::new();
+    for which in [Rt::Runc, Rt::Berth] {
+        let d = c.tmp.path().join(format!("spec-{which:?}"));
+        std::fs::create_dir_all(&d).unwrap();
+        let mut cmd = c.cmd(which);
+        cmd.arg("spec").current_dir(&d);
+        let o = run_cmd(&mut cmd, b"");
+        assert_eq!(o.code, 0, "{which:?} spec: {o:?}");
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(d.join("config.json")).unwrap()).unwrap();
+        docs.push(v);
+        // a second spec refuses to overwrite
+        let mut cmd = c.cmd(which);
+        cmd.arg("spec").current_dir(&d);
+        assert_ne!(
+            run_cmd(&mut cmd, b"").code,
+            0,
+            "{which:?}: spec over an existing config.json"
+        );
+    }
+    assert_eq!(docs[0], docs[1], "berth-runc spec differs from runc spec");
+    berth_runtime::parse_config(&serde_json::to_vec(&docs[1]).unwrap())
+        .expect("our template parses");
+}

@@ -305,6 +305,23 @@ impl Case {
     }
 }
 
+impl Drop for Case {
+    /// A failed (panicking) case must not leave its containers running:
+    /// force-delete whatever either runtime still has under the case's
+    /// state roots.
+    fn drop(&mut self) {
+        for rt in [Rt::Runc, Rt::Berth] {
+            let id = self.id(rt);
+            if self.root(rt).join(&id).exists() {
+                let mut c = self.cmd(rt);
+                c.arg("delete").arg("--force").arg(&id);
+                c.stdout(Stdio::null()).stderr(Stdio::null());
+                let _ = c.status();
+            }
+        }
+    }
+}
+
 /// Normalises a run's output: the container id becomes `<ID>`, the bundle
 /// directory `<BUNDLE>`, mount ids and parent ids in mountinfo lines `M`,
 /// anonymous device numbers (`0:NN`) `0:X`.
