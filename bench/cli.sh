@@ -33,18 +33,23 @@ BIN="$(realpath "$BIN")"
 [[ -z "$DAEMON" ]] && { [[ -x "$BIN/berthd" ]] && DAEMON=berthd || DAEMON=dockerd; }
 
 WORK="$(mktemp -d /var/tmp/berth-cli-bench.XXXXXX)"
+# berthd binds per-container sockets under its exec root: keep it short
+EXEC="$(mktemp -d /run/bcXXXXXX)"
 SOCK="$WORK/d.sock"
 DPID=""
 cleanup() {
   [[ -n "$DPID" ]] && kill "$DPID" 2>/dev/null && for _ in $(seq 200); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
   [[ -n "$DPID" ]] && kill -9 "$DPID" 2>/dev/null
-  rm -rf "$WORK"
+  # berthd's per-container monitors outlive the daemon by design: end ours
+  for p in $(pgrep -f -- "$EXEC/|$WORK/"); do kill -9 "$p" 2>/dev/null; done
+  grep -E " ($WORK|$EXEC)/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf "$WORK" "$EXEC"
 }
 trap cleanup EXIT
 if [[ "$DAEMON" == berthd ]]; then
-  "$BIN/berthd" --data-root "$WORK/root" --exec-root "$WORK/exec" -H "unix://$SOCK" >"$WORK/log" 2>&1 &
+  "$BIN/berthd" --data-root "$WORK/root" --exec-root "$EXEC" -H "unix://$SOCK" >"$WORK/log" 2>&1 &
 else
-  dockerd --data-root "$WORK/root" --exec-root "$WORK/exec" --pidfile "$WORK/pid" -H "unix://$SOCK" \
+  dockerd --data-root "$WORK/root" --exec-root "$EXEC" --pidfile "$WORK/pid" -H "unix://$SOCK" \
     --bridge none --iptables=false >"$WORK/log" 2>&1 &
 fi
 DPID=$!
@@ -52,13 +57,16 @@ disown "$DPID"
 for _ in $(seq 300); do docker -H "unix://$SOCK" version >/dev/null 2>&1 && break; sleep 0.1; done
 docker -H "unix://$SOCK" version >/dev/null 2>&1 || { echo "$DAEMON did not start:"; tail "$WORK/log"; exit 1; }
 docker -H "unix://$SOCK" load -q -i "$FIX/busybox-docker.tar" >/dev/null || exit 1
-docker -H "unix://$SOCK" run -d --name bench-idle --network none busybox sleep 3600 >/dev/null
+timeout 30 docker -H "unix://$SOCK" run -d --name bench-idle --network none busybox sleep 3600 >/dev/null
 
 B="$BIN/berth -H unix://$SOCK"
 D="docker -H unix://$SOCK"
 ROWS=()
 case_() { # name args
   local name="$1" args="$2"
+  # one bounded try of each first: a hanging or failing command is reported, not timed
+  if ! timeout -s KILL 30 $B $args >/dev/null 2>&1; then ROWS+=("| $args | fails or hangs | | n/a |"); return; fi
+  if ! timeout -s KILL 30 $D $args >/dev/null 2>&1; then ROWS+=("| $args | | docker fails or hangs | n/a |"); return; fi
   hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/$name-berth.json" "$B $args" >/dev/null 2>&1
   hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/$name-docker.json" "$D $args" >/dev/null 2>&1
   local b d
