@@ -1096,6 +1096,11 @@ impl Runtime {
     /// the exit code: the program's, or 128+signal. Detached, it returns 0
     /// once the program runs.
     ///
+    /// In the foreground it reaps *every* child of the calling process
+    /// that exits meanwhile (waitpid(-1)), as a runc-like CLI may: a
+    /// library caller with other children should use
+    /// [`Runtime::create`] + [`Runtime::start`] and its own waitpid.
+    ///
     /// # Errors
     /// As [`Runtime::create`] and [`Runtime::start`].
     pub fn run(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<i32> {
