@@ -1107,8 +1107,10 @@ pub struct ImageSummary {
     /// Parent ID or empty.
     pub parent_id: String,
     /// `repo:tag` references.
+    #[serde(default, deserialize_with = "null_default")]
     pub repo_tags: Vec<String>,
     /// `repo@sha256:...`.
+    #[serde(default, deserialize_with = "null_default")]
     pub repo_digests: Vec<String>,
     /// Unix seconds.
     pub created: i64,
@@ -1120,6 +1122,7 @@ pub struct ImageSummary {
     #[serde(default)]
     pub virtual_size: i64,
     /// Labels.
+    #[serde(default, deserialize_with = "null_default")]
     pub labels: BTreeMap<String, String>,
     /// Containers using the image (-1 unknown).
     pub containers: i64,
@@ -1132,8 +1135,10 @@ pub struct ImageInspect {
     /// `sha256:...`.
     pub id: String,
     /// References.
+    #[serde(default, deserialize_with = "null_default")]
     pub repo_tags: Vec<String>,
     /// Digests.
+    #[serde(default, deserialize_with = "null_default")]
     pub repo_digests: Vec<String>,
     /// Parent.
     pub parent: String,
@@ -1173,6 +1178,7 @@ pub struct RootFs {
     #[serde(rename = "Type")]
     pub kind: String,
     /// Diff IDs.
+    #[serde(default, deserialize_with = "null_default")]
     pub layers: Vec<String>,
 }
 
@@ -1187,6 +1193,7 @@ pub struct HistoryItem {
     /// Command.
     pub created_by: String,
     /// Tags.
+    #[serde(default, deserialize_with = "null_default")]
     pub tags: Vec<String>,
     /// Bytes.
     pub size: i64,

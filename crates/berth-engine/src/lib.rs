@@ -91,6 +91,7 @@ impl Engine {
             cfg.data_root.join("containers"),
             cfg.exec_root.join("containers"),
             cfg.exec_root.join("runtime"),
+            cfg.exec_root.join("s"),
         ] {
             std::fs::create_dir_all(&d).map_err(|e| format!("create {}: {e}", d.display()))?;
         }
@@ -332,7 +333,14 @@ impl Engine {
         }
         let id = berth_types::new_id();
         if config.hostname.is_empty() {
-            config.hostname = id[..12].to_string();
+            config.hostname = if host.network_mode == "host" {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            } else {
+                id[..12].to_string()
+            };
         }
         config.image = image_ref.clone();
         // Reserve the name.
@@ -433,8 +441,21 @@ impl Engine {
     // start / exit
 
     async fn start(&self, c: &Arc<Container>) -> ApiResult<()> {
-        let _g = c.op.lock().await;
-        self.start_locked(c).await
+        let r = {
+            let _g = c.op.lock().await;
+            self.start_locked(c).await
+        };
+        if let Err(e) = &r {
+            // As Docker: a container with AutoRemove that cannot start is removed.
+            if e.kind != ErrorKind::NotModified
+                && c.get().host_config.auto_remove
+                && !c.get().state.status.is_live()
+                && !monitor::socket(&c.run_dir).exists()
+            {
+                let _ = self.remove_container(c, true).await;
+            }
+        }
+        r
     }
 
     async fn start_locked(&self, c: &Arc<Container>) -> ApiResult<()> {
@@ -515,6 +536,7 @@ impl Engine {
                 .console_size
                 .map(|[h, w]| [h as u16, w as u16]),
             cgroups_path: Some(bundle::cgroups_path(&c.id)),
+            socket: Some(monitor::socket(&run_dir)),
         };
         util::write_atomic(
             &run_dir.join(berth_monitor::proto::CONFIG_FILE),
@@ -1813,6 +1835,8 @@ impl Backend for Engine {
             _ => repo,
         };
         let _ = tag;
+        let repo = repo.strip_prefix("docker.io/").unwrap_or(repo);
+        let repo = repo.strip_prefix("library/").unwrap_or(repo);
         Err(ApiError::not_found(format!(
             "pull access denied for {repo}, repository does not exist or may require 'docker login': berthd cannot pull from registries yet; load the image with 'docker load'"
         )))

@@ -111,9 +111,20 @@ pub async fn launch(
     Err(msg)
 }
 
-/// The monitor socket of a state dir.
+/// The monitor socket of a container whose state dir is
+/// `<exec-root>/containers/<id>`: `<exec-root>/s/<id[..16]>.sock`, short
+/// enough for `sun_path` (108 bytes) under deep exec roots.
 pub fn socket(state_dir: &Path) -> PathBuf {
-    state_dir.join(SOCKET_FILE)
+    let id = state_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match state_dir.parent().and_then(Path::parent) {
+        Some(root) => root
+            .join("s")
+            .join(format!("{}.sock", &id[..id.len().min(16)])),
+        None => state_dir.join(SOCKET_FILE),
+    }
 }
 
 /// A connection after its request line: the buffered read half (frames or

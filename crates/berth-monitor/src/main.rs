@@ -76,6 +76,7 @@ struct ExecProc {
 struct Monitor {
     cfg: MonitorConfig,
     dir: PathBuf,
+    sock_path: PathBuf,
     rt: Runtime,
     init_pid: i32,
     /// Container output: (reader, frame kind); with a TTY only the master.
@@ -139,8 +140,8 @@ struct Console {
 }
 
 impl Console {
-    fn new(dir: &Path, name: &str) -> Result<Console, String> {
-        let path = dir.join(name);
+    fn new(_dir: &Path, name: &str) -> Result<Console, String> {
+        let path = PathBuf::from(name);
         let _ = std::fs::remove_file(&path);
         let listener =
             UnixListener::bind(&path).map_err(|e| format!("bind {}: {e}", path.display()))?;
@@ -165,6 +166,8 @@ impl Monitor {
             .map_err(|e| format!("read {}: {e}", CONFIG_FILE))?;
         let cfg: MonitorConfig =
             serde_json::from_slice(&raw).map_err(|e| format!("parse {CONFIG_FILE}: {e}"))?;
+        // Relative socket paths keep sun_path short however deep the state dir is.
+        std::env::set_current_dir(dir).map_err(|e| format!("chdir {}: {e}", dir.display()))?;
         nix::sys::prctl::set_child_subreaper(true)
             .map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
         // A handler (not SIG_IGN) for SIGPIPE: writes to gone clients fail
@@ -178,8 +181,23 @@ impl Monitor {
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGCHLD, sig_w)
             .map_err(|e| format!("SIGCHLD: {e}"))?;
 
+        let log = match &cfg.log_path {
+            Some(p) => Some(
+                LogWriter::open(p, cfg.log_max_size, cfg.log_max_file)
+                    .map_err(|e| format!("open log {}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        let sock_path = cfg.socket.clone().unwrap_or_else(|| dir.join(SOCKET_FILE));
+        let _ = std::fs::remove_file(&sock_path);
+        let listener = UnixListener::bind(&sock_path)
+            .map_err(|e| format!("bind {}: {e}", sock_path.display()))?;
+        listener.set_nonblocking(true).ok();
         if let Some(ov) = &cfg.rootfs {
-            mount_overlay(ov)?;
+            if let Err(e) = mount_overlay(ov) {
+                let _ = std::fs::remove_file(&sock_path);
+                return Err(e);
+            }
         }
         let rt = Runtime::new(&cfg.runtime_root);
         let mut opts = CreateOptions::default();
@@ -209,12 +227,23 @@ impl Monitor {
                 if let Some(ov) = &cfg.rootfs {
                     unmount(&ov.target);
                 }
+                let _ = std::fs::remove_file(&sock_path);
                 return Err(e.to_string());
             }
         };
         drop(opts);
         if let Some(c) = console {
-            let m = c.receive()?;
+            let m = match c.receive() {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = rt.delete(&cfg.id, true);
+                    if let Some(ov) = &cfg.rootfs {
+                        unmount(&ov.target);
+                    }
+                    let _ = std::fs::remove_file(&sock_path);
+                    return Err(e);
+                }
+            };
             if let Some([h, w]) = cfg.console_size {
                 let _ = berth_sys::set_window_size(m.as_fd(), h, w);
             }
@@ -223,21 +252,10 @@ impl Monitor {
             outs.push((out, FRAME_STDOUT));
             master = Some(m);
         }
-        let log = match &cfg.log_path {
-            Some(p) => Some(
-                LogWriter::open(p, cfg.log_max_size, cfg.log_max_file)
-                    .map_err(|e| format!("open log {}: {e}", p.display()))?,
-            ),
-            None => None,
-        };
-        let sock_path = dir.join(SOCKET_FILE);
-        let _ = std::fs::remove_file(&sock_path);
-        let listener = UnixListener::bind(&sock_path)
-            .map_err(|e| format!("bind {}: {e}", sock_path.display()))?;
-        listener.set_nonblocking(true).ok();
         Ok(Monitor {
             cfg,
             dir: dir.to_path_buf(),
+            sock_path,
             rt,
             init_pid,
             outs,
@@ -787,7 +805,7 @@ impl Monitor {
                 send_line(&mut c.sock, &rec);
             }
         }
-        let _ = std::fs::remove_file(self.dir.join(SOCKET_FILE));
+        let _ = std::fs::remove_file(&self.sock_path);
     }
 
     fn oom_killed(&self) -> bool {
@@ -805,6 +823,7 @@ fn mount_overlay(ov: &OverlayRootfs) -> Result<(), String> {
     use nix::mount::{mount, MsFlags};
     std::fs::create_dir_all(&ov.target)
         .map_err(|e| format!("create {}: {e}", ov.target.display()))?;
+    let prev = std::env::current_dir().ok();
     if let Some(cwd) = &ov.cwd {
         std::env::set_current_dir(cwd).map_err(|e| format!("chdir {}: {e}", cwd.display()))?;
     }
@@ -816,7 +835,9 @@ fn mount_overlay(ov: &OverlayRootfs) -> Result<(), String> {
         Some(ov.data.as_str()),
     )
     .map_err(|e| format!("mount overlay on {}: {e}", ov.target.display()));
-    let _ = std::env::set_current_dir("/");
+    if let Some(p) = prev {
+        let _ = std::env::set_current_dir(p);
+    }
     r
 }
 

@@ -8,7 +8,7 @@
 //! /dev/null. It is in its own process group and is nobody's worker thread:
 //! it outlives berthd.
 //!
-//! **Requests.** Each connection to `monitor.sock` starts with one JSON
+//! **Requests.** Each connection to the monitor socket ([`MonitorConfig::socket`]) starts with one JSON
 //! line, a [`Request`]. Replies are one JSON line, a [`Reply`], except:
 //! * `attach` and `exec`: after the `ok` reply the connection carries
 //!   frames monitor→client, `[kind, 0, 0, 0, len u32 BE]` + payload, kind
@@ -81,6 +81,10 @@ pub struct MonitorConfig {
     pub console_size: Option<[u16; 2]>,
     /// The bundle's `linux.cgroupsPath` (to read the OOM kill count).
     pub cgroups_path: Option<String>,
+    /// Where to bind the monitor socket (short: `sun_path` is 108 bytes);
+    /// default `<state-dir>/monitor.sock`.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
 }
 
 /// A request line on `monitor.sock`.

@@ -1,0 +1,320 @@
+//! Test harness: a berthd on a private socket, data root and exec root,
+//! driven by the real docker CLI. Every wait is bounded.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Per-command bound: docker run proxies SIGTERM, so kill with SIGKILL.
+pub const CMD_TIMEOUT: &str = "60";
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub sock: PathBuf,
+    pub child: Option<Child>,
+}
+
+fn target_dir() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_berthd"));
+    exe.parent().expect("bin dir").to_path_buf()
+}
+
+/// The berth-monitor binary, built if this test run did not build it.
+pub fn monitor_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    if let Some(p) = std::env::var_os("BERTH_MONITOR") {
+        return PathBuf::from(p);
+    }
+    let p = target_dir().join("berth-monitor");
+    // `cargo test -p berthd` builds berth-monitor's library only: build
+    // (or freshen) its binary once per test process.
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "berth-monitor", "--bin", "berth-monitor"])
+            .status()
+            .expect("run cargo build");
+        assert!(st.success(), "cargo build -p berth-monitor failed");
+    });
+    assert!(p.is_file(), "berth-monitor not found at {}", p.display());
+    p
+}
+
+impl Daemon {
+    /// Starts berthd in a fresh temp dir and waits for its socket.
+    pub fn start() -> Daemon {
+        berth_testutil::require_root();
+        let dir = berth_testutil::tempdir();
+        let sock = dir.path().join("berth.sock");
+        let mut d = Daemon {
+            dir,
+            sock,
+            child: None,
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("exec")
+    }
+
+    /// (Re)starts the daemon process on the same dirs.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .arg("--data-root")
+            .arg(self.root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .arg("--pidfile")
+            .arg(self.dir.path().join("berthd.pid"))
+            .env("BERTH_MONITOR", monitor_bin())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn berthd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if UnixStream::connect(&self.sock).is_ok() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not listen: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGKILL berthd (containers must survive).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM berthd and wait (bounded) for a clean exit.
+    pub fn stop(&mut self) -> i32 {
+        let Some(mut c) = self.child.take() else {
+            return 0;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!("berthd did not exit on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+
+    /// Runs the docker CLI against this daemon (bounded by `timeout -s KILL`).
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("timeout")
+            .args(["-s", "KILL", CMD_TIMEOUT, "docker", "-H", &self.host()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker")
+    }
+
+    /// docker with stdin bytes.
+    pub fn docker_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut c = Command::new("timeout")
+            .args(["-s", "KILL", CMD_TIMEOUT, "docker", "-H", &self.host()])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run docker");
+        let mut stdin = c.stdin.take().expect("stdin");
+        stdin.write_all(input).expect("write stdin");
+        drop(stdin);
+        c.wait_with_output().expect("docker output")
+    }
+
+    /// docker that must succeed; returns trimmed stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        assert!(
+            o.status.success(),
+            "docker {args:?} failed ({:?}): {}\n{}\n--- berthd log ---\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&o.stdout).trim_end().to_string()
+    }
+
+    pub fn load_busybox(&self) {
+        let f = berth_testutil::fixture("busybox-docker.tar");
+        let out = self.ok(&["load", "-i", f.to_str().expect("path")]);
+        assert!(out.contains("Loaded image: busybox:latest"), "{out}");
+    }
+
+    /// A raw HTTP/1.1 request on the socket: (status, headers, body).
+    pub fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+        let mut s = UnixStream::connect(&self.sock).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let req = format!("{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        s.write_all(req.as_bytes()).expect("write");
+        s.write_all(body).expect("write body");
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).to_string();
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(rest.as_bytes())
+        } else {
+            rest.as_bytes().to_vec()
+        };
+        (status, head.to_string(), body)
+    }
+
+    /// Removes every container, stops the daemon, and asserts nothing of
+    /// this test's is left: mounts, monitor processes, cgroups, state dirs.
+    pub fn finish(mut self) {
+        let ids = self.ok(&["ps", "-aq"]);
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.lines());
+            self.ok(&args);
+        }
+        let ids: Vec<String> = std::fs::read_dir(self.root().join("containers"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(ids.is_empty(), "container state dirs left: {ids:?}");
+        assert_eq!(self.stop(), 0, "berthd exit code");
+        let needle = self.dir.path().to_string_lossy().into_owned();
+        assert_no_leaks(&needle);
+    }
+}
+
+pub fn assert_no_leaks(needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mounts = berth_testutil::mounts_containing(needle);
+        let procs = berth_testutil::processes_containing(needle);
+        if mounts.is_empty() && procs.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "leaked mounts {mounts:?} / processes {procs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // A failed test: take containers down so nothing outlives it.
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!("timeout -s KILL 30 docker -H {} rm -f $(timeout -s KILL 10 docker -H {} ps -aq) >/dev/null 2>&1", self.host(), self.host()))
+                .status();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for p in berth_testutil::processes_containing(&self.dir.path().to_string_lossy()) {
+            let _ = Command::new("kill").arg("-9").arg(p.to_string()).status();
+        }
+        for m in berth_testutil::mounts_containing(&self.dir.path().to_string_lossy())
+            .iter()
+            .rev()
+        {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = b.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..i]).unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if n == 0 || b.len() < i + 2 + n {
+            break;
+        }
+        out.extend_from_slice(&b[i + 2..i + 2 + n]);
+        b = &b[(i + 4 + n).min(b.len())..];
+    }
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Polls `f` until true or `secs` elapse.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}

@@ -1,0 +1,754 @@
+//! End to end: berthd on a private socket and data root, driven by the
+//! real docker CLI (client 28), checking output, exit codes, JSON fields,
+//! and that nothing leaks.
+
+mod common;
+use common::*;
+
+#[test]
+fn system_endpoints_and_errors() {
+    let d = Daemon::start();
+    let v = d.ok(&[
+        "version",
+        "--format",
+        "{{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.Os}} {{.Server.Arch}}",
+    ]);
+    assert_eq!(v, "1.47 1.24 linux amd64");
+    assert_eq!(
+        d.ok(&[
+            "info",
+            "--format",
+            "{{.Driver}} {{.LoggingDriver}} {{.OSType}}"
+        ]),
+        "overlay2 json-file linux"
+    );
+    let (st, head, body) = d.http("GET", "/_ping", b"");
+    assert_eq!(st, 200);
+    assert_eq!(body, b"OK");
+    assert!(
+        head.to_ascii_lowercase().contains("api-version: 1.47"),
+        "{head}"
+    );
+    let (st, _, body) = d.http("HEAD", "/v1.24/_ping", b"");
+    assert_eq!((st, body.len()), (200, 0));
+    let (st, _, body) = d.http("GET", "/v1.12/version", b"");
+    assert_eq!(st, 400);
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json error");
+    assert_eq!(v["message"], "client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version");
+    let (st, _, body) = d.http("GET", "/v1.99/version", b"");
+    assert_eq!(st, 400, "{}", String::from_utf8_lossy(&body));
+    let (st, _, body) = d.http("GET", "/v1.47/nope", b"");
+    assert_eq!(st, 404);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).expect("json")["message"],
+        "page not found"
+    );
+    let (st, _, body) = d.http("GET", "/containers/nonexistent/json", b"");
+    assert_eq!(st, 404);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).expect("json")["message"],
+        "No such container: nonexistent"
+    );
+    let o = d.docker(&["inspect", "--type", "container", "nonexistent"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("No such container: nonexistent"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker(&["image", "inspect", "nosuchimage"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("No such image: nosuchimage"),
+        "{}",
+        stderr(&o)
+    );
+    d.finish();
+}
+
+#[test]
+fn images_load_list_inspect_tag_save_import_rmi() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let imgs = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(imgs.lines().any(|l| l == "busybox:latest"), "{imgs}");
+    let id = d.ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    d.ok(&["tag", "busybox", "mybox:v1"]);
+    assert_eq!(d.ok(&["image", "inspect", "-f", "{{.Id}}", "mybox:v1"]), id);
+    assert!(!d.ok(&["history", "-q", "busybox"]).is_empty());
+    let tar = d.dir.path().join("save.tar");
+    d.ok(&["save", "-o", tar.to_str().expect("path"), "mybox:v1"]);
+    assert!(std::fs::metadata(&tar).expect("saved").len() > 100_000);
+    let rm = d.ok(&["rmi", "mybox:v1"]);
+    assert!(rm.contains("Untagged: mybox:v1"), "{rm}");
+    // import a rootfs tar with a change
+    let rootfs = berth_testutil::fixture("busybox-rootfs.tar");
+    let out = d.ok(&[
+        "import",
+        "-c",
+        "CMD [\"/bin/echo\", \"imported\"]",
+        rootfs.to_str().expect("path"),
+        "imported:latest",
+    ]);
+    assert!(out.starts_with("sha256:"), "{out}");
+    assert_eq!(d.ok(&["run", "--rm", "imported"]), "imported");
+    // pull is not there yet: a clear error
+    let o = d.docker(&["pull", "alpine:3"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("pull access denied for alpine"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker(&["rmi", "nosuch:img"]);
+    assert!(stderr(&o).contains("No such image"), "{}", stderr(&o));
+    d.finish();
+}
+
+#[test]
+fn run_exit_codes_streams_and_errors() {
+    let d = Daemon::start();
+    d.load_busybox();
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "hi"]), "hi");
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 42",
+    ]);
+    assert_eq!(o.status.code(), Some(42));
+    assert_eq!(stdout(&o), "out\n");
+    assert_eq!(stderr(&o), "err\n");
+    let o = d.docker(&["run", "--rm", "busybox", "nonexistent-binary"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("executable file not found"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker_stdin(
+        &["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z"],
+        b"piped input\n",
+    );
+    assert_eq!(stdout(&o), "PIPED INPUT\n");
+    // Entrypoint/Cmd merge, env, workdir, user
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/echo",
+            "busybox",
+            "a",
+            "b"
+        ]),
+        "a b"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/tmp",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $FOO $(pwd) $HOSTNAME"
+        ])
+        .split(' ')
+        .take(2)
+        .collect::<Vec<_>>(),
+        ["bar", "/tmp"]
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "--user", "nobody", "busybox", "id", "-u"]),
+        "65534"
+    );
+    let o = d.docker(&["run", "--rm", "--user", "nosuchuser", "busybox", "true"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("unable to find user nosuchuser"),
+        "{}",
+        stderr(&o)
+    );
+    // names: given, conflict, generated
+    d.ok(&["create", "--name", "c1", "busybox", "true"]);
+    let o = d.docker(&["create", "--name", "c1", "busybox", "true"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("Conflict. The container name \"/c1\" is already in use by container"),
+        "{}",
+        stderr(&o)
+    );
+    let id = d.ok(&["create", "busybox", "true"]);
+    let name = d.ok(&["inspect", "-f", "{{.Name}}", &id]);
+    assert!(name.starts_with('/') && name.contains('_'), "{name}");
+    // /etc files
+    let hosts = d.ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "db:10.1.2.3",
+        "--hostname",
+        "box1",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hostname /etc/hosts",
+    ]);
+    assert!(
+        hosts.starts_with("box1\n") && hosts.contains("10.1.2.3\tdb"),
+        "{hosts}"
+    );
+    assert!(d
+        .ok(&[
+            "run",
+            "--rm",
+            "--dns",
+            "9.9.9.9",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf"
+        ])
+        .contains("nameserver 9.9.9.9"));
+    d.finish();
+}
+
+#[test]
+fn detached_lifecycle_logs_exec_top_stop_restart() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-l",
+        "app=t",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 143' TERM; echo started; while true; do sleep 0.1; done",
+    ]);
+    assert_eq!(id.len(), 64);
+    assert!(eventually(10, || d
+        .ok(&["logs", "web"])
+        .contains("started")));
+    let ps = d.ok(&[
+        "ps",
+        "--filter",
+        "label=app=t",
+        "--format",
+        "{{.Names}} {{.State}}",
+    ]);
+    assert_eq!(ps, "web running");
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.State.Status}} {{.Config.Labels.app}}",
+            "web"
+        ]),
+        "true running t"
+    );
+    let o = d.docker(&["exec", "web", "sh", "-c", "echo in-exec; exit 3"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(stdout(&o), "in-exec\n");
+    assert_eq!(
+        d.ok(&[
+            "exec",
+            "-e",
+            "X=1",
+            "-w",
+            "/etc",
+            "web",
+            "sh",
+            "-c",
+            "echo $X $(pwd)"
+        ]),
+        "1 /etc"
+    );
+    let top = d.ok(&["top", "web"]);
+    assert!(top.contains("PID") && top.contains("sh -c"), "{top}");
+    d.ok(&["pause", "web"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "web"]),
+        "paused"
+    );
+    d.ok(&["unpause", "web"]);
+    d.ok(&["rename", "web", "web2"]);
+    assert_eq!(d.ok(&["inspect", "-f", "{{.Name}}", id.as_str()]), "/web2");
+    let o = d.docker(&["rm", "web2"]);
+    assert!(
+        stderr(&o).contains("container is running"),
+        "{}",
+        stderr(&o)
+    );
+    d.ok(&["stop", "-t", "10", "web2"]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "web2"
+        ]),
+        "exited 143"
+    );
+    d.ok(&["restart", "-t", "1", "web2"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "web2"]),
+        "running"
+    );
+    d.ok(&["kill", "web2"]);
+    assert_eq!(d.ok(&["wait", "web2"]), "137");
+    let o = d.docker(&["kill", "web2"]);
+    assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
+    let ps = d.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "status=exited",
+        "--format",
+        "{{.Names}} {{.Status}}",
+    ]);
+    assert!(ps.starts_with("web2 Exited (137)"), "{ps}");
+    d.ok(&["rm", "web2"]);
+    let pruned = d.ok(&["container", "prune", "-f"]);
+    assert!(pruned.contains("Total reclaimed space"), "{pruned}");
+    d.finish();
+}
+
+#[test]
+fn logs_partial_binary_megabytes_rotation_follow() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["run", "--name", "pp", "busybox", "printf", "no-newline"]);
+    assert_eq!(d.ok(&["logs", "pp"]), "no-newline");
+    d.ok(&[
+        "run",
+        "--name",
+        "bb",
+        "busybox",
+        "sh",
+        "-c",
+        "printf '\\001\\002\\377x\\n'",
+    ]);
+    let o = d.docker(&["logs", "bb"]);
+    assert!(o.status.success());
+    assert!(o.stdout.ends_with(b"x\n"), "{:?}", o.stdout);
+    // a few megabytes, counted line by line
+    d.ok(&[
+        "run",
+        "--name",
+        "big",
+        "busybox",
+        "sh",
+        "-c",
+        "seq 1 300000",
+    ]);
+    let o = d.docker(&["logs", "big"]);
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 300000);
+    assert_eq!(out.lines().last(), Some("300000"));
+    assert_eq!(d.ok(&["logs", "--tail", "2", "big"]), "299999\n300000");
+    let ts = d.ok(&["logs", "-t", "--tail", "1", "big"]);
+    assert!(
+        ts.ends_with(" 300000") && ts.contains('T') && ts.contains('Z'),
+        "{ts}"
+    );
+    // rotation
+    d.ok(&[
+        "run",
+        "--name",
+        "rot",
+        "--log-opt",
+        "max-size=10k",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "sh",
+        "-c",
+        "seq 1 20000",
+    ]);
+    let logpath = d.ok(&["inspect", "-f", "{{.LogPath}}", "rot"]);
+    assert!(std::path::Path::new(&format!("{logpath}.1")).exists());
+    assert!(!std::path::Path::new(&format!("{logpath}.2")).exists());
+    assert!(std::fs::metadata(&logpath).expect("log").len() <= 10 * 1024 + 200);
+    assert_eq!(d.ok(&["logs", "rot"]).lines().last(), Some("20000"));
+    // follow ends when the container exits
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ff",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick$i; sleep 0.2; done",
+    ]);
+    let f = d.ok(&["logs", "-f", "ff"]);
+    assert_eq!(f, "tick1\ntick2\ntick3");
+    d.finish();
+}
+
+#[test]
+fn hostconfig_options() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let o = d.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("Read-only file system"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--read-only",
+            "--tmpfs",
+            "/scratch",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /scratch/x && echo ok"
+        ]),
+        "ok"
+    );
+    let host_dir = d.dir.path().join("bind");
+    std::fs::create_dir_all(&host_dir).expect("mkdir");
+    std::fs::write(host_dir.join("f"), "from-host").expect("write");
+    let v = format!("{}:/data", host_dir.display());
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            &v,
+            "busybox",
+            "sh",
+            "-c",
+            "cat /data/f; echo x > /data/g"
+        ]),
+        "from-host"
+    );
+    assert!(host_dir.join("g").exists());
+    let vro = format!("{}:/data:ro", host_dir.display());
+    assert_ne!(
+        d.docker(&["run", "--rm", "-v", &vro, "busybox", "touch", "/data/h"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let caps = d.ok(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "busybox",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(caps.ends_with("0000000000000000"), "{caps}");
+    let caps = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "grep",
+        "CapBnd",
+        "/proc/self/status",
+    ]);
+    assert!(
+        caps.ends_with("00000000a80425fb"),
+        "Docker's default set: {caps}"
+    );
+    let nnp = d.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "grep",
+        "NoNewPrivs",
+        "/proc/self/status",
+    ]);
+    assert!(nnp.ends_with('1'), "{nnp}");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--init",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '"
+        ]),
+        "/sbin/docker-init -- sh -c cat /proc/1/cmdline | tr '\\0' ' '"
+    );
+    let shm = d.ok(&[
+        "run",
+        "--rm",
+        "--shm-size",
+        "8m",
+        "busybox",
+        "df",
+        "-k",
+        "/dev/shm",
+    ]);
+    assert!(shm.contains("8192"), "{shm}");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--ulimit",
+            "nofile=512:1024",
+            "busybox",
+            "sh",
+            "-c",
+            "ulimit -n"
+        ]),
+        "512"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "busybox",
+            "cat",
+            "/proc/sys/net/ipv4/ip_forward"
+        ]),
+        "1"
+    );
+    let gid = d.ok(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "root",
+        "--group-add",
+        "1234",
+        "--user",
+        "nobody",
+        "busybox",
+        "id",
+        "-G",
+    ]);
+    assert_eq!(gid, "65534 0 1234", "{gid}");
+    let lo = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ip",
+        "-o",
+        "link",
+    ]);
+    assert_eq!(lo.lines().count(), 1, "only lo: {lo}");
+    let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "host", "busybox", "hostname"]),
+        host_name.trim()
+    );
+    // resources land in the container's cgroup
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--memory",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "--cpu-shares",
+        "512",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    let mem = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes"
+    ))
+    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/berth/{id}/memory.max")))
+    .expect("memory limit file");
+    assert_eq!(mem.trim(), (64u64 << 20).to_string());
+    let pids = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/berth/{id}/pids.max"))
+        .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/berth/{id}/pids.max")))
+        .expect("pids.max");
+    assert_eq!(pids.trim(), "50");
+    d.ok(&["rm", "-f", &id]);
+    assert!(
+        berth_testutil::cgroups_containing(&id).is_empty(),
+        "cgroup of {id} left"
+    );
+    d.finish();
+}
+
+#[test]
+fn concurrency_50_parallel_run_rm() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let host = d.host();
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let host = host.clone();
+            std::thread::spawn(move || {
+                let o = std::process::Command::new("timeout")
+                    .args([
+                        "-s",
+                        "KILL",
+                        "120",
+                        "docker",
+                        "-H",
+                        &host,
+                        "run",
+                        "--rm",
+                        "--network",
+                        "none",
+                        "busybox",
+                        "sh",
+                        "-c",
+                        &format!("echo n{i}"),
+                    ])
+                    .output()
+                    .expect("docker run");
+                (i, o)
+            })
+        })
+        .collect();
+    for h in handles {
+        let (i, o) = h.join().expect("thread");
+        assert!(o.status.success(), "run {i}: {}", stderr(&o));
+        assert_eq!(stdout(&o), format!("n{i}\n"));
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    let dirs = std::fs::read_dir(d.root().join("containers"))
+        .expect("dir")
+        .count();
+    assert_eq!(dirs, 0, "container dirs left");
+    let run_dirs = std::fs::read_dir(d.exec_root().join("containers"))
+        .expect("dir")
+        .count();
+    assert_eq!(run_dirs, 0, "exec-root dirs left");
+    assert!(berth_testutil::cgroups_containing("/berth/")
+        .iter()
+        .all(|p| !p
+            .to_string_lossy()
+            .contains(d.dir.path().to_str().expect("p"))));
+    d.finish();
+}
+
+#[test]
+fn restart_survival_kill9_and_clean_stop() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let live = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo tick$i; sleep 0.2; done",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quits",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 7",
+    ]);
+    let pid1 = d.ok(&["inspect", "-f", "{{.State.Pid}}", "live"]);
+    d.kill9();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid1}")).exists(),
+        "container died with berthd"
+    );
+    let before = std::fs::read_to_string(
+        d.root()
+            .join("containers")
+            .join(&live)
+            .join(format!("{live}-json.log")),
+    )
+    .expect("log")
+    .lines()
+    .count();
+    d.spawn();
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "live"]),
+        format!("running {pid1}")
+    );
+    assert!(eventually(20, || d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}}",
+        "quits"
+    ]) == "exited"));
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "quits"]),
+        "7"
+    );
+    assert!(
+        eventually(10, || d.ok(&["logs", "live"]).lines().count() > before + 2),
+        "output kept being captured"
+    );
+    // clean stop leaves containers running too
+    assert_eq!(d.stop(), 0);
+    assert!(std::path::Path::new(&format!("/proc/{pid1}")).exists());
+    d.spawn();
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "live"]),
+        "true"
+    );
+    d.ok(&["stop", "-t", "1", "live"]);
+    d.finish();
+}
+
+#[test]
+fn docker_py_same_flows() {
+    let d = Daemon::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/docker_py_flow.py");
+    let tar = berth_testutil::fixture("busybox-docker.tar");
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import docker"])
+        .status()
+        .expect("python3");
+    assert!(
+        have.success(),
+        "docker-py missing: scripts/install-deps.sh installs it (pip install docker)"
+    );
+    let o = std::process::Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "180",
+            "python3",
+            script,
+            d.sock.to_str().expect("sock"),
+            tar.to_str().expect("tar"),
+        ])
+        .output()
+        .expect("run python");
+    assert!(
+        o.status.success(),
+        "docker-py flow failed:\n{}\n{}\n--- berthd log ---\n{}",
+        stdout(&o),
+        stderr(&o),
+        d.log()
+    );
+    assert!(stdout(&o).contains("all checks passed"));
+    d.finish();
+}
