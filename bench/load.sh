@@ -5,18 +5,20 @@
 # measured in one hyperfine run. Prints both means and the ratio
 # docker/berth (the goal is >= 2).
 #
-# Usage: sudo bench/load.sh [--runs N] [--bin PATH]
-#   --runs  hyperfine runs per command (default 5)
-#   --bin   the berth-image binary (default: builds target/release/berth-image)
+# Usage: sudo bench/load.sh [--runs N] [--bin PATH] [--settle S]
+#   --runs    hyperfine runs per command (default 3)
+#   --bin     the berth-image binary (default: builds target/release/berth-image)
+#   --settle  seconds to wait before each timed run, both sides (default 0)
 # Needs root (dockerd). Raw hyperfine JSON goes to $BENCH_OUT (default
 # /tmp/berth-bench/load.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=5 BIN=""
+RUNS=5 BIN="" SETTLE=0
 while (($#)); do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
     --bin) BIN="$2"; shift 2 ;;
+    --settle) SETTLE="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -34,32 +36,50 @@ if [[ -z "$BIN" ]]; then
   BIN="$PWD/target/release/berth-image"
 fi
 
-# Both data roots on the same disk (/var/tmp), like /var/lib in production.
+# Every timed load goes into a fresh, empty data root on the same disk
+# (/var/tmp), for both: Berth gets a new --data-root, dockerd is restarted
+# on a new --data-root in the (untimed) prepare step. Old roots are deleted
+# only at the end: a load right after deleting the previous run's 10k files
+# measures ext4's inode allocator (recently_deleted() scans in
+# ext4_create) more than the loader.
 WORK="$(mktemp -d /var/tmp/berth-load-bench.XXXXXX)"
-DPID=""
+DSOCK="$WORK/docker.sock"
 cleanup() {
-  [[ -n "$DPID" ]] && kill "$DPID" 2>/dev/null && for _ in $(seq 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-  [[ -n "$DPID" ]] && kill -9 "$DPID" 2>/dev/null
-  umount -R "$WORK"/docker/root/* 2>/dev/null || true
+  set +e
+  if [[ -f "$WORK/dpid" ]]; then
+    p=$(cat "$WORK/dpid"); kill "$p" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+  fi
+  grep -o "$WORK[^ ]*" /proc/self/mountinfo | sort -r | xargs -r umount -l 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-DSOCK="$WORK/docker/docker.sock"
-mkdir -p "$WORK/docker"
-dockerd --data-root "$WORK/docker/root" --exec-root "$WORK/docker/exec" \
-  --pidfile "$WORK/docker/pid" -H "unix://$DSOCK" >"$WORK/docker/log" 2>&1 &
-DPID=$!
-for _ in $(seq 100); do [[ -S "$DSOCK" ]] && break; sleep 0.1; done
-[[ -S "$DSOCK" ]] || { echo "dockerd did not start" >&2; tail "$WORK/docker/log" >&2; exit 1; }
+cat >"$WORK/restart-dockerd.sh" <<EOS
+#!/usr/bin/env bash
+# Stops the previous private dockerd and starts one on a fresh data root.
+if [[ -f $WORK/dpid ]]; then
+  p=\$(cat $WORK/dpid); kill "\$p" 2>/dev/null
+  for _ in \$(seq 150); do kill -0 "\$p" 2>/dev/null || break; sleep 0.1; done
+fi
+n=\$(date +%s%N)
+mkdir -p $WORK/d-\$n
+dockerd --data-root $WORK/d-\$n/root --exec-root $WORK/d-\$n/exec --pidfile $WORK/d-\$n/pid \\
+  --bridge=none --iptables=false --ip6tables=false -H unix://$DSOCK >$WORK/d-\$n/log 2>&1 </dev/null &
+echo \$! >$WORK/dpid
+for _ in \$(seq 200); do docker -H unix://$DSOCK version >/dev/null 2>&1 && break; sleep 0.1; done
+docker -H unix://$DSOCK version >/dev/null 2>&1 || { echo "dockerd did not start" >&2; exit 1; }
+sync; sleep $SETTLE
+EOS
+chmod +x "$WORK/restart-dockerd.sh"
 D="docker -H unix://$DSOCK"
-for _ in $(seq 50); do $D version >/dev/null 2>&1 && break; sleep 0.2; done
 
 hyperfine -w 1 -r "$RUNS" --export-json "$OUT/load.json" \
-  -n "docker load" --prepare "$D rmi -f debian:latest >/dev/null 2>&1 || true; sync" \
+  -n "docker load" --prepare "$WORK/restart-dockerd.sh" \
   "$D load -q -i $FIX/debian-docker.tar" \
-  -n "berth-image load" --prepare "rm -rf $WORK/berth; sync" \
-  "$BIN --data-root $WORK/berth load -q -i $FIX/debian-docker.tar"
+  -n "berth-image load" --prepare "sync; sleep $SETTLE" \
+  "$BIN --data-root $WORK/berth-\$(date +%s%N) load -q -i $FIX/debian-docker.tar"
 
 d=$(jq '.results[0].mean' "$OUT/load.json")
 b=$(jq '.results[1].mean' "$OUT/load.json")
