@@ -561,3 +561,25 @@ fn spec_template_matches_runc() {
     berth_runtime::parse_config(&serde_json::to_vec(&docs[1]).unwrap())
         .expect("our template parses");
 }
+
+#[test]
+fn inherited_host_fds_do_not_reach_the_container() {
+    // berth-runc started with extra open, inheritable descriptors (a host
+    // file and a host directory, as a careless caller might leave): the
+    // container must see only 0, 1, 2 (CVE-2024-21626).
+    let mut c = Case::new("hostfds");
+    c.sh("ls /proc/self/fd | sort -n | tr '\\n' ' '; ls -l /proc/self/fd/7 /proc/self/fd/8 2>&1 | wc -l");
+    let b = c.bundle(Rt::Berth);
+    let script = format!(
+        "exec 7</etc/hostname 8</etc; exec {} --root {} run -b {} {}",
+        harness::berth_runc().display(),
+        c.root(Rt::Berth).display(),
+        b.display(),
+        c.id(Rt::Berth)
+    );
+    let o = run_cmd(std::process::Command::new("sh").arg("-c").arg(&script), b"");
+    assert_eq!(o.code, 0, "{o:?}");
+    // fds 0-2 (+3: ls reading the directory); both probes of 7 and 8 fail
+    assert_eq!(o.stdout, "0 1 2 3 2\n", "{o:?}");
+    c.assert_no_leftovers(Rt::Berth);
+}
