@@ -752,3 +752,75 @@ fn docker_py_same_flows() {
     assert!(stdout(&o).contains("all checks passed"));
     d.finish();
 }
+
+fn pty_case(d: &Daemon, case: &str) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/pty_session.py");
+    let o = std::process::Command::new("timeout")
+        .args(["-s", "KILL", "60", "python3", script, &d.host(), case])
+        .output()
+        .expect("python3");
+    assert!(
+        o.status.success(),
+        "pty case {case}:\n{}\n{}\n--- berthd log ---\n{}",
+        stdout(&o),
+        stderr(&o),
+        d.log()
+    );
+}
+
+#[test]
+fn interactive_tty_shell_detach_ctrlc_resize() {
+    let d = Daemon::start();
+    d.load_busybox();
+    pty_case(&d, "shell");
+    pty_case(&d, "ctrlc");
+    pty_case(&d, "detach");
+    // detached with the keys: still running, then attachable state intact
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "det"]),
+        "true"
+    );
+    // the CLI resizes through POST /containers/{id}/resize during -it sessions
+    let (st, _, body) = d.http("POST", "/containers/det/resize?h=40&w=100", b"");
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        d.ok(&["exec", "det", "sh", "-c", "stty size < /dev/pts/0"]),
+        "40 100"
+    );
+    d.finish();
+}
+
+#[test]
+fn events_and_system_df() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
+        - 1;
+    d.ok(&["run", "--rm", "--name", "evt", "busybox", "true"]);
+    let ev = d.ok(&[
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("t")
+            .as_secs()
+            + 1)
+        .to_string(),
+        "--filter",
+        "container=evt",
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = ev.lines().collect();
+    for a in ["create", "start", "die", "destroy"] {
+        assert!(actions.contains(&a), "{a} missing in {actions:?}");
+    }
+    let df = d.ok(&["system", "df", "--format", "{{.Type}}"]);
+    assert!(df.contains("Images") && df.contains("Containers"), "{df}");
+    d.finish();
+}
