@@ -1,0 +1,546 @@
+//! Fetching an image into the content store: resolve the reference to a
+//! manifest (choosing a platform from an index), then download the config
+//! and the layers, streamed and verified, at most
+//! [`Options::max_concurrent_downloads`] at a time, resuming a dropped
+//! download with a `Range` request.
+//!
+//! Every blob goes through `berth_store::ContentStore::writer` with its
+//! descriptor's digest and size, so nothing that fails verification is
+//! ever visible. Blobs already present are not downloaded ("Already
+//! exists"). With a staging directory, each blob is also hard-linked to
+//! `<staging>/blobs/<alg>/<hex>` as soon as it is committed (or found
+//! present): the link keeps its data alive should the store's garbage
+//! collector remove the not-yet-referenced blob before the image is
+//! registered, and the directory is an OCI image layout once an
+//! `index.json` is written.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_image::oci::{self, Descriptor, Manifest};
+use berth_image::Reference;
+use berth_store::{ContentStore, StoreError};
+use berth_types::Digest;
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::auth::Credentials;
+use crate::client::{Distribution, Options, Repository};
+use crate::error::{DistributionError, RegistryFailure, Result};
+use crate::manifest::{self, Fetched, Platform, CONFIG_MAX};
+use crate::progress::{JsonMessage, ProgressSink};
+
+/// What to pull.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// `--platform` (`None`: linux/amd64, and no check of a
+    /// single-platform image's config).
+    pub platform: Option<Platform>,
+    /// Credentials (anonymous when empty).
+    pub credentials: Credentials,
+}
+
+/// One layer of a fetched image.
+#[derive(Debug, Clone)]
+pub struct FetchedLayer {
+    /// Its descriptor from the manifest.
+    pub descriptor: Descriptor,
+    /// True when the blob was in the store already (not downloaded).
+    pub already_present: bool,
+}
+
+/// An image whose manifest, config and layers are all in the content store.
+#[derive(Debug, Clone)]
+pub struct FetchedImage {
+    /// The normalised reference pulled.
+    pub reference: Reference,
+    /// The digest the tag resolved to (the index's, for a multi-platform
+    /// image): what `Digest:` and RepoDigests show.
+    pub digest: Digest,
+    /// The platform manifest's digest.
+    pub manifest_digest: Digest,
+    /// Its media type.
+    pub manifest_media_type: String,
+    /// Its bytes.
+    pub manifest_bytes: Vec<u8>,
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// The config bytes (digest `manifest.config.digest`).
+    pub config: Vec<u8>,
+    /// The layers, bottom first.
+    pub layers: Vec<FetchedLayer>,
+}
+
+/// The familiar `name:tag` or `name@digest` as dockerd words pull errors.
+pub(crate) fn familiar(r: &Reference) -> String {
+    r.familiar()
+}
+
+fn tag_or_digest(r: &Reference) -> String {
+    match (r.tag(), r.digest()) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(d)) => d.to_string(),
+        _ => "latest".to_string(),
+    }
+}
+
+fn word_manifest_failure(
+    r: &Reference,
+    creds: &Credentials,
+    f: &RegistryFailure,
+) -> DistributionError {
+    let detail = f.docker_text();
+    let denied = f.status == 401
+        || f.status == 403
+        || f.has("NAME_UNKNOWN")
+        || f.has("UNAUTHORIZED")
+        || f.has("DENIED");
+    if denied {
+        if f.status == 401 && !creds.is_anonymous() {
+            return DistributionError::Unauthorized(detail);
+        }
+        return DistributionError::PullAccessDenied {
+            name: r.familiar_name(),
+            detail,
+        };
+    }
+    if f.status == 404 {
+        let detail = if f.errors.is_empty() {
+            "manifest unknown: manifest unknown".to_string()
+        } else {
+            detail
+        };
+        return DistributionError::ManifestUnknown {
+            reference: familiar(r),
+            detail,
+        };
+    }
+    DistributionError::Registry(detail)
+}
+
+/// Links a committed blob into `staging/blobs/<alg>/<hex>` (a copy when a
+/// hard link is impossible, e.g. across filesystems).
+pub(crate) fn stage(content: &ContentStore, staging: &Path, d: &Digest) -> std::io::Result<()> {
+    let dir = staging.join("blobs").join(d.algorithm().as_str());
+    std::fs::create_dir_all(&dir)?;
+    let dst = dir.join(d.hex());
+    if dst.exists() {
+        return Ok(());
+    }
+    let src = content.path(d);
+    match std::fs::hard_link(&src, &dst) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(e),
+        Err(_) => std::fs::copy(&src, &dst).map(|_| ()),
+    }
+}
+
+/// True when the blob is present (and, with staging, now staged).
+fn present(content: &ContentStore, staging: Option<&Path>, d: &Digest, size: u64) -> bool {
+    if !content.contains(d) || content.size(d).ok() != Some(size) {
+        return false;
+    }
+    match staging {
+        Some(s) => stage(content, s, d).is_ok(),
+        None => true,
+    }
+}
+
+enum Cmd {
+    Data(Bytes),
+    Restart,
+    Commit,
+}
+
+/// Downloads blob `d` into the store (and staging), streaming, verified,
+/// with resume. `on_bytes(done)` reports progress.
+pub(crate) async fn download_blob(
+    repo: &Repository,
+    opts: &Options,
+    d: &Descriptor,
+    content: &ContentStore,
+    staging: Option<&Path>,
+    on_bytes: &mut (dyn FnMut(u64) + Send),
+) -> Result<()> {
+    let size = d.size;
+    let digest = d.digest.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Cmd>(32);
+    let writer = {
+        let content = content.clone();
+        let digest = digest.clone();
+        let staging = staging.map(Path::to_path_buf);
+        tokio::task::spawn_blocking(move || -> std::result::Result<bool, StoreError> {
+            let mut w = content.writer(Some(digest.clone()), Some(size))?;
+            while let Some(c) = rx.blocking_recv() {
+                match c {
+                    Cmd::Data(b) => w.write_all(&b).map_err(StoreError::io("ingest"))?,
+                    Cmd::Restart => w = content.writer(Some(digest.clone()), Some(size))?,
+                    Cmd::Commit => {
+                        w.commit()?;
+                        if let Some(s) = &staging {
+                            stage(&content, s, &digest).map_err(StoreError::io(s))?;
+                        }
+                        return Ok(true);
+                    }
+                }
+            }
+            Ok(false) // cancelled: dropping `w` removes the ingest file
+        })
+    };
+    let writer_error = |h: tokio::task::JoinHandle<_>| async move {
+        match h.await {
+            Ok(Err(e)) => DistributionError::Store(e),
+            _ => DistributionError::Cancelled,
+        }
+    };
+    let mut offset = 0u64;
+    let mut attempt = 1u32;
+    let mut delay = opts.retry_delay;
+    let max = opts.max_download_attempts.max(1);
+    'outer: loop {
+        let retry = |attempt: &mut u32, delay: &mut Duration, why: &str| -> bool {
+            if *attempt >= max {
+                return false;
+            }
+            tracing::warn!(blob = %digest, attempt = *attempt, why, "download interrupted, retrying");
+            *attempt += 1;
+            let _ = why;
+            *delay = (*delay * 2).min(Duration::from_secs(10));
+            true
+        };
+        let resp = match repo.get_blob(&digest, offset).await {
+            Ok(r) => r,
+            Err(e) => {
+                let wait = delay;
+                if retry(&mut attempt, &mut delay, &e.to_string()) {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                return Err(e);
+            }
+        };
+        let status = resp.status().as_u16();
+        match status {
+            200 => {
+                if offset > 0 {
+                    // No range support: start over.
+                    if tx.send(Cmd::Restart).await.is_err() {
+                        return Err(writer_error(writer).await);
+                    }
+                    offset = 0;
+                    on_bytes(0);
+                }
+            }
+            206 => {
+                let start = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|s| s.strip_prefix("bytes "))
+                    .and_then(|s| s.split('-').next())
+                    .and_then(|s| s.parse::<u64>().ok());
+                if start != Some(offset) {
+                    return Err(DistributionError::Protocol(format!(
+                        "blob {digest}: asked for bytes from {offset}, got range {start:?}"
+                    )));
+                }
+            }
+            s if s >= 500 => {
+                let wait = delay;
+                if retry(&mut attempt, &mut delay, &format!("status {s}")) {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                let f = Repository::failure(resp).await;
+                return Err(repo.word(s, &f));
+            }
+            s => {
+                let f = Repository::failure(resp).await;
+                return Err(repo.word(s, &f));
+            }
+        }
+        let mut stream = resp.bytes_stream();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(b) => {
+                    offset += b.len() as u64;
+                    if offset > size {
+                        return Err(DistributionError::DigestMismatch(digest.clone()));
+                    }
+                    if tx.send(Cmd::Data(b)).await.is_err() {
+                        return Err(writer_error(writer).await);
+                    }
+                    on_bytes(offset);
+                }
+                Err(e) => {
+                    let wait = delay;
+                    if retry(&mut attempt, &mut delay, &e.to_string()) {
+                        tokio::time::sleep(wait).await;
+                        continue 'outer;
+                    }
+                    return Err(DistributionError::Transport(format!(
+                        "blob {digest}: {e} after {offset} of {size} bytes"
+                    )));
+                }
+            }
+        }
+        if offset < size {
+            let wait = delay;
+            if retry(&mut attempt, &mut delay, "connection closed early") {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(DistributionError::Transport(format!(
+                "blob {digest}: unexpected EOF after {offset} of {size} bytes"
+            )));
+        }
+        break;
+    }
+    if tx.send(Cmd::Commit).await.is_err() {
+        return Err(writer_error(writer).await);
+    }
+    match writer.await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(DistributionError::Cancelled),
+        Ok(Err(StoreError::DigestMismatch { .. } | StoreError::SizeMismatch { .. })) => {
+            Err(DistributionError::DigestMismatch(digest))
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(DistributionError::Cancelled),
+    }
+}
+
+/// Progress of one layer, throttled to one "Downloading" message per
+/// 100 ms (plus the last).
+fn downloading(progress: &ProgressSink, id: String, total: u64) -> impl FnMut(u64) + Send {
+    let progress = progress.clone();
+    let mut last: Option<Instant> = None;
+    move |done| {
+        let now = Instant::now();
+        if done == total || last.is_none_or(|l| now.duration_since(l) >= Duration::from_millis(100))
+        {
+            last = Some(now);
+            progress(JsonMessage::bytes("Downloading", id.clone(), done, total));
+        }
+    }
+}
+
+/// Resolves `reference` and downloads everything the image needs into
+/// `content` (see the module docs), emitting Docker's pull messages up to
+/// "Download complete" / "Already exists". The caller registers the image
+/// and emits the final "Digest:" and "Status:" lines.
+pub async fn fetch(
+    dist: &Distribution,
+    content: &ContentStore,
+    staging: Option<&Path>,
+    reference: &Reference,
+    opts: &PullOptions,
+    progress: &ProgressSink,
+) -> Result<FetchedImage> {
+    let creds = &opts.credentials;
+    let want = tag_or_digest(reference);
+    // The manifest from the first endpoint that has it (mirrors first).
+    let mut last_err = None;
+    let mut found = None;
+    for ep in dist.endpoints(reference.domain(), true) {
+        let repo = match dist
+            .open(
+                &ep,
+                reference.domain(),
+                reference.path(),
+                creds,
+                &["pull"],
+                &[],
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(e @ DistributionError::Transport(_)) => {
+                last_err = Some(e);
+                continue;
+            }
+            Err(e) if ep.mirror => {
+                last_err = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let lookup = match reference.digest() {
+            Some(d) => d.to_string(),
+            None => want.clone(),
+        };
+        match repo.get_manifest(&lookup).await {
+            Ok(Ok(m)) => {
+                found = Some((repo, m));
+                break;
+            }
+            Ok(Err(f)) if ep.mirror => {
+                tracing::info!(mirror = %ep.base, error = %f.docker_text(), "mirror failed, falling back");
+                last_err = Some(word_manifest_failure(reference, creds, &f));
+            }
+            Ok(Err(f)) => return Err(word_manifest_failure(reference, creds, &f)),
+            Err(e) if ep.mirror || matches!(e, DistributionError::Transport(_)) => {
+                last_err = Some(e)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let Some((repo, top)) = found else {
+        return Err(last_err.unwrap_or_else(|| {
+            DistributionError::Transport(format!("no endpoint for {}", reference.domain()))
+        }));
+    };
+    let top_digest = top.digest.clone();
+    let was_index = berth_image::oci::is_index(&top.media_type);
+    let (m, mdigest, mt, mbytes) = match manifest::parse(&top.media_type, &top.bytes)? {
+        Fetched::Manifest(m) => (m, top.digest.clone(), top.media_type.clone(), top.bytes),
+        Fetched::Index(idx) => {
+            let platform = opts.platform.clone().unwrap_or_default();
+            let d = platform.choose(&idx)?;
+            let child = match repo.get_manifest(&d.digest.to_string()).await? {
+                Ok(c) => c,
+                Err(f) => return Err(word_manifest_failure(reference, creds, &f)),
+            };
+            if child.bytes.len() as u64 != d.size {
+                return Err(DistributionError::ManifestDigestMismatch(d.digest.clone()));
+            }
+            match manifest::parse(&child.media_type, &child.bytes)? {
+                Fetched::Manifest(m) => (m, child.digest, child.media_type, child.bytes),
+                Fetched::Index(_) => {
+                    return Err(DistributionError::Protocol(
+                        "nested index where a manifest was expected".into(),
+                    ))
+                }
+            }
+        }
+    };
+    progress(JsonMessage::status_id(
+        format!("Pulling from {}", reference.path()),
+        want.clone(),
+    ));
+    let cmt = m.config.media_type.as_str();
+    if cmt != oci::MT_OCI_CONFIG && cmt != oci::MT_DOCKER_CONFIG {
+        return Err(DistributionError::Protocol(format!(
+            "unsupported config media type {cmt:?}"
+        )));
+    }
+    if m.config.size > CONFIG_MAX {
+        return Err(DistributionError::Protocol(format!(
+            "config of {} bytes is too large",
+            m.config.size
+        )));
+    }
+    // The manifest itself, verified by its digest.
+    content.put(&mbytes, Some(mdigest.clone()))?;
+    if let Some(s) = staging {
+        stage(content, s, &mdigest).map_err(StoreError::io(s))?;
+    }
+    // Layers: which are present, and announce the others.
+    let mut layers = Vec::new();
+    for l in &m.layers {
+        berth_store::Compression::from_media_type(&l.media_type)?;
+        let here = present(content, staging, &l.digest, l.size);
+        progress(JsonMessage::layer(
+            if here {
+                "Already exists"
+            } else {
+                "Pulling fs layer"
+            },
+            l.digest.short(),
+        ));
+        layers.push(FetchedLayer {
+            descriptor: l.clone(),
+            already_present: here,
+        });
+    }
+    // The config, then the missing layers, bounded.
+    if !present(content, staging, &m.config.digest, m.config.size) {
+        download_blob(
+            &repo,
+            dist.options(),
+            &m.config,
+            content,
+            staging,
+            &mut |_| {},
+        )
+        .await?;
+    }
+    let config = content.read(&m.config.digest)?;
+    if let Some(p) = &opts.platform {
+        if !was_index {
+            check_platform(reference, p, &config)?;
+        }
+    }
+    let sem = Arc::new(tokio::sync::Semaphore::new(
+        dist.options().max_concurrent_downloads.max(1),
+    ));
+    let repo = &repo;
+    let jobs = layers.iter().filter(|l| !l.already_present).map(|l| {
+        let sem = sem.clone();
+        let d = l.descriptor.clone();
+        async move {
+            let id = d.digest.short().to_string();
+            let permit = match sem.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    progress(JsonMessage::layer("Waiting", id.clone()));
+                    sem.acquire_owned()
+                        .await
+                        .map_err(|_| DistributionError::Cancelled)?
+                }
+            };
+            let mut report = downloading(progress, id.clone(), d.size);
+            download_blob(repo, dist.options(), &d, content, staging, &mut report).await?;
+            drop(permit);
+            progress(JsonMessage::layer("Verifying Checksum", id.clone()));
+            progress(JsonMessage::layer("Download complete", id));
+            Ok::<(), DistributionError>(())
+        }
+    });
+    futures_util::future::try_join_all(jobs).await?;
+    Ok(FetchedImage {
+        reference: reference.clone(),
+        digest: top_digest,
+        manifest_digest: mdigest,
+        manifest_media_type: mt,
+        manifest_bytes: mbytes,
+        manifest: m,
+        config,
+        layers,
+    })
+}
+
+fn check_platform(r: &Reference, p: &Platform, config: &[u8]) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Cfg {
+        #[serde(default)]
+        os: String,
+        #[serde(default)]
+        architecture: String,
+        #[serde(default)]
+        variant: Option<String>,
+    }
+    let c: Cfg = serde_json::from_slice(config)
+        .map_err(|e| DistributionError::Protocol(format!("invalid image config: {e}")))?;
+    let actual = oci::Platform {
+        architecture: c.architecture,
+        os: c.os,
+        variant: c.variant,
+        os_version: None,
+    };
+    if p.matches(&actual) {
+        return Ok(());
+    }
+    let mut a = format!("{}/{}", actual.os, actual.architecture);
+    if let Some(v) = &actual.variant {
+        a.push('/');
+        a.push_str(v);
+    }
+    Err(DistributionError::PlatformMismatch {
+        reference: r.familiar(),
+        wanted: p.to_string(),
+        actual: a,
+    })
+}
