@@ -391,8 +391,8 @@ impl Cgroup {
     /// which parents it made. In v1 `cpuset`, each newly made level gets
     /// `cpuset.cpus` and `cpuset.mems` copied from its parent (a new cpuset
     /// cgroup starts empty and accepts no task, cgroup-v1/cpusets.rst 2.1).
-    /// In the unified layout it enables the available controllers in
-    /// `cgroup.subtree_control` of every ancestor (cgroup-v2.rst
+    /// In the cgroup2 hierarchy (unified or hybrid) it enables the available
+    /// controllers in `cgroup.subtree_control` of every ancestor (cgroup-v2.rst
     /// "Enabling and Disabling"). Idempotent.
     pub fn create(&self) -> Result<()> {
         for (key, dir) in &self.paths {
@@ -411,7 +411,9 @@ impl Cgroup {
                 }
                 inherit_cpuset(dir)?;
             }
-            if key.is_empty() && self.layout == Layout::Unified {
+            // Hybrid hosts may bind some controllers (hugetlb here) to
+            // cgroup2: enable them down the path too.
+            if key.is_empty() {
                 resources::enable_v2_controllers(dir)?;
             }
         }
@@ -458,8 +460,11 @@ impl Cgroup {
     ///   `BPF_PROG_TYPE_CGROUP_DEVICE` program, which this crate does not
     ///   build: on v2 device rules fail with [`Error::Unsupported`] (fail
     ///   closed) unless they allow everything.
-    /// * hugepageLimits, network, rdma: v1 `hugetlb`, `net_cls`/`net_prio`,
-    ///   `rdma`; [`Error::ControllerMissing`] when not mounted.
+    /// * hugepageLimits: v1 `hugetlb.<size>.limit_in_bytes`; on a hybrid
+    ///   host whose hugetlb controller is bound to cgroup2, and on v2,
+    ///   `hugetlb.<size>.max` and `hugetlb.<size>.rsvd.max` in the cgroup2 dir.
+    /// * network, rdma: v1 `net_cls`/`net_prio`, `rdma`;
+    ///   [`Error::ControllerMissing`] when not mounted.
     /// * unified: written verbatim as files of the cgroup2 directory.
     ///
     /// Errors name the file and the value written.

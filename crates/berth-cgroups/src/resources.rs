@@ -205,12 +205,24 @@ pub(crate) fn set_v1(cg: &Cgroup, r: &LinuxResources, linux_devices: &[LinuxDevi
     }
     if let Some(h) = r.hugepage_limits() {
         if !h.is_empty() {
-            let dir = dir_of(cg, "hugetlb", "hugepageLimits")?;
-            for l in h {
-                write_file(
-                    &dir.join(format!("hugetlb.{}.limit_in_bytes", l.page_size())),
-                    &l.limit().to_string(),
-                )?;
+            if let Some(dir) = cg.path_of("hugetlb") {
+                for l in h {
+                    write_file(
+                        &dir.join(format!("hugetlb.{}.limit_in_bytes", l.page_size())),
+                        &l.limit().to_string(),
+                    )?;
+                }
+            } else if let Some(dir) = cg
+                .path_of(UNIFIED)
+                .filter(|d| has_v2_controller(d, "hugetlb"))
+            {
+                // Hybrid host with hugetlb bound to cgroup2 (as here).
+                write_v2_hugetlb(dir, h)?;
+            } else {
+                return Err(Error::ControllerMissing {
+                    resource: "hugepageLimits",
+                    controller: "hugetlb",
+                });
             }
         }
     }
@@ -496,6 +508,30 @@ fn set_v1_blkio(cg: &Cgroup, b: &LinuxBlockIo) -> Result<()> {
     Ok(())
 }
 
+/// True when `controller` is listed in `dir/cgroup.controllers` (cgroup2).
+fn has_v2_controller(dir: &Path, controller: &str) -> bool {
+    read_opt(&dir.join("cgroup.controllers"))
+        .ok()
+        .flatten()
+        .is_some_and(|c| c.split_whitespace().any(|x| x == controller))
+}
+
+/// cgroup2 hugetlb: `hugetlb.<size>.max` (bytes, `max` for a negative
+/// limit) and, where the kernel has it, the reservation limit
+/// `hugetlb.<size>.rsvd.max` (the OCI field prefers reservations,
+/// cgroup-v2.rst "HugeTLB").
+fn write_v2_hugetlb(dir: &Path, limits: &[oci_spec::runtime::LinuxHugepageLimit]) -> Result<()> {
+    for l in limits {
+        let v = i64_or_max(l.limit());
+        write_file(&dir.join(format!("hugetlb.{}.max", l.page_size())), &v)?;
+        let rsvd = dir.join(format!("hugetlb.{}.rsvd.max", l.page_size()));
+        if rsvd.exists() {
+            write_file(&rsvd, &v)?;
+        }
+    }
+    Ok(())
+}
+
 /// Enables every controller listed in the root's `cgroup.controllers` in
 /// `cgroup.subtree_control` of each ancestor of `leaf` (not the leaf).
 /// A controller the kernel refuses (e.g. EBUSY because of the "no internal
@@ -619,13 +655,8 @@ pub(crate) fn set_v2(cg: &Cgroup, r: &LinuxResources, linux_devices: &[LinuxDevi
                 .into(),
         ));
     }
-    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
-        for l in r.hugepage_limits().iter().flatten() {
-            write_file(
-                &dir.join(format!("hugetlb.{}.max", l.page_size())),
-                &l.limit().to_string(),
-            )?;
-        }
+    if let Some(h) = r.hugepage_limits().as_ref().filter(|h| !h.is_empty()) {
+        write_v2_hugetlb(dir, h)?;
     }
     if r.network()
         .as_ref()
