@@ -276,14 +276,28 @@ fn hyper_method_post() -> berth_client::Method {
     berth_client::Method::POST
 }
 
+/// `POST /exec/{id}/start`'s body (berth-api's `ExecStartConfig`).
+fn start_body(detach: bool, tty: bool, console_size: Option<[u32; 2]>) -> Result<Value, Fail> {
+    let b = models::ExecStartConfig {
+        detach,
+        tty,
+        console_size,
+    };
+    serde_json::to_value(&b).map_err(|e| Fail::msg(e.to_string()))
+}
+
+/// The exit code of a `POST /containers/{id}/wait` answer (berth-api's
+/// `WaitResponse`); a wait error becomes a failure with status 125.
 fn wait_code(v: &Value) -> Result<i32, Fail> {
-    if let Some(m) = v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
+    let w: models::WaitResponse =
+        serde_json::from_value(v.clone()).map_err(|e| Fail::msg(e.to_string()))?;
+    if let Some(m) = w.error.map(|e| e.message).filter(|m| !m.is_empty()) {
         return Err(Fail {
-            msg: Some(m.to_string()),
+            msg: Some(m),
             code: 125,
         });
     }
-    Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32)
+    Ok(w.status_code as i32)
 }
 
 async fn resize(c: &mut Client, kind: &str, id: &str) {
@@ -589,26 +603,20 @@ pub async fn exec(c: &mut Client, a: ExecArgs) -> CmdResult {
     if a.tty && a.interactive && !std::io::stdin().is_terminal() {
         return Err(Fail::msg("the input device is not a TTY"));
     }
-    let mut body = json!({
-        "AttachStdin": a.interactive && !a.detach,
-        "AttachStdout": !a.detach,
-        "AttachStderr": !a.detach,
-        "Tty": a.tty,
-        "Privileged": a.privileged,
-        "Cmd": a.command,
-        "Env": env,
-        "Detach": a.detach,
-        "ConsoleSize": console_size,
-    });
-    if let Some(u) = &a.user {
-        body["User"] = json!(u);
-    }
-    if let Some(w) = &a.workdir {
-        body["WorkingDir"] = json!(w);
-    }
-    if let Some(k) = &a.detach_keys {
-        body["DetachKeys"] = json!(k);
-    }
+    let cfg = models::ExecConfig {
+        attach_stdin: a.interactive && !a.detach,
+        attach_stdout: !a.detach,
+        attach_stderr: !a.detach,
+        tty: a.tty,
+        privileged: a.privileged,
+        cmd: Some(a.command.clone()),
+        env,
+        console_size,
+        user: a.user.clone().unwrap_or_default(),
+        working_dir: a.workdir.clone().unwrap_or_default(),
+        detach_keys: a.detach_keys.clone().unwrap_or_default(),
+    };
+    let body = serde_json::to_value(&cfg).map_err(|e| Fail::msg(e.to_string()))?;
     let created: Value = c
         .post_json(&format!("/containers/{}/exec", qs(&a.container)), &body)
         .await?;
@@ -616,7 +624,7 @@ pub async fn exec(c: &mut Client, a: ExecArgs) -> CmdResult {
     if a.detach {
         c.post(
             &format!("/exec/{eid}/start"),
-            Some(&json!({"Detach": true, "Tty": a.tty})),
+            Some(&start_body(true, a.tty, None)?),
         )
         .await?;
         return Ok(());
@@ -625,7 +633,7 @@ pub async fn exec(c: &mut Client, a: ExecArgs) -> CmdResult {
     let conn = c
         .hijack(
             &format!("/exec/{eid}/start"),
-            Some(&json!({"Detach": false, "Tty": a.tty, "ConsoleSize": console_size})),
+            Some(&start_body(false, a.tty, console_size)?),
         )
         .await?;
     let raw = if a.tty && a.interactive {
