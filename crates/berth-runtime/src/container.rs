@@ -111,7 +111,6 @@ const T_MAPPED: u8 = b'M';
 const T_HOOKS: u8 = b'H';
 const T_HOOKS_DONE: u8 = b'h';
 const T_READY: u8 = b'R';
-const T_START: u8 = b'S';
 const T_ERR: u8 = b'E';
 const T_PID: u8 = b'P';
 
@@ -430,9 +429,9 @@ fn init_child(
     // Checked here so that create fails on a missing program; resolved
     // again with the process's own credentials right before exec.
     process::find_program(&proc_home)?;
-    if l.mode == Mode::Create {
-        nix::sys::prctl::set_pdeathsig(None).ctx(|| "clear PR_SET_PDEATHSIG".into())?;
-    }
+    // From here on the container outlives the runtime process (create
+    // returns; run -d returns).
+    nix::sys::prctl::set_pdeathsig(None).ctx(|| "clear PR_SET_PDEATHSIG".into())?;
     send_msg(sync.as_fd(), T_READY, b"")?;
     // Wait for start: a byte on the start socket (create) or the sync socket (run).
     let chan: OwnedFd = match listener {
@@ -444,11 +443,9 @@ fn init_child(
                 .ctx(|| "read the start request".into())?;
             OwnedFd::from(conn)
         }
-        None => {
-            expect(sync.as_fd(), T_START, "start")?;
-            nix::sys::prctl::set_pdeathsig(None).ctx(|| "clear PR_SET_PDEATHSIG".into())?;
-            sync.try_clone().ctx(|| "dup sync".into())?
-        }
+        // run: no separate start; go on at once (one process hand-off
+        // less), reporting any later failure on the sync socket.
+        None => sync.try_clone().ctx(|| "dup sync".into())?,
     };
     let r = finish_and_exec(l.spec, &proc_home, dmz, l.preserve_fds, &chan, l);
     child_exit_stream(&chan, r)
@@ -1166,7 +1163,8 @@ impl Runtime {
             (Some(s), Some(true)) => Some(recv_fd(s)?),
             _ => None,
         };
-        send_msg(sync.as_fd(), T_START, b"")?;
+        // The init process went on to exec after its ready message: EOF on
+        // the sync socket (close-on-exec) means the user program runs.
         match recv_msg(sync.as_fd(), SETUP_TIMEOUT)? {
             None => {}
             Some((T_ERR, m)) => return Err(Error::Setup(String::from_utf8_lossy(&m).into_owned())),
