@@ -34,7 +34,11 @@
 //! gives a container its rw layer as an [`OverlayMount`] (see
 //! `berth_store::snapshot` for the lowerdir length rule: `mount_data()`
 //! returns absolute options or, for many layers, relative ones to use from
-//! `base`), [`ImageService::remove_snapshot`] deletes it. The "in use" checks
+//! `base`), [`ImageService::remove_snapshot`] deletes it,
+//! [`ImageService::export_snapshot_diff`] writes its rw layer as a layer tar
+//! (whiteouts in image-spec form; for `commit`) and
+//! [`ImageService::export_rootfs`] a mounted rootfs as one flat tar (`GET
+//! /containers/{id}/export`). The "in use" checks
 //! of `remove` and `prune` take the containers as a slice of
 //! [`ContainerUse`] that the engine supplies.
 //!
