@@ -6,9 +6,30 @@ mod common;
 
 use common::{pty, Daemon};
 
-#[test]
-fn lists_inspect_and_errors_match_docker() {
-    let d = Daemon::start();
+/// Each scenario runs twice: against docker's own dockerd (the reference
+/// the docker CLI was made for) and against Berth's berthd, comparing
+/// berth's output with the docker CLI's on the same daemon both times.
+macro_rules! on_both_daemons {
+    ($($name:ident),* $(,)?) => {
+        mod dockerd {
+            $( #[test] fn $name() { super::$name(&super::Daemon::start_kind("dockerd")) } )*
+        }
+        mod berthd {
+            $( #[test] fn $name() { super::$name(&super::Daemon::start_kind("berthd")) } )*
+        }
+    };
+}
+
+on_both_daemons!(
+    lists_inspect_and_errors_match_docker,
+    run_exit_codes_env_and_limits,
+    lifecycle_logs_exec,
+    images_load_save_import_tag_rmi_events,
+    version_info_help_and_host_selection,
+    interactive_tty_raw_mode_detach_and_exit_codes,
+);
+
+fn lists_inspect_and_errors_match_docker(d: &Daemon) {
     let r = d.berth(&[
         "run",
         "-d",
@@ -103,9 +124,7 @@ fn lists_inspect_and_errors_match_docker() {
     d.expect(&["rm", "-f", "web", "idle"], "web\nidle\n", 0);
 }
 
-#[test]
-fn run_exit_codes_env_and_limits() {
-    let d = Daemon::start();
+fn run_exit_codes_env_and_limits(d: &Daemon) {
     for args in [
         &["run", "--rm", "--network", "none", "busybox", "echo", "hi"][..],
         &[
@@ -312,9 +331,7 @@ fn run_exit_codes_env_and_limits() {
     d.berth(&["rm", "-f", "lim"]);
 }
 
-#[test]
-fn lifecycle_logs_exec() {
-    let d = Daemon::start();
+fn lifecycle_logs_exec(d: &Daemon) {
     let r = d.berth(&[
         "run",
         "-d",
@@ -425,9 +442,7 @@ fn lifecycle_logs_exec() {
     assert_eq!(d.berth(&["ps", "-aq"]).out, "");
 }
 
-#[test]
-fn images_load_save_import_tag_rmi_events() {
-    let d = Daemon::start();
+fn images_load_save_import_tag_rmi_events(d: &Daemon) {
     let tar = d.dir().join("bb.tar");
     let r = d.berth(&["save", "-o", tar.to_str().unwrap(), "busybox"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -498,9 +513,7 @@ fn images_load_save_import_tag_rmi_events() {
     );
 }
 
-#[test]
-fn version_info_help_and_host_selection() {
-    let d = Daemon::start();
+fn version_info_help_and_host_selection(d: &Daemon) {
     let v = d.berth(&["version"]);
     assert_eq!(v.code, 0, "{v:?}");
     let dv = d.docker(&["version"]);
@@ -574,9 +587,7 @@ fn version_info_help_and_host_selection() {
     }
 }
 
-#[test]
-fn interactive_tty_raw_mode_detach_and_exit_codes() {
-    let d = Daemon::start();
+fn interactive_tty_raw_mode_detach_and_exit_codes(d: &Daemon) {
     let b = common::berth_bin();
     let b = b.to_str().unwrap();
     let (out, code, restored) = pty(

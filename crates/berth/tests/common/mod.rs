@@ -84,12 +84,47 @@ fn workspace_target() -> PathBuf {
     berth_bin().parent().expect("profile dir").to_path_buf()
 }
 
+/// Builds (or freshens) berthd and berth-monitor in this test's target
+/// profile once per test process: `cargo test -p berth` does not build
+/// other packages' binaries.
+pub fn berthd_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let dir = workspace_target();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut c = Command::new(cargo);
+        c.args(["build", "-q", "-p", "berthd", "-p", "berth-monitor"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            c.arg("--release");
+        }
+        let st = c.status().expect("run cargo build");
+        assert!(
+            st.success(),
+            "cargo build -p berthd -p berth-monitor failed"
+        );
+    });
+    let bin = dir.join("berthd");
+    assert!(
+        bin.is_file(),
+        "{} missing after cargo build -p berthd",
+        bin.display()
+    );
+    bin
+}
+
 impl Daemon {
-    /// Starts the daemon chosen by `BERTH_CLI_TEST_DAEMON` and loads
-    /// `busybox-docker.tar` into it with `docker load`.
+    /// Starts the daemon chosen by `BERTH_CLI_TEST_DAEMON` (default
+    /// dockerd) and loads `busybox-docker.tar` with `docker load`.
     pub fn start() -> Daemon {
-        berth_testutil::require_root();
         let kind = std::env::var("BERTH_CLI_TEST_DAEMON").unwrap_or_else(|_| "dockerd".into());
+        Daemon::start_kind(&kind)
+    }
+
+    /// Starts `kind` ("dockerd" or "berthd") on a fresh socket and data
+    /// root, and loads `busybox-docker.tar` with `docker load`.
+    pub fn start_kind(kind: &str) -> Daemon {
+        berth_testutil::require_root();
+        let kind = kind.to_string();
         let dir = berth_testutil::tempdir();
         let sock = dir.path().join("d.sock");
         let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
