@@ -191,7 +191,7 @@ impl Container {
     pub fn update<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
         let mut r = self.rec.lock().expect("record lock");
         let out = f(&mut r);
-        if let Err(e) = save(&self.dir, &r) {
+        if let Err(e) = save_nosync(&self.dir, &r) {
             tracing::error!("persist container {}: {e}", self.id);
         }
         out
@@ -208,6 +208,16 @@ pub fn save(dir: &Path, r: &Record) -> std::io::Result<()> {
     write_atomic(
         &dir.join("config.json"),
         &serde_json::to_vec(r).map_err(std::io::Error::other)?,
+    )
+}
+
+/// Replaces `<dir>/config.json` atomically without fsync (state changes on
+/// the hot path; the monitor's fsynced exit record backs exit codes).
+pub fn save_nosync(dir: &Path, r: &Record) -> std::io::Result<()> {
+    crate::util::write_replace(
+        &dir.join("config.json"),
+        &serde_json::to_vec(r).map_err(std::io::Error::other)?,
+        false,
     )
 }
 

@@ -501,9 +501,10 @@ impl Engine {
                 format!("failed to create task for container: {}", e.message),
             ))
         })?;
-        util::write_atomic(
+        util::write_replace(
             &bdir.join("config.json"),
-            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+            &serde_json::to_vec(&spec).unwrap_or_default(),
+            false,
         )
         .map_err(sys("write config.json"))?;
         let lc = &rec.host_config.log_config;
@@ -538,9 +539,10 @@ impl Engine {
             cgroups_path: Some(bundle::cgroups_path(&c.id)),
             socket: Some(monitor::socket(&run_dir)),
         };
-        util::write_atomic(
+        util::write_replace(
             &run_dir.join(berth_monitor::proto::CONFIG_FILE),
             &serde_json::to_vec(&mcfg).unwrap_or_default(),
+            false,
         )
         .map_err(sys("write monitor config"))?;
         let (child, _pid) =

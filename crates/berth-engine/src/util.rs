@@ -20,11 +20,20 @@ pub fn time_or_zero(ns: i128) -> String {
 /// Writes `data` to `path` crash-safely: temp file in the same directory,
 /// fsync, rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_replace(path, data, true)
+}
+
+/// Temp file + rename, with or without fsync. Without it the replacement is
+/// still atomic for readers and across a daemon crash (the restart-survival
+/// case); only a power loss can lose the newest version.
+pub fn write_replace(path: &Path, data: &[u8], sync: bool) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_data()?;
+        if sync {
+            f.sync_data()?;
+        }
     }
     std::fs::rename(&tmp, path)
 }
