@@ -201,3 +201,69 @@ async fn missing_tag_and_missing_repository_are_worded_like_docker() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrors_are_tried_first_and_fall_back() {
+    bounded(LIMIT, async {
+        let tmp = tempdir();
+        let a = tempdir();
+        let b = tempdir();
+        let origin = berth_registry(a.path(), Auth::None).await;
+        let mirror = berth_registry(b.path(), Auth::None).await;
+        let oh = host_of(&origin.url());
+        let mh = host_of(&mirror.url());
+        // Only the mirror has busybox; only the origin has debian.
+        skopeo_push("busybox-oci", &mh, "library/busybox:latest", false).await;
+        skopeo_push("debian-oci", &oh, "library/debian:latest", false).await;
+        let mut o = Options::default();
+        o.mirrors.insert(oh.clone(), vec![format!("http://{mh}")]);
+        let d = Distribution::new(o).unwrap();
+        assert_eq!(d.endpoints(&oh, true)[0].base, format!("http://{mh}"));
+        assert!(
+            d.endpoints(&oh, false).iter().all(|e| !e.mirror),
+            "no mirrors for push"
+        );
+        let svc = image_service(tmp.path(), "data");
+        let rec = Recorder::default();
+        let out = pull(
+            &d,
+            &svc,
+            &format!("{oh}/library/busybox"),
+            &PullOptions::default(),
+            &rec.sink(),
+        )
+        .await
+        .expect("pull served by the mirror");
+        assert_eq!(out.id.to_string(), fixture_image_id("busybox-oci"));
+        // The image is named after the origin, not the mirror.
+        assert!(svc.inspect(&format!("{oh}/library/busybox:latest")).is_ok());
+        let out = pull(
+            &d,
+            &svc,
+            &format!("{oh}/library/debian"),
+            &PullOptions::default(),
+            &rec.sink(),
+        )
+        .await
+        .expect("mirror lacks it: fall back to the origin");
+        assert_eq!(out.id.to_string(), fixture_image_id("debian-oci"));
+        // Docker Hub mirrors (registry-mirrors) apply to docker.io only.
+        let hub = Distribution::new(Options {
+            registry_mirrors: vec![format!("http://{mh}")],
+            ..Default::default()
+        })
+        .unwrap();
+        rec.clear();
+        let out = pull(&hub, &svc, "busybox", &PullOptions::default(), &rec.sink())
+            .await
+            .expect("docker.io/library/busybox from the hub mirror");
+        assert_eq!(out.id.to_string(), fixture_image_id("busybox-oci"));
+        assert_eq!(
+            rec.statuses().last().unwrap(),
+            "Status: Downloaded newer image for busybox:latest"
+        );
+        origin.shutdown().await;
+        mirror.shutdown().await;
+    })
+    .await
+}
