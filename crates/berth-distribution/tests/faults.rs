@@ -173,16 +173,19 @@ async fn digest_mismatch_fails_and_stores_nothing() {
 /// A proxy in front of a registry, one request per connection
 /// (`Connection: close`), that cuts the first whole-blob GET of `cut_path`
 /// after `cut_after` body bytes. Records every request's Range header.
+/// (path, Range header) of every request, in order.
+type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 struct CuttingProxy {
     host: String,
-    ranges: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    ranges: RequestLog,
     task: tokio::task::JoinHandle<()>,
 }
 
 async fn cutting_proxy(upstream: String, cut_path: String, cut_after: usize) -> CuttingProxy {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let host = l.local_addr().unwrap().to_string();
-    let ranges: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let ranges: RequestLog = Arc::default();
     let cut_done = Arc::new(AtomicBool::new(false));
     let r2 = ranges.clone();
     let task = tokio::spawn(async move {
