@@ -554,6 +554,9 @@ pub async fn attach(c: &mut Client, a: AttachArgs) -> CmdResult {
         "/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1",
         stdin as u8
     );
+    // like docker's attach, register a wait (condition not-running) so the
+    // exit code is the daemon's answer, not a racy inspect after EOF
+    let waiter = wait_registered(c, &id, "not-running").await;
     let conn = c.hijack(&path, None).await?;
     let raw = if tty && stdin {
         Some(term::RawGuard::new())
@@ -580,14 +583,12 @@ pub async fn attach(c: &mut Client, a: AttachArgs) -> CmdResult {
         t.abort();
     }
     if let Ok(Outcome::Detached) = res {
+        waiter.abort();
         eprintln!("read escape sequence");
         return Err(Fail::code(1));
     }
-    let info: Value = sc
-        .get_json(&format!("/containers/{id}/json"))
-        .await
-        .unwrap_or_default();
-    exit_with(info["State"]["ExitCode"].as_i64().unwrap_or(0) as i32)
+    let v = waiter.await.map_err(|e| Fail::msg(e.to_string()))??;
+    exit_with(wait_code(&v).map_err(|f| Fail { code: 1, ..f })?)
 }
 
 /// `berth exec`: `POST /containers/{id}/exec`, then `POST /exec/{id}/start`

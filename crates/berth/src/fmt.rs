@@ -402,6 +402,110 @@ fn f_pad(args: &[Value]) -> Result<Value, FuncError> {
         " ".repeat(n(2))
     )))
 }
+/// Go's `%v` of a value: `[a b]` for lists, `map[k:v]` for objects,
+/// `<nil>` for null (gtmpl would print Rust's debug form).
+fn go_v(v: &Value) -> String {
+    match v {
+        Value::NoValue => "<no value>".into(),
+        Value::Nil => "<nil>".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_v).collect::<Vec<_>>().join(" ")),
+        Value::Object(o) | Value::Map(o) => {
+            let mut ks: Vec<&String> = o.keys().filter(|k| k.as_str() != ORDER_KEY).collect();
+            ks.sort();
+            format!(
+                "map[{}]",
+                ks.iter()
+                    .map(|k| format!("{k}:{}", go_v(&o[k.as_str()])))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+fn f_gofmt(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(match args.first() {
+        Some(v @ (Value::Array(_) | Value::Object(_) | Value::Map(_) | Value::Nil)) => {
+            Value::String(go_v(v))
+        }
+        Some(v) => v.clone(),
+        None => Value::NoValue,
+    })
+}
+
+/// Wraps each printing action `{{ pipeline }}` as `{{ gofmt (pipeline) }}`
+/// so lists and maps print as Go prints them; control actions, comments
+/// and assignments are left alone.
+pub fn wrap_actions(t: &str) -> String {
+    const KEYWORDS: [&str; 10] = [
+        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+    ];
+    let mut out = String::with_capacity(t.len() + 16);
+    let mut rest = t;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        // find the closing braces outside string literals
+        let bytes = after.as_bytes();
+        let (mut i, mut quote) = (0, None::<u8>);
+        let mut end = None;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match quote {
+                Some(q) => {
+                    if b == b'\\' && q == b'"' {
+                        i += 1;
+                    } else if b == q {
+                        quote = None;
+                    }
+                }
+                None if b == b'"' || b == b'`' || b == b'\'' => quote = Some(b),
+                None if b == b'}' && bytes.get(i + 1) == Some(&b'}') => {
+                    end = Some(i);
+                    break;
+                }
+                None => {}
+            }
+            i += 1;
+        }
+        let Some(end) = end else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..end];
+        let (lt, body) = match inner.strip_prefix('-') {
+            Some(b) if b.starts_with(char::is_whitespace) => ("- ", b),
+            _ => ("", inner),
+        };
+        let body_t = body.trim_end();
+        let (body_t, rt) = match body_t.strip_suffix('-') {
+            Some(b) if b.ends_with(char::is_whitespace) => (b, " -"),
+            _ => (body_t, ""),
+        };
+        let core = body_t.trim();
+        let first = core
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("");
+        let leave = core.is_empty()
+            || core.starts_with("/*")
+            || KEYWORDS.contains(&first)
+            || core.contains(":=")
+            || (core.starts_with('$') && core.contains(" = "));
+        if leave {
+            out.push_str("{{");
+            out.push_str(inner);
+            out.push_str("}}");
+        } else {
+            out.push_str(&format!("{{{{{lt}gofmt ({core}){rt}}}}}"));
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn f_table(args: &[Value]) -> Result<Value, FuncError> {
     Ok(args.first().cloned().unwrap_or(Value::NoValue))
 }
@@ -427,8 +531,9 @@ impl Tmpl {
             ("truncate", f_truncate),
             ("pad", f_pad),
             ("table", f_table),
+            ("gofmt", f_gofmt),
         ]);
-        t.parse(text)
+        t.parse(wrap_actions(text))
             .map_err(|e| format!("template parsing error: {e}"))?;
         Ok(Tmpl { t })
     }
@@ -666,6 +771,31 @@ mod tests {
         assert_eq!(r("{{title \"hello world\"}}"), "Hello World");
         assert_eq!(r("{{range split \"a:b\" \":\"}}[{{.}}]{{end}}"), "[a][b]");
         assert!(Tmpl::parse("{{.ID").is_err());
+        // lists and maps print as Go's %v
+        assert_eq!(r("{{.Config.Cmd}} {{.Config.Labels}}"), "[sh -c] map[]");
+        assert_eq!(r("{{range .Config.Cmd}}<{{.}}>{{end}}"), "<sh><-c>");
+        assert_eq!(r("{{if .State.Running}}up{{else}}down{{end}}"), "up");
+        assert_eq!(r("{{$n := .Names}}{{$n}}-{{- \"x\" -}}"), "web-x");
+        assert_eq!(r("{{/* c */}}{{printf \"%s}}\" .ID}}"), "abcdef123456}}");
+    }
+
+    #[test]
+    fn action_wrapping() {
+        assert_eq!(wrap_actions("a {{.X}} b"), "a {{gofmt (.X)}} b");
+        assert_eq!(
+            wrap_actions("{{- .X | upper -}}"),
+            "{{- gofmt (.X | upper) -}}"
+        );
+        assert_eq!(
+            wrap_actions("{{range .L}}{{.}}{{end}}"),
+            "{{range .L}}{{gofmt (.)}}{{end}}"
+        );
+        assert_eq!(
+            wrap_actions("{{$x := 1}}{{/* c */}}"),
+            "{{$x := 1}}{{/* c */}}"
+        );
+        assert_eq!(wrap_actions("{{\"}}\"}}"), "{{gofmt (\"}}\")}}");
+        assert_eq!(wrap_actions("{{-3}}"), "{{gofmt (-3)}}");
     }
 
     #[test]
