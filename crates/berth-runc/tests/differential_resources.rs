@@ -560,3 +560,29 @@ fn seccomp_with_no_new_privileges_off_as_root() {
         "{o:?}"
     );
 }
+
+#[test]
+fn seccomp_old_default_deny_profile_without_close_range() {
+    // runtime-tools' default profile shape: default ERRNO, an allowlist that
+    // names landlock_* (444-446) but not close_range (436), clone3 (435)
+    // or faccessat2 (439). The runtime must not need those after the filter
+    // is in place, and the container's libc falls back from them.
+    let mut v = docker_like();
+    let names = v["syscalls"][0]["names"].as_array_mut().unwrap();
+    names.retain(|n| !matches!(n.as_str(), Some("close_range" | "faccessat2" | "rseq")));
+    for n in [
+        "landlock_create_ruleset",
+        "landlock_add_rule",
+        "landlock_restrict_self",
+    ] {
+        names.push(json!(n));
+    }
+    v["syscalls"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["names"][0] != "clone3");
+    let mut c = Case::new("scold");
+    seccomp(&mut c, v).sh("echo piped | cat; ls /dev/null; grep -E '^Seccomp:' /proc/self/status");
+    let o = differential(&c);
+    assert_eq!(o.stdout, "piped\n/dev/null\nSeccomp:\t2\n");
+}
