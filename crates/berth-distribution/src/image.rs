@@ -1,20 +1,18 @@
 //! `docker pull` end to end over an [`ImageService`]: fetch (see
 //! [`crate::pull`]), register the image, and emit dockerd's closing lines.
 //!
-//! Registration goes through the image service's OCI-layout loader
-//! ([`ImageService::load_path`]), so layers are unpacked by chain ID, the
-//! config recorded and the tag set by the same code as `docker load`: the
-//! fetch stages every blob (hard links) into a private directory under the
-//! data root, an `index.json` naming the manifest and the reference is
-//! written next to them, and the directory is loaded. RepoDigests
-//! (`name@digest`) are then recorded as a digest reference.
+//! Registration is one call, [`ImageService::register_manifest`], which
+//! runs the manifest through the same code as `docker load` of an OCI
+//! layout (layers unpacked by chain ID, diff IDs checked, config recorded)
+//! and sets the tag and the RepoDigest (`name@digest`). The fetch also
+//! hard-links every blob into a private staging directory under the data
+//! root (`.pull-*`, removed when the pull ends) so that a garbage
+//! collection running between fetch and registration cannot lose them.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use berth_image::oci::{self, Descriptor, Index};
 use berth_image::{ImageService, Progress, Reference};
-use berth_store::RefKind;
 use berth_types::Digest;
 
 use crate::client::Distribution;
@@ -36,13 +34,6 @@ pub struct PullOutcome {
     pub up_to_date: bool,
 }
 
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
 /// The reference that gets tagged: the tag when the pull named one (and
 /// no digest), None for a pull by digest.
 fn tag_ref(r: &Reference) -> Option<Reference> {
@@ -52,54 +43,45 @@ fn tag_ref(r: &Reference) -> Option<Reference> {
     }
 }
 
-/// Registers a fetched image whose blobs are staged in `staging` (see
-/// [`crate::pull::fetch`]). Blocking: call from `spawn_blocking`.
-/// Emits "Extracting" and "Pull complete" for each downloaded layer.
-/// Returns (image ID, whether the reference already pointed at it).
+/// Registers a fetched image (see [`crate::pull::fetch`]) with
+/// [`ImageService::register_manifest`]: layers unpacked by chain ID, config
+/// recorded, tagged, RepoDigest `name@digest` recorded. Blocking: call
+/// from `spawn_blocking`. Emits "Extracting" and "Pull complete" for each
+/// downloaded layer. Blobs the store's garbage collector removed since the
+/// fetch are restored from `staging` first (a verified copy). Returns
+/// (image ID, whether the reference already pointed at it).
 pub fn register_fetched(
     svc: &ImageService,
     f: &FetchedImage,
     staging: &Path,
     progress: &ProgressSink,
 ) -> Result<(Digest, bool)> {
-    let db = &svc.store().db;
-    let tag = tag_ref(&f.reference);
-    let digest_ref = f.reference.with_digest(&f.digest);
-    let probe = tag.as_ref().unwrap_or(&digest_ref).to_string();
-    let before = db.resolve_ref(&probe)?;
-    let annotations = tag.as_ref().map(|t| {
-        let mut a = std::collections::BTreeMap::new();
-        a.insert(oci::ANN_IMAGE_NAME.to_string(), t.to_string());
-        a.insert(
-            oci::ANN_REF_NAME.to_string(),
-            t.tag().unwrap_or("latest").to_string(),
-        );
-        a
-    });
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(oci::MT_OCI_INDEX.to_string()),
-        manifests: vec![Descriptor {
-            media_type: f.manifest_media_type.clone(),
-            digest: f.manifest_digest.clone(),
-            size: f.manifest_bytes.len() as u64,
-            annotations,
-            platform: None,
-        }],
-        annotations: None,
+    let content = &svc.store().content;
+    let mut blobs = vec![
+        (f.manifest_digest.clone(), f.manifest_bytes.len() as u64),
+        (f.manifest.config.digest.clone(), f.manifest.config.size),
+    ];
+    blobs.extend(
+        f.layers
+            .iter()
+            .map(|l| (l.descriptor.digest.clone(), l.descriptor.size)),
+    );
+    let restore = || -> Result<()> {
+        for (d, size) in &blobs {
+            if content.contains(d) {
+                continue;
+            }
+            let p = staging
+                .join("blobs")
+                .join(d.algorithm().as_str())
+                .join(d.hex());
+            let mut file = std::fs::File::open(&p)
+                .map_err(|e| DistributionError::Store(berth_store::StoreError::io(&p)(e)))?;
+            content.put_reader(&mut file, Some(d.clone()), Some(*size))?;
+        }
+        Ok(())
     };
-    let io = |e: std::io::Error| DistributionError::Store(berth_store::StoreError::io(staging)(e));
-    std::fs::write(
-        staging.join("index.json"),
-        serde_json::to_vec(&index).expect("index serialises"),
-    )
-    .map_err(io)?;
-    std::fs::write(
-        staging.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .map_err(io)?;
-    // diff ID (what load reports) -> layer blob short ID (what pull shows).
+    // diff ID (what registration reports) -> layer blob short ID (what pull shows).
     #[derive(serde::Deserialize)]
     struct Cfg {
         rootfs: RootFs,
@@ -134,13 +116,30 @@ pub fn register_fetched(
             }
         }
     };
-    let loaded = svc.load_path(staging, &mut on_layer)?;
-    let id = loaded
-        .first()
-        .map(|l| l.id.clone())
-        .ok_or_else(|| DistributionError::Protocol("the pulled image did not load".into()))?;
-    db.set_ref(&digest_ref.to_string(), &id, RefKind::Digest, now_nanos())?;
-    Ok((id.clone(), before.as_ref() == Some(&id)))
+    let tag = tag_ref(&f.reference);
+    let repo_digest = f.reference.with_digest(&f.digest);
+    let mut attempt = 0;
+    loop {
+        restore()?;
+        match svc.register_manifest(
+            &f.manifest_digest,
+            tag.as_ref(),
+            Some(&repo_digest),
+            &mut on_layer,
+        ) {
+            Ok(r) => {
+                let up_to_date = r.previous.as_ref() == Some(&r.id);
+                return Ok((r.id, up_to_date));
+            }
+            // Collected between restore and registration: once more.
+            Err(berth_image::ImageError::Store(berth_store::StoreError::BlobNotFound(_)))
+                if attempt == 0 =>
+            {
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// `POST /images/create?fromImage=...&tag=...&platform=...`: pulls

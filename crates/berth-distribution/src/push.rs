@@ -255,21 +255,18 @@ pub async fn push(
     let mut images = Vec::new();
     for t in &tags {
         let full = named.with_tag(t);
-        let id = db
-            .resolve_ref(&full.to_string())?
-            .ok_or_else(|| DistributionError::NoSuchLocalImage(full.familiar()))?;
-        let rec = db
-            .image(&id)?
-            .ok_or_else(|| DistributionError::NoSuchLocalImage(full.familiar()))?;
-        images.push((t.clone(), rec));
+        if db.resolve_ref(&full.to_string())?.is_none() {
+            return Err(DistributionError::NoSuchLocalImage(full.familiar()));
+        }
+        images.push((t.clone(), svc.image_blobs(&full.to_string())?));
     }
     progress(JsonMessage::status(format!(
         "The push refers to repository [{repo_name}]"
     )));
     // Other repositories of this registry the images are known by: mount sources.
     let mut mount_from: Vec<String> = Vec::new();
-    for (_, rec) in &images {
-        for (n, _) in db.refs_of(&rec.id)? {
+    for (_, img) in &images {
+        for (n, _) in db.refs_of(&img.id)? {
             if let Ok(r) = Reference::parse(&n) {
                 if r.domain() == named.domain()
                     && r.path() != named.path()
@@ -296,31 +293,19 @@ pub async fn push(
         .await?;
     let content = &svc.store().content;
     let mut out = Vec::new();
-    for (t, rec) in images {
-        let mbytes = content.read(&rec.manifest)?;
-        let m: Manifest = serde_json::from_slice(&mbytes).map_err(|e| {
-            DistributionError::Protocol(format!("stored manifest {}: {e}", rec.manifest))
-        })?;
-        #[derive(serde::Deserialize)]
-        struct Cfg {
-            rootfs: RootFs,
-        }
-        #[derive(serde::Deserialize)]
-        struct RootFs {
-            diff_ids: Vec<Digest>,
-        }
-        let cfg: Cfg = serde_json::from_slice(&rec.config)
-            .map_err(|e| DistributionError::Protocol(format!("stored config {}: {e}", rec.id)))?;
+    for (t, img) in images {
+        let mbytes = img.manifest_bytes;
+        let m = Manifest {
+            schema_version: 2,
+            media_type: Some(img.manifest.media_type.clone()),
+            config: img.config,
+            layers: img.layers,
+            annotations: None,
+        };
         let ids: Vec<String> = m
             .layers
             .iter()
-            .zip(
-                cfg.rootfs
-                    .diff_ids
-                    .iter()
-                    .map(Some)
-                    .chain(std::iter::repeat(None)),
-            )
+            .zip(img.diff_ids.iter().map(Some).chain(std::iter::repeat(None)))
             .map(|(l, d)| d.unwrap_or(&l.digest).short().to_string())
             .collect();
         for id in &ids {
@@ -395,30 +380,4 @@ pub async fn push(
         });
     }
     Ok(out)
-}
-
-/// The blobs of a stored image, for callers that push by hand: (manifest
-/// digest, its media type, config digest, layer digests), all in the
-/// content store.
-pub fn image_blobs(
-    svc: &ImageService,
-    name: &str,
-) -> Result<(Digest, String, Digest, Vec<Digest>)> {
-    let id = svc.resolve(name)?;
-    let rec = svc
-        .store()
-        .db
-        .image(&id)?
-        .ok_or_else(|| DistributionError::NoSuchLocalImage(name.to_string()))?;
-    let mbytes = svc.store().content.read(&rec.manifest)?;
-    let m: Manifest = serde_json::from_slice(&mbytes).map_err(|e| {
-        DistributionError::Protocol(format!("stored manifest {}: {e}", rec.manifest))
-    })?;
-    Ok((
-        rec.manifest,
-        m.media_type
-            .unwrap_or_else(|| oci::MT_OCI_MANIFEST.to_string()),
-        m.config.digest,
-        m.layers.into_iter().map(|l| l.digest).collect(),
-    ))
 }

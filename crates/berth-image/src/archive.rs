@@ -193,6 +193,29 @@ fn blob_name_digest(name: &str) -> Option<Digest> {
 }
 
 impl Contents {
+    /// Contents whose files are blobs already in the content store (what a
+    /// registry pull fetched, verified): `index.json` in memory, and
+    /// `blobs/<alg>/<hex>` for each of `blobs` (small ones read into
+    /// memory, as [`Contents::read_dir`] keeps them; the rest by digest).
+    pub(crate) fn from_store(
+        store: &Store,
+        index_json: Vec<u8>,
+        blobs: &[(Digest, u64)],
+    ) -> Result<Contents> {
+        let mut c = Contents::default();
+        c.members
+            .insert("index.json".to_string(), Member::Mem(index_json));
+        for (d, size) in blobs {
+            let m = if *size <= MEM_MAX {
+                Member::Mem(store.content.read(d)?)
+            } else {
+                Member::Blob(d.clone(), store.content.size(d)?)
+            };
+            c.members.insert(blob_path(d), m);
+        }
+        Ok(c)
+    }
+
     /// Reads a tar stream, storing big members as blobs (verified against
     /// their name when it is `blobs/<alg>/<hex>`).
     pub(crate) fn read_tar(store: &Store, r: impl Read) -> Result<Contents> {

@@ -54,12 +54,14 @@ pub mod reference;
 
 mod archive;
 mod changes;
+mod pulled;
 mod service;
 mod time;
 mod types;
 
 pub use berth_store::{OverlayMount, Store, StoreError};
 pub use berth_types::Digest;
+pub use pulled::{ImageBlobs, Registered};
 pub use reference::Reference;
 pub use service::ImageService;
 pub use types::*;

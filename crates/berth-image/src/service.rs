@@ -41,7 +41,7 @@ impl ImageService {
         &self.store
     }
 
-    fn lock_names(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(crate) fn lock_names(&self) -> std::sync::MutexGuard<'_, ()> {
         self.names.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -176,7 +176,7 @@ impl ImageService {
         self.load(std::io::BufReader::with_capacity(1 << 20, f), progress)
     }
 
-    fn commit(&self, prepared: Vec<Prepared>) -> Result<Vec<Loaded>> {
+    pub(crate) fn commit(&self, prepared: Vec<Prepared>) -> Result<Vec<Loaded>> {
         let _n = self.lock_names();
         let mut out = Vec::new();
         for p in &prepared {

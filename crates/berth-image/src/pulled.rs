@@ -1,0 +1,164 @@
+//! Images that come from a registry (`docker pull`, `docker push`): the
+//! image service's side of `berth-distribution`.
+//!
+//! A pull writes the manifest, the config and every layer archive through
+//! the content store (verified writes), then calls
+//! [`ImageService::register_manifest`] once: the manifest is read back from
+//! the store and run through the same preparation as `docker load` of an
+//! OCI layout (layers unpacked by chain ID, diff IDs checked against the
+//! config, the config and manifest recorded), then the tag and the
+//! `name@digest` RepoDigest are set. A push asks
+//! [`ImageService::image_blobs`] which blobs to upload.
+
+use std::collections::BTreeMap;
+
+use berth_store::RefKind;
+use berth_types::Digest;
+
+use crate::archive::{self, Contents};
+use crate::oci::{self, Descriptor, Index, Manifest};
+use crate::reference::Reference;
+use crate::{time, ImageError, ImageService, Progress, Result};
+
+/// What [`ImageService::register_manifest`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The image ID (config digest).
+    pub id: Digest,
+    /// The image the tag (or, without a tag, the RepoDigest) named before:
+    /// `Some(id)` means "Image is up to date".
+    pub previous: Option<Digest>,
+}
+
+/// The blobs of a stored image, everything a push uploads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageBlobs {
+    /// The image ID.
+    pub id: Digest,
+    /// The manifest's descriptor (media type, digest, size).
+    pub manifest: Descriptor,
+    /// The manifest bytes, as stored (pushing them keeps the digest).
+    pub manifest_bytes: Vec<u8>,
+    /// The config's descriptor.
+    pub config: Descriptor,
+    /// The layer archives' descriptors, bottom first.
+    pub layers: Vec<Descriptor>,
+    /// The layers' diff IDs (the config's `rootfs.diff_ids`), bottom first.
+    pub diff_ids: Vec<Digest>,
+}
+
+fn bad(m: impl Into<String>) -> ImageError {
+    ImageError::BadArchive(m.into())
+}
+
+impl ImageService {
+    /// Registers the image whose manifest `manifest` (an OCI image manifest
+    /// or a Docker schema 2 manifest) is in the content store together with
+    /// its config and layer blobs. Tags it `tag` (a reference with a tag)
+    /// and records `repo_digest` (`name@digest`, the digest the pull
+    /// resolved: an index's for a multi-platform image) as a RepoDigest.
+    /// `progress` is called once per layer after it is unpacked, with its
+    /// diff ID's short form (as `load` does).
+    ///
+    /// Atomic like `load`: nothing is recorded on error. Errors:
+    /// `blob ... not found` (a blob is missing from the store),
+    /// `invalid archive: ...` (bad manifest or config, diff ID mismatch,
+    /// a layer that is not a tar), unknown media types (400).
+    pub fn register_manifest(
+        &self,
+        manifest: &Digest,
+        tag: Option<&Reference>,
+        repo_digest: Option<&Reference>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Registered> {
+        let store = self.store();
+        let _g = store.write_guard();
+        let previous = match tag.or(repo_digest) {
+            Some(r) => store.db.resolve_ref(&r.to_string())?,
+            None => None,
+        };
+        let mbytes = store.content.read(manifest)?;
+        let m: Manifest = serde_json::from_slice(&mbytes)
+            .map_err(|e| bad(format!("manifest {manifest}: {e}")))?;
+        let media_type = m
+            .media_type
+            .clone()
+            .unwrap_or_else(|| oci::MT_OCI_MANIFEST.to_string());
+        let annotations = tag.map(|t| {
+            let mut a = BTreeMap::new();
+            a.insert(oci::ANN_IMAGE_NAME.to_string(), t.to_string());
+            a.insert(
+                oci::ANN_REF_NAME.to_string(),
+                t.tag().unwrap_or("latest").to_string(),
+            );
+            a
+        });
+        let index = Index {
+            schema_version: 2,
+            media_type: Some(oci::MT_OCI_INDEX.to_string()),
+            manifests: vec![Descriptor {
+                media_type,
+                digest: manifest.clone(),
+                size: mbytes.len() as u64,
+                annotations,
+                platform: None,
+            }],
+            annotations: None,
+        };
+        let mut blobs = vec![(manifest.clone(), mbytes.len() as u64)];
+        blobs.push((m.config.digest.clone(), m.config.size));
+        blobs.extend(m.layers.iter().map(|l| (l.digest.clone(), l.size)));
+        let c = Contents::from_store(
+            store,
+            serde_json::to_vec(&index).expect("index serialises"),
+            &blobs,
+        )?;
+        let prepared = archive::prepare_images(store, &c, progress)?;
+        let loaded = self.commit(prepared)?;
+        let id = loaded
+            .first()
+            .map(|l| l.id.clone())
+            .ok_or_else(|| bad("the manifest names no image"))?;
+        if let Some(rd) = repo_digest {
+            let _n = self.lock_names();
+            store
+                .db
+                .set_ref(&rd.to_string(), &id, RefKind::Digest, time::now_nanos())?;
+        }
+        Ok(Registered { id, previous })
+    }
+
+    /// The blobs `docker push` uploads for `name` (a reference or an ID):
+    /// manifest, config and layer descriptors, read from the store.
+    /// Errors: `No such image: ...` (404).
+    pub fn image_blobs(&self, name: &str) -> Result<ImageBlobs> {
+        let id = self.resolve(name)?;
+        let rec = self
+            .store()
+            .db
+            .image(&id)?
+            .ok_or_else(|| ImageError::NoSuchImage(name.to_string()))?;
+        let manifest_bytes = self.store().content.read(&rec.manifest)?;
+        let m: Manifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| bad(format!("stored manifest {}: {e}", rec.manifest)))?;
+        let cfg: oci::ImageConfig = serde_json::from_slice(&rec.config)
+            .map_err(|e| bad(format!("stored config {}: {e}", rec.id)))?;
+        Ok(ImageBlobs {
+            id,
+            manifest: Descriptor {
+                media_type: m
+                    .media_type
+                    .clone()
+                    .unwrap_or_else(|| oci::MT_OCI_MANIFEST.to_string()),
+                digest: rec.manifest.clone(),
+                size: manifest_bytes.len() as u64,
+                annotations: None,
+                platform: None,
+            },
+            manifest_bytes,
+            config: m.config,
+            layers: m.layers,
+            diff_ids: cfg.rootfs.diff_ids,
+        })
+    }
+}
