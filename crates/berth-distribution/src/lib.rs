@@ -31,6 +31,7 @@
 //! | [`push`] | [`push()`]: HEAD, mount, monolithic or chunked upload, manifest PUT |
 //! | [`login`] | [`login()`]: `POST /auth` |
 //! | [`progress`] | [`JsonMessage`]: Docker's JSON progress stream messages |
+//! | [`stream`] | [`run_streamed`]: an operation as dockerd answers it (HTTP error before the first message, else a message stream ending with an error message) |
 //!
 //! Everything is async (tokio) and `Send`; blob writes run on the
 //! blocking pool. Errors are [`DistributionError`], worded as dockerd
@@ -45,6 +46,7 @@ pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod stream;
 
 pub use auth::{AuthConfig, Credentials, DockerConfigFile};
 pub use client::{Distribution, Endpoint, Options, Repository};
@@ -55,3 +57,4 @@ pub use manifest::Platform;
 pub use progress::{JsonMessage, ProgressSink};
 pub use pull::PullOptions;
 pub use push::{push, PushOptions, PushedTag};
+pub use stream::{run_streamed, MessageStream};

@@ -312,3 +312,48 @@ async fn dropped_connection_resumes_with_range() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_errors_before_and_after_the_first_message() {
+    use berth_distribution::run_streamed;
+    use futures_util::StreamExt;
+    bounded(LIMIT, async {
+        let tmp = tempdir();
+        let (host, server) = broken_server().await;
+        let svc = image_service(tmp.path(), "data");
+        let dist = Distribution::new(Options::default()).unwrap();
+        // Before any message (no such tag): the error itself, for an HTTP status.
+        let (d, s) = (dist.clone(), svc.clone());
+        let r = format!("{host}/broken/app:nope");
+        let e = run_streamed(move |sink| async move {
+            pull(&d, &s, &r, &PullOptions::default(), &sink)
+                .await
+                .map(|_| ())
+        })
+        .await
+        .err()
+        .expect("fails before streaming");
+        assert_eq!(e.status(), 404, "{e}");
+        // After "Pulling from": a stream that ends with the error message.
+        let (d, s) = (dist.clone(), svc.clone());
+        let r = format!("{host}/broken/app");
+        let stream = run_streamed(move |sink| async move {
+            pull(&d, &s, &r, &PullOptions::default(), &sink)
+                .await
+                .map(|_| ())
+        })
+        .await
+        .expect("streams");
+        let msgs: Vec<_> = stream.collect().await;
+        assert_eq!(msgs[0].status.as_deref(), Some("Pulling from broken/app"));
+        let last = serde_json::to_string(msgs.last().unwrap()).unwrap();
+        assert!(
+            last.starts_with(
+                r#"{"error":"filesystem layer verification failed for digest sha256:7a8bbac7ec7a"#
+            ),
+            "{last}"
+        );
+        server.abort();
+    })
+    .await
+}
