@@ -172,6 +172,7 @@ pub async fn pull(
         Some(staging.path()),
         &r,
         opts,
+        &|id: &Digest| matches!(svc.store().db.image(id), Ok(Some(_))),
         progress,
     )
     .await

@@ -118,46 +118,41 @@ impl JsonMessage {
     }
 }
 
-/// Docker's `units.HumanSize` (decimal units, 3 significant digits):
-/// `1.2MB`, `803kB`, `12B`.
+/// Docker's `units.HumanSize`: decimal units, `%.4g` (4 significant
+/// digits, trailing zeros dropped): `1.088MB`, `36.45kB`, `803kB`, `12B`.
 pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
     let mut v = n as f64;
     let mut i = 0;
     while v >= 1000.0 && i < UNITS.len() - 1 {
         v /= 1000.0;
         i += 1;
     }
-    // %.4g then trimmed, like go-units' HumanSizeWithPrecision(size, 3).
-    let s = if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
+    let e = if v > 0.0 { v.log10().floor() as i32 } else { 0 };
+    let decimals = (3 - e).max(0) as usize;
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
     format!("{s}{}", UNITS[i])
 }
 
-/// The bar dockerd puts in `progress` (jsonmessage `JSONProgress.String`
-/// at width 110): `[=====>      ]  1.2MB/3.4MB`.
+/// The bar dockerd puts in `progress` (jsonmessage `JSONProgress.String`):
+/// 50 columns of `=` for the fraction done, a `>`, padding, then the
+/// sizes right-aligned in 8 columns: `[====>        ...]   98.3kB/1.088MB`.
 pub fn bar(current: u64, total: u64) -> String {
     if total == 0 {
-        return human_size(current);
+        return format!("{:>8}", human_size(current));
     }
     let width = 50u64;
     let filled = (width * current.min(total) / total) as usize;
-    let mut b = "=".repeat(filled);
-    if filled < width as usize {
-        b.push('>');
-        b.push_str(&" ".repeat(width as usize - filled - 1));
-    }
-    format!("[{b}] {:>8}/{}", human_size(current), human_size(total))
+    format!(
+        "[{}>{}] {:>8}/{}",
+        "=".repeat(filled),
+        " ".repeat(width as usize - filled),
+        human_size(current),
+        human_size(total)
+    )
 }
 
 /// Where progress messages go: called in order from the task that drives
@@ -189,6 +184,15 @@ mod tests {
         );
         let d = j(&JsonMessage::bytes("Downloading", "abcdefabcdef", 5, 10));
         assert!(d.starts_with(r#"{"status":"Downloading","progressDetail":{"current":5,"total":10},"progress":"[=========================>"#), "{d}");
+        // As dockerd 20.10 printed them for busybox's layer.
+        assert_eq!(
+            bar(98_300, 1_088_160),
+            format!("[====>{}]   98.3kB/1.088MB", " ".repeat(46))
+        );
+        assert_eq!(
+            bar(1_088_160, 1_088_160),
+            format!("[{}>]  1.088MB/1.088MB", "=".repeat(50))
+        );
         assert_eq!(
             j(&JsonMessage::error("manifest unknown")),
             r#"{"error":"manifest unknown","errorDetail":{"message":"manifest unknown"}}"#
@@ -199,7 +203,9 @@ mod tests {
     fn sizes() {
         assert_eq!(human_size(12), "12B");
         assert_eq!(human_size(803_000), "803kB");
-        assert_eq!(human_size(1_234_567), "1.23MB");
+        assert_eq!(human_size(1_088_160), "1.088MB");
+        assert_eq!(human_size(36_445), "36.45kB");
+        assert_eq!(human_size(98_300), "98.3kB");
         assert_eq!(human_size(2_000_000), "2MB");
     }
 }

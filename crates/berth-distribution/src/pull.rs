@@ -337,6 +337,7 @@ pub async fn fetch(
     staging: Option<&Path>,
     reference: &Reference,
     opts: &PullOptions,
+    image_exists: &(dyn Fn(&Digest) -> bool + Send + Sync),
     progress: &ProgressSink,
 ) -> Result<FetchedImage> {
     let creds = &opts.credentials;
@@ -437,19 +438,28 @@ pub async fn fetch(
     if let Some(s) = staging {
         stage(content, s, &mdigest).map_err(StoreError::io(s))?;
     }
-    // Layers: which are present, and announce the others.
+    // Layers: which are present, and announce the others. When the image
+    // (its config) is registered and every blob is here, dockerd says
+    // nothing per layer.
     let mut layers = Vec::new();
-    for l in &m.layers {
+    let here: Vec<bool> = m
+        .layers
+        .iter()
+        .map(|l| present(content, staging, &l.digest, l.size))
+        .collect();
+    let quiet = image_exists(&m.config.digest) && here.iter().all(|h| *h);
+    for (l, here) in m.layers.iter().zip(here) {
         berth_store::Compression::from_media_type(&l.media_type)?;
-        let here = present(content, staging, &l.digest, l.size);
-        progress(JsonMessage::layer(
-            if here {
-                "Already exists"
-            } else {
-                "Pulling fs layer"
-            },
-            l.digest.short(),
-        ));
+        if !quiet {
+            progress(JsonMessage::layer(
+                if here {
+                    "Already exists"
+                } else {
+                    "Pulling fs layer"
+                },
+                l.digest.short(),
+            ));
+        }
         layers.push(FetchedLayer {
             descriptor: l.clone(),
             already_present: here,
