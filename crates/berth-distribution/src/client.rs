@@ -494,6 +494,12 @@ pub struct ManifestResponse {
 }
 
 impl Repository {
+    /// True when the registry asks for Basic auth and there are no
+    /// credentials (dockerd: `no basic auth credentials`).
+    pub fn needs_basic_credentials(&self) -> bool {
+        self.challenge.as_ref().is_some_and(|c| c.scheme == "basic") && self.creds.is_anonymous()
+    }
+
     /// The endpoint in use.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint

@@ -11,13 +11,13 @@ use crate::error::{DistributionError, Result};
 /// `POST /auth`'s answer (swagger `AuthResponse`... `{"Status","IdentityToken"}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LoginOutcome {
+    /// A refresh token the CLI may store instead of the password (empty
+    /// unless the token server handed one out; always sent, as dockerd does).
+    #[serde(rename = "IdentityToken")]
+    pub identity_token: String,
     /// `Login Succeeded`.
     #[serde(rename = "Status")]
     pub status: String,
-    /// A refresh token the CLI may store instead of the password (empty
-    /// unless the token server handed one out).
-    #[serde(rename = "IdentityToken", skip_serializing_if = "String::is_empty")]
-    pub identity_token: String,
 }
 
 /// Checks `auth` against its `serveraddress` (empty: Docker Hub). A

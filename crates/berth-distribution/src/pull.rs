@@ -368,6 +368,19 @@ pub async fn fetch(
             }
             Err(e) => return Err(e),
         };
+        if repo.needs_basic_credentials() {
+            // dockerd's words (its first request is a HEAD of the manifest).
+            return Err(DistributionError::Unauthorized(format!(
+                "Head \"{}\": no basic auth credentials",
+                repo.url(&format!(
+                    "manifests/{}",
+                    reference
+                        .digest()
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| want.clone())
+                ))
+            )));
+        }
         let lookup = match reference.digest() {
             Some(d) => d.to_string(),
             None => want.clone(),

@@ -227,6 +227,10 @@ pub async fn push(
     let named = Reference::parse_name_only(name)?;
     let repo_name = named.name();
     let db = &svc.store().db;
+    // dockerd says this first, and reports a missing image in the stream.
+    progress(JsonMessage::status(format!(
+        "The push refers to repository [{repo_name}]"
+    )));
     let tags: Vec<String> = if !tag.is_empty() {
         vec![tag.to_string()]
     } else if let Some(t) = named.tag() {
@@ -256,13 +260,10 @@ pub async fn push(
     for t in &tags {
         let full = named.with_tag(t);
         if db.resolve_ref(&full.to_string())?.is_none() {
-            return Err(DistributionError::NoSuchLocalImage(full.familiar()));
+            return Err(DistributionError::NoSuchLocalImage(named.familiar_name()));
         }
         images.push((t.clone(), svc.image_blobs(&full.to_string())?));
     }
-    progress(JsonMessage::status(format!(
-        "The push refers to repository [{repo_name}]"
-    )));
     // Other repositories of this registry the images are known by: mount sources.
     let mut mount_from: Vec<String> = Vec::new();
     for (_, img) in &images {
@@ -310,6 +311,11 @@ pub async fn push(
             .collect();
         for id in &ids {
             progress(JsonMessage::layer("Preparing", id.clone()));
+        }
+        if repo.needs_basic_credentials() {
+            return Err(DistributionError::Unauthorized(
+                "no basic auth credentials".into(),
+            ));
         }
         let sem = Arc::new(tokio::sync::Semaphore::new(
             dist.options().max_concurrent_uploads.max(1),

@@ -148,7 +148,7 @@ async fn push_loaded_image_then_skopeo_inspect_exists_and_mount() {
         assert!(matches!(e, DistributionError::NoSuchLocalImage(_)), "{e:?}");
         assert_eq!(
             e.to_string(),
-            format!("An image does not exist locally with the tag: {host}/test/busybox:missing")
+            format!("An image does not exist locally with the tag: {host}/test/busybox")
         );
         reg.shutdown().await;
     })
