@@ -128,16 +128,6 @@ pub enum DistributionError {
     /// `no matching manifest for linux/amd64 in the manifest list entries`.
     #[error("no matching manifest for {0} in the manifest list entries")]
     NoMatchingPlatform(String),
-    /// A single-platform image that is not the `--platform` asked for (404).
-    #[error("image with reference {reference} was found but does not match the specified platform: wanted {wanted}, actual: {actual}")]
-    PlatformMismatch {
-        /// The familiar reference.
-        reference: String,
-        /// The platform asked for.
-        wanted: String,
-        /// The image config's platform.
-        actual: String,
-    },
     /// Downloaded bytes whose digest is not the descriptor's (500; the blob
     /// is not stored): `filesystem layer verification failed for digest
     /// sha256:...`.
@@ -185,7 +175,6 @@ impl DistributionError {
             ManifestUnknown { .. }
             | PullAccessDenied { .. }
             | NoMatchingPlatform(_)
-            | PlatformMismatch { .. }
             | NoSuchLocalImage(_) => 404,
             Unauthorized(_) => 401,
             Denied(_) => 403,

@@ -189,6 +189,7 @@ pub async fn pull(
     };
     let (svc2, progress2) = (svc.clone(), progress.clone());
     let digest = f.digest.clone();
+    let warning = f.warning.clone();
     let (id, up_to_date) = tokio::task::spawn_blocking(move || {
         let res = register_fetched(&svc2, &f, staging.path(), &progress2);
         drop(staging);
@@ -203,6 +204,9 @@ pub async fn pull(
     } else {
         format!("Status: Downloaded newer image for {fam}")
     }));
+    if let Some(w) = warning {
+        progress(JsonMessage::status(w));
+    }
     Ok(PullOutcome {
         reference: r,
         id,

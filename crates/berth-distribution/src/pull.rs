@@ -71,6 +71,10 @@ pub struct FetchedImage {
     pub config: Vec<u8>,
     /// The layers, bottom first.
     pub layers: Vec<FetchedLayer>,
+    /// dockerd's `WARNING: image with reference ... does not match the
+    /// specified platform ...` for a single-platform image that is not
+    /// the `--platform` asked for; sent after the `Status:` line.
+    pub warning: Option<String>,
 }
 
 /// The familiar `name:tag` or `name@digest` as dockerd words pull errors.
@@ -432,7 +436,11 @@ pub async fn fetch(
     };
     progress(JsonMessage::status_id(
         format!("Pulling from {}", reference.path()),
-        want.clone(),
+        if reference.tag().is_some() {
+            want.clone()
+        } else {
+            familiar(reference)
+        },
     ));
     let cmt = m.config.media_type.as_str();
     if cmt != oci::MT_OCI_CONFIG && cmt != oci::MT_DOCKER_CONFIG {
@@ -491,9 +499,10 @@ pub async fn fetch(
         .await?;
     }
     let config = content.read(&m.config.digest)?;
+    let mut warning = None;
     if let Some(p) = &opts.platform {
         if !was_index {
-            check_platform(reference, p, &config)?;
+            warning = check_platform(reference, p, &config)?;
         }
     }
     let sem = Arc::new(tokio::sync::Semaphore::new(
@@ -532,10 +541,13 @@ pub async fn fetch(
         manifest: m,
         config,
         layers,
+        warning,
     })
 }
 
-fn check_platform(r: &Reference, p: &Platform, config: &[u8]) -> Result<()> {
+/// dockerd's warning when a single-platform image is not the `--platform`
+/// asked for (the image is pulled all the same).
+fn check_platform(r: &Reference, p: &Platform, config: &[u8]) -> Result<Option<String>> {
     #[derive(serde::Deserialize)]
     struct Cfg {
         #[serde(default)]
@@ -554,16 +566,15 @@ fn check_platform(r: &Reference, p: &Platform, config: &[u8]) -> Result<()> {
         os_version: None,
     };
     if p.matches(&actual) {
-        return Ok(());
+        return Ok(None);
     }
     let mut a = format!("{}/{}", actual.os, actual.architecture);
     if let Some(v) = &actual.variant {
         a.push('/');
         a.push_str(v);
     }
-    Err(DistributionError::PlatformMismatch {
-        reference: r.familiar(),
-        wanted: p.to_string(),
-        actual: a,
-    })
+    Ok(Some(format!(
+        "WARNING: image with reference {} was found but does not match the specified platform: wanted {p}, actual: {a}",
+        r.familiar_name()
+    )))
 }
