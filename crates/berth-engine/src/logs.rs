@@ -2,7 +2,7 @@
 
 use crate::container::Snap;
 use berth_api::backend::{BoxStream, LogsOptions, OutputChunk, StdStream};
-use berth_monitor::jsonlog::{log_files, parse_rfc3339, read_all, rfc3339_nano, Entry};
+use berth_monitor::jsonlog::{log_files, parse_rfc3339, rfc3339_nano, Entry};
 use bytes::Bytes;
 use std::io::{BufRead, Seek};
 use std::path::{Path, PathBuf};
@@ -57,8 +57,17 @@ fn follow_blocking(
     mut snap: watch::Receiver<Snap>,
     tx: tokio::sync::mpsc::Sender<OutputChunk>,
 ) {
-    // Snapshot what is there now.
-    let entries = read_all(path);
+    // What is there now: rotated files whole, the current file up to its
+    // last complete line, remembering that offset to follow from (reading
+    // the size separately would lose lines written in between).
+    let files = log_files(path);
+    let cur = files.last().cloned().unwrap_or_else(|| path.to_path_buf());
+    let mut entries = Vec::new();
+    for f in &files[..files.len().saturating_sub(1)] {
+        entries.extend(read_all_file(f));
+    }
+    let (cur_entries, mut offset) = read_entries_from(&cur, 0);
+    entries.extend(cur_entries);
     let mut chunks: Vec<OutputChunk> = entries
         .iter()
         .filter_map(|e| chunk(e, opts))
@@ -76,9 +85,6 @@ fn follow_blocking(
     if !opts.follow {
         return;
     }
-    // Follow the current file from its end as read.
-    let cur = log_files(path).pop().unwrap_or_else(|| path.to_path_buf());
-    let mut offset = std::fs::metadata(&cur).map(|m| m.len()).unwrap_or(0);
     let mut ino = inode(&cur);
     loop {
         let running = snap.borrow_and_update().running;
@@ -108,6 +114,40 @@ fn follow_blocking(
             return;
         }
     }
+}
+
+fn read_all_file(p: &Path) -> Vec<Entry> {
+    read_entries_from(p, 0).0
+}
+
+/// Complete entries of `p` from byte `offset`, and the offset after them.
+fn read_entries_from(p: &Path, offset: u64) -> (Vec<Entry>, u64) {
+    let mut out = Vec::new();
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return (out, offset);
+    };
+    if f.seek(std::io::SeekFrom::Start(offset)).is_err() {
+        return (out, offset);
+    }
+    let mut off = offset;
+    let mut r = std::io::BufReader::new(f);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if line.last() != Some(&b'\n') {
+                    break;
+                }
+                off += n as u64;
+                if let Ok(e) = serde_json::from_slice::<Entry>(&line) {
+                    out.push(e);
+                }
+            }
+        }
+    }
+    (out, off)
 }
 
 fn inode(p: &Path) -> u64 {

@@ -269,6 +269,12 @@ pub async fn attach(
     // Dropping both halves closes the client connection.
 }
 
+/// An exec request ready to go to the monitor.
+pub struct PendingExec {
+    req: Request,
+    sock: std::path::PathBuf,
+}
+
 impl Engine {
     /// Validates and launches an exec process in its container's monitor;
     /// returns the entry, the streaming connection, TTY and detach keys.
@@ -276,7 +282,7 @@ impl Engine {
         &self,
         id: &str,
         start: &ExecStartConfig,
-    ) -> Result<(Arc<Mutex<ExecEntry>>, monitor::Conn, bool, Vec<u8>), ApiError> {
+    ) -> Result<(Arc<Mutex<ExecEntry>>, PendingExec, bool, Vec<u8>), ApiError> {
         let entry = self
             .execs
             .lock()
@@ -329,13 +335,23 @@ impl Engine {
             stdin: cfg.attach_stdin,
             console_size: size,
         };
-        let mut conn = monitor::connect(&monitor::socket(&c.run_dir), &req)
+        let sock = monitor::socket(&c.run_dir);
+        let _ = cmd;
+        Ok((entry, PendingExec { req, sock }, tty, keys))
+    }
+
+    /// Sends the exec request to the monitor after the hijack (as Docker
+    /// starts the process only once the client's stream is in place).
+    pub(crate) async fn exec_launch(
+        &self,
+        id: &str,
+        entry: &Mutex<ExecEntry>,
+        p: PendingExec,
+    ) -> Result<monitor::Conn, String> {
+        let mut conn = monitor::connect(&p.sock, &p.req)
             .await
-            .map_err(|e| ApiError::system(format!("connect to monitor: {e}")))?;
-        let r: Reply = conn
-            .reply()
-            .await
-            .map_err(|e| ApiError::system(format!("monitor: {e}")))?;
+            .map_err(|e| format!("connect to monitor: {e}"))?;
+        let r: Reply = conn.reply().await.map_err(|e| format!("monitor: {e}"))?;
         if let Some(err) = r.error {
             let code = if err.contains("not found") || err.contains("no such file") {
                 127
@@ -343,27 +359,20 @@ impl Engine {
                 126
             };
             entry.lock().expect("exec").exit_code = Some(code);
-            let kind = if code == 127 {
-                berth_api::ErrorKind::InvalidParameter
-            } else {
-                berth_api::ErrorKind::System
-            };
-            return Err(ApiError::new(
-                kind,
-                format!("OCI runtime exec failed: {err}"),
-            ));
+            return Err(format!("OCI runtime exec failed: {err}"));
         }
-        {
+        let (c, cmd) = {
             let mut e = entry.lock().expect("exec");
             e.running = true;
             e.pid = r.pid.unwrap_or(0) as i64;
-        }
+            (e.container.clone(), e.cfg.cmd.clone().unwrap_or_default())
+        };
         self.event(
             &c,
             &format!("exec_start: {}", cmd.join(" ")),
             &[("execID", id.to_string())],
         );
-        Ok((entry, conn, tty, keys))
+        Ok(conn)
     }
 
     fn exec_done(&self, id: &str, entry: &Mutex<ExecEntry>, code: Option<i64>) {
@@ -387,7 +396,7 @@ pub async fn exec(
     engine: Arc<Engine>,
     id: String,
     entry: Arc<Mutex<ExecEntry>>,
-    conn: monitor::Conn,
+    pending: PendingExec,
     keys: Vec<u8>,
     io: Box<dyn HijackedIo>,
 ) {
@@ -400,6 +409,16 @@ pub async fn exec(
         )
     };
     let (mut cr, mut cw) = tokio::io::split(io);
+    let conn = match engine.exec_launch(&id, &entry, pending).await {
+        Ok(c) => c,
+        Err(msg) => {
+            // As Docker: the error goes into the stream; the exit code is in exec inspect.
+            let _ = cw.write_all(format!("{msg}\r\n").as_bytes()).await;
+            let _ = cw.shutdown().await;
+            engine.exec_done(&id, &entry, None);
+            return;
+        }
+    };
     let monitor::Conn { r: mr, w: mut mw } = conn;
     let mut code = None;
     {
@@ -429,8 +448,15 @@ pub async fn exec_detached(
     engine: Arc<Engine>,
     id: String,
     entry: Arc<Mutex<ExecEntry>>,
-    conn: monitor::Conn,
+    pending: PendingExec,
 ) {
+    let conn = match engine.exec_launch(&id, &entry, pending).await {
+        Ok(c) => c,
+        Err(_) => {
+            engine.exec_done(&id, &entry, None);
+            return;
+        }
+    };
     let mut sink = tokio::io::sink();
     let code = pump_out(conn.r, &mut sink, true, (false, false)).await;
     engine.exec_done(&id, &entry, code);
