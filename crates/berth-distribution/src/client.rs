@@ -25,16 +25,16 @@ pub const DOCKER_HUB_HOST: &str = "registry-1.docker.io";
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Registries reached over plain HTTP or unverified HTTPS
-    /// [`insecure-registries`]: `host[:port]` or a CIDR (`10.0.0.0/8`).
+    /// (daemon.json `insecure-registries`): `host[:port]` or a CIDR (`10.0.0.0/8`).
     /// Loopback (127.0.0.0/8, ::1, `localhost`) is always insecure, as in
     /// dockerd.
     pub insecure_registries: Vec<String>,
     /// Mirrors of Docker Hub, tried in order before it for pulls
-    /// [`registry-mirrors`]: base URLs (`https://mirror.example`,
+    /// (daemon.json `registry-mirrors`): base URLs (`https://mirror.example`,
     /// `http://127.0.0.1:5001`).
     pub registry_mirrors: Vec<String>,
     /// Mirrors of any other registry, by its domain (`localhost:5000` ->
-    /// [`http://127.0.0.1:5001`]), tried first for pulls.
+    /// `http://127.0.0.1:5001`), tried first for pulls.
     pub mirrors: BTreeMap<String, Vec<String>>,
     /// Layers downloaded at once [`max-concurrent-downloads`, default 3].
     pub max_concurrent_downloads: usize,

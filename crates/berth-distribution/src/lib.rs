@@ -26,12 +26,30 @@
 //! | [`client`] | [`Distribution`] (settings, connection pools, token cache), endpoints (https, insecure https, http for loopback and `insecure-registries`, mirrors), [`Repository`] requests |
 //! | [`auth`] | [`Credentials`], `X-Registry-Auth` ([`AuthConfig`]), config.json and credential helpers ([`DockerConfigFile`]), `WWW-Authenticate` ([`auth::Challenge`]) |
 //! | [`manifest`] | the `Accept` list, media types, [`Platform`] choice in an index |
-//! | [`pull`] | [`pull::fetch`]: manifest, config and layers into the content store (streamed, verified, 3 at a time, resumed with `Range`) |
+//! | [`pull`](mod@pull) | [`pull::fetch`]: manifest, config and layers into the content store (streamed, verified, 3 at a time, resumed with `Range`) |
 //! | [`image`] | [`pull()`]: fetch + registration in the image service + the final `Digest:`/`Status:` lines |
-//! | [`push`] | [`push()`]: HEAD, mount, monolithic or chunked upload, manifest PUT |
-//! | [`login`] | [`login()`]: `POST /auth` |
+//! | [`push`](mod@push) | [`push()`]: HEAD, mount, monolithic or chunked upload, manifest PUT |
+//! | [`login`](mod@login) | [`login()`]: `POST /auth` |
 //! | [`progress`] | [`JsonMessage`]: Docker's JSON progress stream messages |
 //! | [`stream`] | [`run_streamed`]: an operation as dockerd answers it (HTTP error before the first message, else a message stream ending with an error message) |
+//!
+//! ## What the daemon calls
+//!
+//! One [`Distribution`] per daemon (from daemon.json's
+//! `insecure-registries`, `registry-mirrors`, `max-concurrent-downloads`,
+//! `max-concurrent-uploads`, `max-download-attempts` into [`Options`]), then:
+//!
+//! | endpoint | call |
+//! |---|---|
+//! | `POST /images/create?fromImage=&tag=&platform=` | `run_streamed(move \|sink\| async move { pull(&dist, &svc, &join_from_image(from, tag), &PullOptions { platform, credentials: AuthConfig::from_header(x_registry_auth)?.credentials() }, &sink).await.map(\|_\| ()) })` |
+//! | `POST /images/{name}/push?tag=` | `run_streamed(move \|sink\| async move { push(&dist, &svc, &name, &tag, &PushOptions { credentials }, &sink).await.map(\|_\| ()) })` |
+//! | `POST /auth` | [`login()`] with the body as [`AuthConfig`]; answer [`LoginOutcome`] (serialises as `{"IdentityToken":"","Status":"Login Succeeded"}`) |
+//!
+//! [`run_streamed`] returns the error (give it [`DistributionError::status`])
+//! when the operation fails before its first message, else a stream of
+//! [`JsonMessage`] to write as `application/json` lines (`\r\n`), ending
+//! with an error message on a later failure. Its `JsonMessage` has the
+//! fields `progressDetail` and `aux` that the daemon's model must carry.
 //!
 //! Everything is async (tokio) and `Send`; blob writes run on the
 //! blocking pool. Errors are [`DistributionError`], worded as dockerd
