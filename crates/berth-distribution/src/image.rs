@@ -1,5 +1,5 @@
 //! `docker pull` end to end over an [`ImageService`]: fetch (see
-//! [`crate::pull`]), register the image, and emit dockerd's closing lines.
+//! [`crate::pull`](mod@crate::pull)), register the image, and emit dockerd's closing lines.
 //!
 //! Registration is one call, [`ImageService::register_manifest`], which
 //! runs the manifest through the same code as `docker load` of an OCI
