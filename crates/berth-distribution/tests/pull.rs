@@ -271,3 +271,14 @@ async fn mirrors_are_tried_first_and_fall_back() {
     })
     .await
 }
+
+#[test]
+fn stale_staging_dirs_are_removed_when_the_store_opens() {
+    let tmp = tempdir();
+    let root = tmp.path().join("data");
+    drop(image_service(tmp.path(), "data"));
+    std::fs::create_dir_all(root.join(".pull-crashed/blobs/sha256")).unwrap();
+    std::fs::write(root.join(".pull-crashed/blobs/sha256/x"), b"x").unwrap();
+    let _svc = image_service(tmp.path(), "data");
+    assert!(staging_dirs(&root).is_empty());
+}

@@ -47,6 +47,19 @@ pub struct ImageBlobs {
     pub diff_ids: Vec<Digest>,
 }
 
+/// Removes `<data-root>/.pull-*`: staging directories of pulls that a
+/// crash interrupted (berth-distribution hard-links fetched blobs there
+/// until the image is registered). Called once the data root is locked.
+pub(crate) fn remove_stale_staging(data_root: &std::path::Path) {
+    if let Ok(rd) = std::fs::read_dir(data_root) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".pull-") {
+                let _ = berth_store::remove_tree(&e.path());
+            }
+        }
+    }
+}
+
 fn bad(m: impl Into<String>) -> ImageError {
     ImageError::BadArchive(m.into())
 }

@@ -30,8 +30,10 @@ impl ImageService {
     /// Opens the store at `data_root` (see `berth_store::Store::open`:
     /// creates it, locks it, cleans up after a crash).
     pub fn open(data_root: &Path) -> Result<ImageService> {
+        let store = Store::open(data_root)?;
+        crate::pulled::remove_stale_staging(data_root);
         Ok(ImageService {
-            store: Store::open(data_root)?,
+            store,
             names: Mutex::new(()),
         })
     }
