@@ -187,6 +187,128 @@ fn kill_term_kill_usr1() {
     }
 }
 
+/// runtime-tools' killsig: `kill` right after `start` (no wait for the
+/// program to be ready), then `delete` without `--force` once stopped.
+/// The init of a PID namespace drops a signal it has no handler for yet
+/// (pid_namespaces(7)), so a signal sent while the shell is still starting
+/// would be lost and the container would run on for 10 s: `kill` waits
+/// (bounded) for the handler, so that the signal is delivered (runtime.md
+/// "kill": the runtime MUST send the specified signal). Berth only: runc
+/// 1.1.5 loses the signal the same way; only its slower CLI hides it.
+#[test]
+fn kill_right_after_start_is_delivered() {
+    for round in 0..3 {
+        for sig in ["TERM", "USR1", "USR2"] {
+            let mut c = Case::new(&format!("killsig{}{round}", sig.to_lowercase()));
+            // `sleep 0.1` first: a program that is slow to install its
+            // handler (a loaded host, a cold page cache) made deterministic.
+            c.sh(&format!(
+                "sleep 0.1; trap 'touch /{sig}' {sig}; sleep 10 & wait $!"
+            ));
+            c.edit(|v| v["root"]["readonly"] = json!(false));
+            let which = Rt::Berth;
+            assert_eq!(create(&c, which).code, 0);
+            assert_eq!(rt(&c, which, &["start", &c.id(which)]).code, 0);
+            let o = rt(&c, which, &["kill", &c.id(which), sig]);
+            assert_eq!(o.code, 0, "kill {sig}: {o:?}");
+            let t0 = Instant::now();
+            wait_status(&c, which, "stopped");
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "kill {sig}: stopped only after {:?} (signal lost)",
+                t0.elapsed()
+            );
+            delete(&c, which, false);
+            assert!(
+                c.bundle(which).join("rootfs").join(sig).exists(),
+                "kill {sig}: the trap did not run"
+            );
+            c.assert_no_leftovers(which);
+        }
+    }
+}
+
+/// create and start as separate steps with a user namespace (runtime-tools'
+/// linux_uid_mappings): the start handshake must work although the
+/// container's root (host uid 100000) does not own the state directory.
+/// Compared with runc.
+#[test]
+fn user_namespace_create_then_start() {
+    let mut c = Case::new("usernsstart");
+    c.sh("id; cat /proc/self/uid_map /proc/self/gid_map")
+        .edit(|v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            v["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            v["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            v["root"]["readonly"] = json!(false);
+        });
+    let mut seen = Vec::new();
+    for which in [Rt::Runc, Rt::Berth] {
+        let b = c.bundle(which);
+        let st = std::process::Command::new("chown")
+            .arg("-R")
+            .arg("100000:100000")
+            .arg(b.join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let o = create(&c, which);
+        assert_eq!(o.code, 0, "{which:?} create: {o:?}");
+        assert_eq!(state(&c, which)["status"], json!("created"), "{which:?}");
+        let o = rt(&c, which, &["start", &c.id(which)]);
+        assert_eq!(o.code, 0, "{which:?} start: {o:?}");
+        wait_status(&c, which, "stopped");
+        seen.push(output_of(&c, which));
+        delete(&c, which, false);
+    }
+    assert!(seen[1].contains("uid=0(root)"), "{:?}", seen[1]);
+    assert_eq!(seen[0], seen[1]);
+    c.assert_no_leftovers(Rt::Berth);
+}
+
+/// A config without a mount namespace (runtime-tools' linux_ns_itype):
+/// the container inherits the runtime's mount namespace (config-linux.md
+/// "Namespaces": a type not listed MUST be inherited), while a type listed
+/// without a path (uts) is a new one. Berth only: runc 1.1.5 would perform
+/// the config's mounts (proc, sysfs, ...) in the host's namespace under
+/// the bundle and leave them there; berth-runc chroots without mounting
+/// and warns. No mount under the case's directory may remain.
+#[test]
+fn without_mount_namespace_it_is_inherited() {
+    let mut c = Case::new("nomntns");
+    c.sh("sleep 30").edit(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != json!("mount"));
+        v["root"]["readonly"] = json!(false);
+    });
+    // the namespaces are compared from outside: no /proc is mounted inside
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let host_uts = std::fs::read_link("/proc/self/ns/uts").unwrap();
+    let b = c.bundle(Rt::Berth);
+    let id = c.id(Rt::Berth);
+    let o = create(&c, Rt::Berth);
+    assert_eq!(o.code, 0, "create: {o:?}");
+    assert!(o.stderr.contains("no mount namespace"), "no warning: {o:?}");
+    let st = state(&c, Rt::Berth);
+    let pid = st["pid"].as_i64().unwrap();
+    let mnt = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    let uts = std::fs::read_link(format!("/proc/{pid}/ns/uts")).unwrap();
+    assert_eq!(mnt, host_mnt, "the mount namespace must be inherited");
+    assert_ne!(uts, host_uts, "a listed namespace without path must be new");
+    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap();
+    assert_eq!(root, b.join("rootfs"), "chrooted into the rootfs");
+    let o = rt(&c, Rt::Berth, &["delete", "--force", &id]);
+    assert_eq!(o.code, 0, "delete: {o:?}");
+    c.assert_no_leftovers(Rt::Berth);
+}
+
 #[test]
 fn kill_all_signals_every_process() {
     let mut c = Case::new("killall");

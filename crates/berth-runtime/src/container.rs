@@ -203,7 +203,6 @@ struct Launch<'a> {
     process: &'a Process,
     rootfs: &'a Path,
     bundle: &'a Path,
-    state_dir: &'a Path,
     /// New namespaces (CLONE_NEW* except CLONE_NEWCGROUP, which the child
     /// unshares itself once it is in its cgroup).
     clone_flags: u64,
@@ -214,6 +213,10 @@ struct Launch<'a> {
     /// Namespaces to join, in order (user first).
     joins: Vec<(OwnedFd, CloneFlags, String)>,
     console: Option<OwnedFd>,
+    /// create: the start socket, bound by the runtime in the state
+    /// directory before the fork (with a user namespace the init's root is
+    /// not the owner of that directory and could not bind there itself).
+    start_listener: Option<OwnedFd>,
     preserve_fds: u32,
     no_pivot: bool,
     /// The compiled linux.seccomp filter.
@@ -403,14 +406,11 @@ fn init_child(
         let st = hook_state(l, std::process::id() as i32, Status::Creating);
         hooks::run_hooks("createContainer", Some(h), &st)?;
     }
-    let listener = if l.mode == Mode::Create {
-        nix::unistd::chdir(l.state_dir).ctx(|| format!("chdir {}", l.state_dir.display()))?;
-        Some(
-            UnixListener::bind(START_SOCK)
-                .ctx(|| format!("bind {}/{START_SOCK}", l.state_dir.display()))?,
-        )
-    } else {
-        None
+    let listener = match &l.start_listener {
+        Some(fd) => Some(UnixListener::from(
+            fd.try_clone().ctx(|| "dup the start socket".into())?,
+        )),
+        None => None,
     };
     if l.new_mountns {
         rootfs::enter(l.rootfs, l.no_pivot)?;
@@ -418,7 +418,7 @@ fn init_child(
         nix::unistd::chroot(l.rootfs).ctx(|| "chroot".into())?;
     }
     if let Some(c) = &l.console {
-        setup_terminal(c, l.process, true)?;
+        setup_terminal(c, l.process, l.new_mountns)?;
     }
     process::enter_cwd(l.process.cwd())?;
     if l.new_mountns {
@@ -709,12 +709,10 @@ fn ns_plan(spec: &Spec) -> Result<NsPlan> {
             1
         }
     });
-    if !p.mountns {
-        return Err(Error::Config {
-            path: "linux.namespaces".into(),
-            msg: "a mount namespace is required (the rootfs is set up in it)".into(),
-        });
-    }
+    // Without a mount namespace the container inherits the runtime's
+    // (config-linux.md "Namespaces"): it is chrooted into its rootfs, and
+    // what would change the runtime's mounts is not done (see
+    // warn_without_mountns).
     Ok(p)
 }
 
@@ -808,6 +806,109 @@ impl Drop for Cleanup<'_> {
     }
 }
 
+/// Without a mount namespace of its own the container shares the
+/// runtime's mounts (config-linux.md "Namespaces": a namespace not listed
+/// is inherited), so the config's mounts, masked and read-only paths, a
+/// read-only root and /dev/console would be mounted on the host, under the
+/// bundle, and outlive the container: they are not done, and a warning
+/// says so.
+fn warn_without_mountns(spec: &Spec, id: &str) {
+    let mut skipped = Vec::new();
+    let n = spec.mounts().as_ref().map_or(0, Vec::len);
+    if n > 0 {
+        skipped.push(format!("{n} mounts"));
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        skipped.push("root.readonly".to_string());
+    }
+    let linux = spec.linux().as_ref();
+    if linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .is_some_and(|v| !v.is_empty())
+    {
+        skipped.push("linux.maskedPaths".to_string());
+    }
+    if linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .is_some_and(|v| !v.is_empty())
+    {
+        skipped.push("linux.readonlyPaths".to_string());
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "warning: container {id}: no mount namespace in linux.namespaces: \
+             the runtime's mounts are shared, not applied: {}",
+            skipped.join(", ")
+        );
+    }
+}
+
+/// Binds the start socket in the state directory `dir` (through
+/// /proc/self/fd when the path is too long for a socket address).
+fn bind_start_socket(dir: &Path) -> Result<UnixListener> {
+    let sock = dir.join(START_SOCK);
+    let dirf = std::fs::File::open(dir).ctx(|| format!("open {}", dir.display()))?;
+    let target = if sock.as_os_str().len() < 100 {
+        sock.clone()
+    } else {
+        PathBuf::from(format!("/proc/self/fd/{}/{START_SOCK}", dirf.as_raw_fd()))
+    };
+    UnixListener::bind(&target).ctx(|| format!("bind {}", sock.display()))
+}
+
+/// True when the container's init is the init of a PID namespace of its
+/// own (a `pid` namespace listed without a path).
+fn own_pid_ns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|list| {
+            list.iter().any(|n| {
+                n.typ() == LinuxNamespaceType::Pid
+                    && n.path().as_ref().is_none_or(|p| p.as_os_str().is_empty())
+            })
+        })
+}
+
+/// How long `kill` waits for a just-started init to be ready for a signal.
+const SIGNAL_READY_WAIT: Duration = Duration::from_millis(250);
+
+/// Waits (at most [`SIGNAL_READY_WAIT`]) until the init of a PID
+/// namespace has a handler for (or ignores) `signal` and is blocked
+/// (state `S`).
+///
+/// The kernel silently discards a signal sent to a PID namespace's init
+/// from outside when the init has no handler for it (pid_namespaces(7)),
+/// so a signal sent right after `start`, while the user program is still
+/// starting up (e.g. a shell before its `trap`), would be lost, and a
+/// program that runs its handler before reaching its main wait would run
+/// on. `start` returns when the runtime's last exec happened, which is
+/// earlier than the program's first line. Waiting for "handler installed
+/// and sleeping" closes that window; a program that never installs a
+/// handler would discard the signal anyway and only costs the bounded
+/// wait.
+fn wait_signal_ready(pid: i32, signal: Signal) {
+    let bit = 1u64 << (signal as i32 - 1);
+    let deadline = std::time::Instant::now() + SIGNAL_READY_WAIT;
+    loop {
+        let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            return;
+        };
+        let field = |name: &str| st.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+        let mask = |name: &str| {
+            field(name)
+                .and_then(|v| u64::from_str_radix(v, 16).ok())
+                .unwrap_or(0)
+        };
+        let handled = (mask("SigCgt:") | mask("SigIgn:")) & bit != 0;
+        let sleeping = field("State:").is_some_and(|v| v.starts_with('S'));
+        if (handled && sleeping) || std::time::Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("berth-tmp");
     std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write pid file {}", tmp.display()))?;
@@ -880,6 +981,9 @@ impl Runtime {
             msg: "missing".into(),
         })?;
         let ns = ns_plan(&spec)?;
+        if !ns.mountns {
+            warn_without_mountns(&spec, id);
+        }
         let filter = compile_seccomp(&spec)?;
         let terminal = proc_.terminal() == Some(true);
         let console = match (terminal, console, &opts.console_socket) {
@@ -930,6 +1034,11 @@ impl Runtime {
         let (psync, csync) = (raise_fd(a, min)?, raise_fd(b, min)?);
         let dmz = raise_fd(crate::dmz::sealed_dmz()?, min)?;
         let console = console.map(|c| raise_fd(c, min)).transpose()?;
+        let start_listener = if mode == Mode::Create {
+            Some(raise_fd(bind_start_socket(&dir)?.into(), min)?)
+        } else {
+            None
+        };
         let launch = Launch {
             mode,
             id,
@@ -937,7 +1046,6 @@ impl Runtime {
             process: &proc_,
             rootfs: &rootfs,
             bundle: &bundle,
-            state_dir: &dir,
             clone_flags: ns.flags,
             new_cgroupns: ns.cgroupns,
             new_userns: ns.userns,
@@ -945,11 +1053,13 @@ impl Runtime {
             new_utsns: ns.utsns,
             joins: ns.joins,
             console,
+            start_listener,
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
             seccomp: filter.as_ref(),
         };
         let pid = spawn(&launch, &opts.stdio, &csync, &psync, &dmz)?;
+        drop(launch.start_listener);
         cleanup.pid = Some(pid);
         // The cgroup is made while the child sets up its mounts (cgroupfs
         // waits for the warm-up's grace period; see CgroupWarmup).
@@ -1272,6 +1382,9 @@ impl Runtime {
                     .map_err(|e| Error::Cgroup(e.to_string()));
             }
         }
+        if own_pid_ns(&saved.spec) && signal != Signal::SIGKILL && signal != Signal::SIGSTOP {
+            wait_signal_ready(saved.pid, signal);
+        }
         kill(Pid::from_raw(saved.pid), signal).ctx(|| format!("kill {} {signal}", saved.pid))
     }
 
@@ -1481,7 +1594,6 @@ impl Runtime {
             process,
             rootfs: &saved.rootfs,
             bundle: &saved.bundle,
-            state_dir: &dir,
             clone_flags: 0,
             new_cgroupns: false,
             new_userns: false,
@@ -1489,6 +1601,7 @@ impl Runtime {
             new_utsns: false,
             joins,
             console,
+            start_listener: None,
             preserve_fds: opts.preserve_fds,
             no_pivot: false,
             seccomp: filter.as_ref(),
