@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The main job, end to end on a fresh machine: build Berth, start berthd on a
+# private socket and data root, load the real Debian image (built by
+# ../shared/fixtures/make-images.sh with debootstrap, umoci and skopeo) and
+# run a container from it, showing its output. Everything it starts is
+# stopped and removed on exit.
+#
+# Usage: sudo scripts/demo.sh [COMMAND...]   (default: a short tour inside Debian)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+SHARED="${BERTH_SHARED:-$ROOT/../shared}"
+[[ $(id -u) -eq 0 ]] || { echo "scripts/demo.sh: run as root (containers need namespaces, mounts, cgroups)" >&2; exit 1; }
+
+scripts/install-deps.sh
+export BERTH_FIXTURES="${BERTH_FIXTURES:-/var/tmp/berth-fixtures}"
+echo "==> building fixture images (cached after the first run)"
+"$SHARED/fixtures/make-images.sh" "$BERTH_FIXTURES" --debian >/dev/null
+echo "==> building berth (release)"
+cargo build --release --quiet -p berthd -p berth -p berth-monitor
+
+WORK="$(mktemp -d /var/tmp/berth-demo.XXXXXX)"
+SOCK="$WORK/berth.sock"
+BIN="$ROOT/target/release"
+cleanup() {
+  [[ -n "${DPID:-}" ]] && { "$BIN/berth" -H "unix://$SOCK" rm -f demo >/dev/null 2>&1 || true; kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null || true; }
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+"$BIN/berthd" --data-root "$WORK/root" --exec-root "$WORK/exec" -H "unix://$SOCK" >"$WORK/berthd.log" 2>&1 &
+DPID=$!
+for _ in $(seq 100); do [[ -S "$SOCK" ]] && break; sleep 0.05; done
+[[ -S "$SOCK" ]] || { echo "berthd did not start:"; cat "$WORK/berthd.log"; exit 1; }
+B=("$BIN/berth" -H "unix://$SOCK")
+
+echo "==> berth load -i debian-docker.tar"
+"${B[@]}" load -i "$BERTH_FIXTURES/debian-docker.tar"
+"${B[@]}" images
+if (($#)); then
+  echo "==> berth run --rm debian $*"
+  "${B[@]}" run --rm debian "$@"
+else
+  echo "==> berth run --rm --name demo debian bash -c '...'"
+  "${B[@]}" run --rm --name demo -h demo debian bash -c \
+    '. /etc/os-release; echo "hello from $PRETTY_NAME in container $(hostname), pid $$"; id; echo "rootfs: $(ls /)"'
+fi
