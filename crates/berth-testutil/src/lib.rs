@@ -29,7 +29,11 @@ pub fn fixtures_dir() -> PathBuf {
 /// Panics when it does not exist.
 pub fn fixture(name: &str) -> PathBuf {
     let p = fixtures_dir().join(name);
-    assert!(p.exists(), "fixture {} missing: run make-images.sh (with --debian for debian-*)", p.display());
+    assert!(
+        p.exists(),
+        "fixture {} missing: run make-images.sh (with --debian for debian-*)",
+        p.display()
+    );
     p
 }
 
@@ -86,7 +90,9 @@ pub fn cgroups_containing(needle: &str) -> Vec<PathBuf> {
         if depth > 8 {
             return;
         }
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
@@ -107,7 +113,9 @@ pub fn processes_containing(needle: &str) -> Vec<u32> {
     let me = std::process::id();
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").expect("read /proc").flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if pid == me {
             continue;
         }

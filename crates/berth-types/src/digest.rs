@@ -85,7 +85,9 @@ impl Digest {
     /// value's length and alphabet.
     pub fn new(algorithm: Algorithm, hex: &str) -> Result<Digest, DigestError> {
         let ok = hex.len() == algorithm.hex_len()
-            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !ok {
             return Err(DigestError::InvalidEncoded {
                 algorithm,
@@ -134,8 +136,11 @@ fn valid_algorithm_grammar(s: &str) -> bool {
     // algorithm-component (algorithm-separator algorithm-component)*
     // component: [a-z0-9]+ ; separator: [+._-]
     !s.is_empty()
-        && s.split(['+', '.', '_', '-'])
-            .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && s.split(['+', '.', '_', '-']).all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 impl FromStr for Digest {

@@ -26,7 +26,9 @@ pub fn short_id(id: &str) -> &str {
 
 /// True for a full 64-character lower-case hex ID.
 pub fn is_valid_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

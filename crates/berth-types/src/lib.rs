@@ -7,4 +7,4 @@ pub mod digest;
 pub mod id;
 
 pub use digest::{Algorithm, Digest, DigestError, Digester};
-pub use id::{new_id, short_id, is_valid_id};
+pub use id::{is_valid_id, new_id, short_id};
