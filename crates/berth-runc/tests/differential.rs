@@ -284,6 +284,89 @@ fn network_namespace_has_only_loopback() {
     differential(&c);
 }
 
+/// linux.rootfsPropagation (config-linux.md "Rootfs Mount Propagation"):
+/// the container's rootfs mount gets the requested propagation; shared is
+/// a new peer group, not the host's (runtime-tools'
+/// linux_rootfs_propagation). Berth only: runc 1.1.5 fails to create the
+/// unbindable variant and its shared root does not propagate (wrong per
+/// the spec). The optional fields of the root's mountinfo line are checked.
+#[test]
+fn rootfs_propagation_is_applied_to_the_root_mount() {
+    for (prop, want) in [
+        ("shared", "shared:"),
+        ("unbindable", "unbindable"),
+        // slave of the host's mount: "master:N" when that one is shared,
+        // nothing when it is private; never shared or unbindable
+        ("slave", ""),
+        ("private", ""),
+    ] {
+        let mut c = Case::new(&format!("rprop{prop}"));
+        c.sh("awk '$5 == \"/\" { for (i = 7; $i != \"-\"; i++) printf \"%s \", $i; print \"end\" }' /proc/self/mountinfo")
+            .edit(|v| v["linux"]["rootfsPropagation"] = json!(prop));
+        let o = c.run(Rt::Berth);
+        c.assert_no_leftovers(Rt::Berth);
+        assert_eq!(o.code, 0, "{prop}: {o:?}");
+        let line = o.stdout.trim();
+        assert!(line.ends_with("end"), "{prop}: {line:?}");
+        if want.is_empty() {
+            assert!(
+                !line.contains("shared:") && !line.contains("unbindable"),
+                "{prop}: {line:?}"
+            );
+            if prop == "private" {
+                assert_eq!(line, "end", "{prop}: no propagation field expected");
+            }
+        } else {
+            assert!(line.contains(want), "{prop}: want {want} in {line:?}");
+        }
+        if prop == "shared" {
+            // a new peer group: not one the host's mounts are in
+            let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+            let group = line.split(' ').find(|f| f.starts_with("shared:")).unwrap();
+            assert!(
+                !host.split_whitespace().any(|f| f == group),
+                "{prop}: peer group {group} is the host's"
+            );
+        }
+    }
+}
+
+/// An AppArmor profile or SELinux label that cannot be applied (this
+/// host has no LSM; berth-runtime applies none) is refused at create,
+/// naming the field, instead of running the container unconfined. runc
+/// 1.1.5 refuses all three on this host too (selinuxLabel at create, the
+/// AppArmor profile in its init, the mount label when mounting /dev).
+#[test]
+fn lsm_labels_that_cannot_be_applied_are_refused() {
+    for (field, edit) in [
+        (
+            "process.apparmorProfile",
+            (|v: &mut serde_json::Value| v["process"]["apparmorProfile"] = json!("acme_default"))
+                as fn(&mut serde_json::Value),
+        ),
+        ("process.selinuxLabel", |v| {
+            v["process"]["selinuxLabel"] = json!("system_u:system_r:svirt_lxc_net_t:s0:c124,c675")
+        }),
+        ("linux.mountLabel", |v| {
+            v["linux"]["mountLabel"] = json!("system_u:object_r:svirt_sandbox_file_t:s0:c715,c811")
+        }),
+    ] {
+        let mut c = Case::new("lsm");
+        c.sh("echo ran").edit(edit);
+        let (r, o) = c.run_both();
+        assert_ne!(r.code, 0, "runc {field}: {r:?}");
+        assert_ne!(o.code, 0, "{field}: must be refused: {o:?}");
+        assert!(
+            o.stderr.contains(field) && o.stderr.contains("cannot be applied"),
+            "{field}: {o:?}"
+        );
+        assert!(
+            !o.stdout.contains("ran"),
+            "{field}: the container ran: {o:?}"
+        );
+    }
+}
+
 #[test]
 fn cgroup_namespace() {
     let mut c = Case::new("cgns");

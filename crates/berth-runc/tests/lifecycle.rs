@@ -309,6 +309,44 @@ fn without_mount_namespace_it_is_inherited() {
     c.assert_no_leftovers(Rt::Berth);
 }
 
+/// runtime.md "delete": deleting a container that is not stopped MUST
+/// generate an error and MUST have no effect; here a created one.
+/// Berth only for the assertion: runc 1.1.5 deletes a created container
+/// without --force (kills it and removes it), which the spec forbids.
+#[test]
+fn delete_of_a_created_container_fails_without_force() {
+    let mut c = Case::new("delcreated");
+    c.sh("echo ran");
+    let which = Rt::Berth;
+    assert_eq!(create(&c, which).code, 0);
+    let before = state(&c, which);
+    assert_eq!(before["status"], json!("created"));
+    let o = rt(&c, which, &["delete", &c.id(which)]);
+    assert_ne!(o.code, 0, "delete of a created container must fail: {o:?}");
+    assert!(o.stderr.contains("created"), "{o:?}");
+    // no effect: same state, same live init, still startable
+    let after = state(&c, which);
+    assert_eq!(
+        after, before,
+        "delete without --force changed the container"
+    );
+    let pid = after["pid"].as_i64().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(rt(&c, which, &["start", &c.id(which)]).code, 0);
+    wait_output(&c, which, "ran");
+    wait_status(&c, which, "stopped");
+    delete(&c, which, false);
+    c.assert_no_leftovers(which);
+    // and with --force a created container goes
+    let mut c = Case::new("delcreatedforce");
+    c.sh("echo ran");
+    assert_eq!(create(&c, which).code, 0);
+    delete(&c, which, true);
+    let o = rt(&c, which, &["state", &c.id(which)]);
+    assert_ne!(o.code, 0, "state after delete --force must fail");
+    c.assert_no_leftovers(which);
+}
+
 #[test]
 fn kill_all_signals_every_process() {
     let mut c = Case::new("killall");
@@ -456,7 +494,7 @@ fn list_shows_containers() {
     assert_eq!(l[0]["status"], json!("created"));
     let o = rt(&c, Rt::Berth, &["list", "-q"]);
     assert_eq!(o.stdout.trim(), c.id(Rt::Berth));
-    delete(&c, Rt::Berth, false);
+    delete(&c, Rt::Berth, true); // created: only --force deletes it
     c.assert_no_leftovers(Rt::Berth);
 }
 
@@ -593,7 +631,7 @@ fn id_in_use_and_invalid_ids() {
         assert_ne!(o.code, 0, "{bad:?}");
         assert!(o.stderr.contains("invalid container id"), "{bad:?}: {o:?}");
     }
-    delete(&c, Rt::Berth, false);
+    delete(&c, Rt::Berth, true); // created: only --force deletes it
     c.assert_no_leftovers(Rt::Berth);
 }
 

@@ -111,6 +111,9 @@ pub fn check_spec(spec: &Spec) -> Result<()> {
         }
     }
     if let Some(l) = spec.linux() {
+        if let Some(label) = l.mount_label().as_deref().filter(|v| !v.is_empty()) {
+            return Err(lsm_refused("linux.mountLabel", Lsm::Selinux, label));
+        }
         if let Some(ns) = l.namespaces() {
             let mut seen = std::collections::HashSet::new();
             for (i, n) in ns.iter().enumerate() {
@@ -143,7 +146,51 @@ pub fn check_process(p: &oci_spec::runtime::Process, prefix: &str) -> Result<()>
             msg: "must be an absolute path".into(),
         });
     }
+    if let Some(v) = p.apparmor_profile().as_deref().filter(|v| !v.is_empty()) {
+        return Err(lsm_refused(
+            &format!("{prefix}.apparmorProfile"),
+            Lsm::Apparmor,
+            v,
+        ));
+    }
+    if let Some(v) = p.selinux_label().as_deref().filter(|v| !v.is_empty()) {
+        return Err(lsm_refused(
+            &format!("{prefix}.selinuxLabel"),
+            Lsm::Selinux,
+            v,
+        ));
+    }
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Lsm {
+    Apparmor,
+    Selinux,
+}
+
+/// berth-runtime applies no LSM label. A requested AppArmor profile or
+/// SELinux label is refused rather than ignored: the container would
+/// otherwise run without the confinement its config asks for. The message
+/// says whether the host has that LSM at all.
+fn lsm_refused(path: &str, lsm: Lsm, value: &str) -> Error {
+    let (name, enabled) = match lsm {
+        Lsm::Apparmor => (
+            "AppArmor",
+            std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+                .is_ok_and(|v| v.trim() == "Y"),
+        ),
+        Lsm::Selinux => ("SELinux", Path::new("/sys/fs/selinux/enforce").exists()),
+    };
+    let why = if enabled {
+        format!("berth-runtime does not apply {name} labels")
+    } else {
+        format!("{name} is not enabled on this host")
+    };
+    Error::Config {
+        path: path.into(),
+        msg: format!("{value:?} cannot be applied: {why}"),
+    }
 }
 
 #[cfg(test)]

@@ -1388,19 +1388,22 @@ impl Runtime {
         kill(Pid::from_raw(saved.pid), signal).ctx(|| format!("kill {} {signal}", saved.pid))
     }
 
-    /// OCI `delete`: removes a stopped (or created) container: its cgroup,
-    /// its state, then runs the poststop hooks. With `force` a running or
-    /// paused container is killed (SIGKILL to every process) first.
+    /// OCI `delete`: removes a stopped container: its cgroup, its state,
+    /// then runs the poststop hooks. With `force` a container in any other
+    /// state (creating, created, running, paused) is killed (SIGKILL to
+    /// every process) first. Without `force`, deleting a container that is
+    /// not stopped is an error and changes nothing (runtime.md "delete":
+    /// it MUST generate an error and MUST have no effect).
     ///
     /// # Errors
-    /// [`Error::NotFound`]; [`Error::BadState`] when running without `force`.
+    /// [`Error::NotFound`]; [`Error::BadState`] when not stopped and not
+    /// `force`.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         let (dir, saved) = self.load(id)?;
         let st = self.status_of(&dir, &saved);
         match st {
             Status::Stopped => {}
-            Status::Created | Status::Creating => self.kill_and_wait(&saved)?,
-            Status::Running | Status::Paused if force => self.kill_and_wait(&saved)?,
+            _ if force => self.kill_and_wait(&saved)?,
             _ => {
                 return Err(Error::BadState {
                     id: id.into(),

@@ -183,8 +183,14 @@ pub(crate) struct RootfsPlan<'a> {
 /// cgroup ones (see [`prepare_cgroups`]), devices.
 pub(crate) fn prepare(plan: &RootfsPlan) -> Result<()> {
     let linux = plan.spec.linux().as_ref();
-    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        Some(p) if !p.is_empty() => propagation_of(p)?,
+    // The host's mounts as seen from the container: slave (events from
+    // the host only) unless rootfsPropagation asks for private. A shared
+    // or unbindable "/" here would make pivot_root (shared parent) or the
+    // rootfs bind (unbindable source) fail; those apply to the container's
+    // rootfs mount once entered (see finish).
+    let prop = match rootfs_propagation(plan.spec)? {
+        Some(p) if p.contains(MsFlags::MS_PRIVATE) => p,
+        Some(p) if p.contains(MsFlags::MS_SLAVE) => p,
         _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     mount(NONE, "/", NONE, prop, NONE)
@@ -238,6 +244,18 @@ pub(crate) fn prepare(plan: &RootfsPlan) -> Result<()> {
             .ctx(|| format!("bind {} on /dev/console", c.display()))?;
     }
     Ok(())
+}
+
+/// linux.rootfsPropagation as mount flags, None when unset.
+fn rootfs_propagation(spec: &Spec) -> Result<Option<MsFlags>> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        Some(p) if !p.is_empty() => propagation_of(p).map(Some),
+        _ => Ok(None),
+    }
 }
 
 fn is_cgroup_mount(m: &Mount) -> bool {
@@ -703,6 +721,12 @@ pub(crate) fn finish(spec: &Spec) -> Result<()> {
         .is_some_and(|r| r.readonly() == Some(true))
     {
         remount_bind(Path::new("/"), MsFlags::MS_RDONLY).ctx(|| "remount / read-only".into())?;
+    }
+    // Last: an unbindable root would refuse the read-only binds above.
+    // config-linux.md "Rootfs Mount Propagation": the propagation of the
+    // container's rootfs mount (shared: a new peer group, not the host's).
+    if let Some(p) = rootfs_propagation(spec)? {
+        mount(NONE, "/", NONE, p, NONE).ctx(|| "set rootfsPropagation of /".into())?;
     }
     Ok(())
 }
