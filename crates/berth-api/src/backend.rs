@@ -241,8 +241,24 @@ pub trait Backend: Send + Sync + 'static {
         changes: Vec<String>,
         message: String,
     ) -> ApiResult<BoxStream<JsonMessage>>;
-    /// `POST /images/create?fromImage=&tag=`: pull.
-    async fn image_pull(&self, from_image: &str, tag: &str) -> ApiResult<BoxStream<JsonMessage>>;
+    /// `POST /images/create?fromImage=&tag=&platform=` with `X-Registry-Auth`
+    /// (`registry_auth`, empty when absent): pull.
+    async fn image_pull(
+        &self,
+        from_image: &str,
+        tag: &str,
+        platform: &str,
+        registry_auth: &str,
+    ) -> ApiResult<BoxStream<JsonMessage>>;
+    /// `POST /images/{name}/push?tag=` with `X-Registry-Auth`: push.
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: &str,
+        registry_auth: &str,
+    ) -> ApiResult<BoxStream<JsonMessage>>;
+    /// `POST /auth`: check credentials against a registry.
+    async fn auth(&self, req: AuthRequest) -> ApiResult<AuthResponse>;
     /// `POST /images/prune?filters=`.
     async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse>;
 }

@@ -1235,6 +1235,17 @@ pub struct JsonMessage {
     /// Layer/object ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// `progressDetail`: `{"current":N,"total":N}` on Downloading,
+    /// Extracting and Pushing, `{}` on the other per-layer statuses.
+    #[serde(
+        default,
+        rename = "progressDetail",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub progress_detail: Option<serde_json::Value>,
+    /// Auxiliary data: push's `{"Tag","Digest","Size"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aux: Option<serde_json::Value>,
     /// Progress bar text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
@@ -1351,4 +1362,41 @@ mod tests {
         assert_eq!(ErrorKind::Conflict.status(), 409);
         assert_eq!(ErrorKind::NotModified.status(), 304);
     }
+}
+
+/// `POST /auth` body (moby `registry.AuthConfig`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuthRequest {
+    /// User name.
+    #[serde(default)]
+    pub username: String,
+    /// Password.
+    #[serde(default)]
+    pub password: String,
+    /// base64 `user:password`.
+    #[serde(default)]
+    pub auth: String,
+    /// Deprecated.
+    #[serde(default)]
+    pub email: String,
+    /// Registry address.
+    #[serde(default)]
+    pub serveraddress: String,
+    /// OAuth2 refresh token.
+    #[serde(default)]
+    pub identitytoken: String,
+    /// Bearer token.
+    #[serde(default)]
+    pub registrytoken: String,
+}
+
+/// `POST /auth` answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuthResponse {
+    /// Refresh token (may be empty).
+    #[serde(rename = "IdentityToken")]
+    pub identity_token: String,
+    /// `Login Succeeded`.
+    #[serde(rename = "Status")]
+    pub status: String,
 }

@@ -343,11 +343,10 @@ pub async fn push(
                 drop(permit);
                 progress(match how {
                     BlobPush::Exists => JsonMessage::layer("Layer already exists", id.clone()),
+                    // dockerd names the source repository by its path
+                    // (`Mounted from library/busybox`).
                     BlobPush::Mounted(from) => {
-                        let fam = Reference::parse(&format!("{}/{from}", repo_ref.domain()))
-                            .map(|r| r.familiar_name())
-                            .unwrap_or(from);
-                        JsonMessage::layer(format!("Mounted from {fam}"), id.clone())
+                        JsonMessage::layer(format!("Mounted from {from}"), id.clone())
                     }
                     BlobPush::Uploaded => JsonMessage::layer("Pushed", id.clone()),
                 });

@@ -271,3 +271,110 @@ pub async fn import(
     });
     Ok(stream_of(rx))
 }
+
+// ------------------------------------------------------------ registries
+
+/// A registry error with dockerd's status and words.
+fn dist_err(e: berth_distribution::DistributionError) -> ApiError {
+    let kind = match e.status() {
+        400 => ErrorKind::InvalidParameter,
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        _ => ErrorKind::System,
+    };
+    ApiError::new(kind, e.to_string())
+}
+
+/// berth-distribution's message -> the API model (same JSON).
+fn api_message(m: berth_distribution::JsonMessage) -> JsonMessage {
+    serde_json::to_value(&m)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// `POST /images/create?fromImage=&tag=&platform=`.
+pub async fn pull(
+    e: &Engine,
+    from_image: &str,
+    tag: &str,
+    platform: &str,
+    registry_auth: &str,
+) -> Result<BoxStream<JsonMessage>, ApiError> {
+    use futures_util::StreamExt;
+    let credentials = berth_distribution::AuthConfig::from_header(registry_auth)
+        .map_err(dist_err)?
+        .credentials();
+    let platform = match platform {
+        "" => None,
+        p => Some(p.parse().map_err(dist_err)?),
+    };
+    let opts = berth_distribution::PullOptions {
+        platform,
+        credentials,
+    };
+    let reference = berth_distribution::join_from_image(from_image, tag);
+    let (dist, svc, engine) = (e.dist.clone(), e.images.clone(), e.arc());
+    let s = berth_distribution::run_streamed(move |sink| async move {
+        let out = berth_distribution::pull(&dist, &svc, &reference, &opts, &sink).await?;
+        engine.events.publish(
+            "image",
+            "pull",
+            &out.reference.familiar(),
+            Default::default(),
+        );
+        Ok(())
+    })
+    .await
+    .map_err(dist_err)?;
+    Ok(Box::pin(s.map(api_message)))
+}
+
+/// `POST /images/{name}/push?tag=`.
+pub async fn push(
+    e: &Engine,
+    name: &str,
+    tag: &str,
+    registry_auth: &str,
+) -> Result<BoxStream<JsonMessage>, ApiError> {
+    use futures_util::StreamExt;
+    let credentials = berth_distribution::AuthConfig::from_header(registry_auth)
+        .map_err(dist_err)?
+        .credentials();
+    let opts = berth_distribution::PushOptions { credentials };
+    let (dist, svc, name, tag) = (
+        e.dist.clone(),
+        e.images.clone(),
+        name.to_string(),
+        tag.to_string(),
+    );
+    let s = berth_distribution::run_streamed(move |sink| async move {
+        berth_distribution::push(&dist, &svc, &name, &tag, &opts, &sink)
+            .await
+            .map(|_| ())
+    })
+    .await
+    .map_err(dist_err)?;
+    Ok(Box::pin(s.map(api_message)))
+}
+
+/// `POST /auth`.
+pub async fn login(e: &Engine, req: AuthRequest) -> Result<AuthResponse, ApiError> {
+    let cfg = berth_distribution::AuthConfig {
+        username: req.username,
+        password: req.password,
+        auth: req.auth,
+        email: req.email,
+        serveraddress: req.serveraddress,
+        identitytoken: req.identitytoken,
+        registrytoken: req.registrytoken,
+    };
+    let out = berth_distribution::login(&e.dist, &cfg)
+        .await
+        .map_err(dist_err)?;
+    Ok(AuthResponse {
+        identity_token: out.identity_token,
+        status: out.status,
+    })
+}

@@ -65,6 +65,8 @@ struct ExecEntry {
 pub struct Engine {
     cfg: EngineConfig,
     images: Arc<berth_image::ImageService>,
+    /// The registry client (pull, push, login).
+    dist: berth_distribution::Distribution,
     containers: RwLock<HashMap<String, Arc<Container>>>,
     names: Mutex<HashMap<String, String>>,
     execs: Mutex<HashMap<String, Arc<Mutex<ExecEntry>>>>,
@@ -109,9 +111,12 @@ impl Engine {
                 id
             }
         };
+        let dist = berth_distribution::Distribution::new(berth_distribution::Options::default())
+            .map_err(|e| e.to_string())?;
         let engine = Arc::new_cyclic(|me| Engine {
             cfg,
             images: Arc::new(images),
+            dist,
             containers: RwLock::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
             execs: Mutex::new(HashMap::new()),
@@ -1830,18 +1835,25 @@ impl Backend for Engine {
     ) -> ApiResult<BoxStream<JsonMessage>> {
         images::import(self, body, repo, tag, changes, message).await
     }
-    async fn image_pull(&self, from_image: &str, tag: &str) -> ApiResult<BoxStream<JsonMessage>> {
-        let repo = from_image.split('@').next().unwrap_or(from_image);
-        let repo = match repo.rsplit_once(':') {
-            Some((r, t)) if !t.contains('/') => r,
-            _ => repo,
-        };
-        let _ = tag;
-        let repo = repo.strip_prefix("docker.io/").unwrap_or(repo);
-        let repo = repo.strip_prefix("library/").unwrap_or(repo);
-        Err(ApiError::not_found(format!(
-            "pull access denied for {repo}, repository does not exist or may require 'docker login': berthd cannot pull from registries yet; load the image with 'docker load'"
-        )))
+    async fn image_pull(
+        &self,
+        from_image: &str,
+        tag: &str,
+        platform: &str,
+        registry_auth: &str,
+    ) -> ApiResult<BoxStream<JsonMessage>> {
+        images::pull(self, from_image, tag, platform, registry_auth).await
+    }
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: &str,
+        registry_auth: &str,
+    ) -> ApiResult<BoxStream<JsonMessage>> {
+        images::push(self, name, tag, registry_auth).await
+    }
+    async fn auth(&self, req: AuthRequest) -> ApiResult<AuthResponse> {
+        images::login(self, req).await
     }
     async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse> {
         images::prune(self, filters).await

@@ -52,6 +52,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/images/load", post(image_load))
         .route("/images/get", get(image_save_many))
         .route("/images/create", post(image_create))
+        .route("/auth", post(auth))
         .route("/images/prune", post(image_prune))
         .route("/images/{*rest}", any(image_dispatch))
         .fallback(not_found)
@@ -60,6 +61,20 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
 
 async fn not_found() -> ErrorReply {
     ErrorReply(ApiError::not_found("page not found"))
+}
+
+/// The `X-Registry-Auth` header ("" when absent).
+fn registry_auth(req: &Request) -> String {
+    req.headers()
+        .get("x-registry-auth")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+async fn auth(State(b): B, req: Request) -> R {
+    let cfg: AuthRequest = body_json(req).await?;
+    Ok(json(StatusCode::OK, &b.auth(cfg).await?))
 }
 
 fn q(req: &Request) -> Query {
@@ -466,7 +481,11 @@ async fn image_create(State(b): B, req: Request) -> R {
     }
     if let Some(img) = q.get("fromImage").filter(|s| !s.is_empty()) {
         let tag = q.get("tag").unwrap_or("").to_string();
-        return Ok(json_stream(b.image_pull(img, &tag).await?));
+        let platform = q.get("platform").unwrap_or("").to_string();
+        let auth = registry_auth(&req);
+        return Ok(json_stream(
+            b.image_pull(img, &tag, &platform, &auth).await?,
+        ));
     }
     Err(ApiError::invalid("fromImage or fromSrc is required").into())
 }
@@ -512,10 +531,10 @@ async fn image_dispatch(State(b): B, Path(rest): Path<String>, req: Request) -> 
             b.image_tag(&name, repo, tag).await?;
             return Ok(StatusCode::CREATED.into_response());
         }
-        if split("/push").is_some() {
-            return Err(
-                ApiError::new(ErrorKind::NotImplemented, "push is not supported yet").into(),
-            );
+        if let Some(name) = split("/push") {
+            let tag = q.get("tag").unwrap_or("");
+            let auth = registry_auth(&req);
+            return Ok(json_stream(b.image_push(&name, tag, &auth).await?));
         }
     }
     Err(ApiError::not_found("page not found").into())
