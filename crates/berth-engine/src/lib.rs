@@ -50,6 +50,19 @@ pub struct EngineConfig {
     pub init_bin: Option<PathBuf>,
     /// Debug logging (for `/info`).
     pub debug: bool,
+    /// Registries reached over plain HTTP or unverified HTTPS
+    /// (`--insecure-registry`, daemon.json `insecure-registries`; loopback
+    /// always is).
+    pub insecure_registries: Vec<String>,
+    /// Docker Hub mirrors tried before it (`--registry-mirror`,
+    /// `registry-mirrors`).
+    pub registry_mirrors: Vec<String>,
+    /// `max-concurrent-downloads` (None: 3).
+    pub max_concurrent_downloads: Option<usize>,
+    /// `max-concurrent-uploads` (None: 5).
+    pub max_concurrent_uploads: Option<usize>,
+    /// `max-download-attempts` (None: 5).
+    pub max_download_attempts: Option<u32>,
 }
 
 struct ExecEntry {
@@ -111,8 +124,21 @@ impl Engine {
                 id
             }
         };
-        let dist = berth_distribution::Distribution::new(berth_distribution::Options::default())
-            .map_err(|e| e.to_string())?;
+        let mut ropts = berth_distribution::Options {
+            insecure_registries: cfg.insecure_registries.clone(),
+            registry_mirrors: cfg.registry_mirrors.clone(),
+            ..Default::default()
+        };
+        if let Some(n) = cfg.max_concurrent_downloads {
+            ropts.max_concurrent_downloads = n;
+        }
+        if let Some(n) = cfg.max_concurrent_uploads {
+            ropts.max_concurrent_uploads = n;
+        }
+        if let Some(n) = cfg.max_download_attempts {
+            ropts.max_download_attempts = n;
+        }
+        let dist = berth_distribution::Distribution::new(ropts).map_err(|e| e.to_string())?;
         let engine = Arc::new_cyclic(|me| Engine {
             cfg,
             images: Arc::new(images),

@@ -41,6 +41,21 @@ struct Args {
     /// Enable debug output (same as --log-level debug).
     #[arg(short = 'D', long = "debug")]
     debug: bool,
+    /// A registry reached over plain HTTP or unverified HTTPS (repeatable).
+    #[arg(long = "insecure-registry")]
+    insecure_registry: Vec<String>,
+    /// A Docker Hub mirror, tried before it (repeatable).
+    #[arg(long = "registry-mirror")]
+    registry_mirror: Vec<String>,
+    /// Layers downloaded at once per pull (default 3).
+    #[arg(long = "max-concurrent-downloads")]
+    max_concurrent_downloads: Option<usize>,
+    /// Layers uploaded at once per push (default 5).
+    #[arg(long = "max-concurrent-uploads")]
+    max_concurrent_uploads: Option<usize>,
+    /// Attempts per layer download (default 5).
+    #[arg(long = "max-download-attempts")]
+    max_download_attempts: Option<u32>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -54,6 +69,13 @@ struct FileConfig {
     log_level: Option<String>,
     #[serde(default)]
     debug: bool,
+    #[serde(default)]
+    insecure_registries: Vec<String>,
+    #[serde(default)]
+    registry_mirrors: Vec<String>,
+    max_concurrent_downloads: Option<usize>,
+    max_concurrent_uploads: Option<usize>,
+    max_download_attempts: Option<u32>,
 }
 
 fn find_bin(name: &str) -> Option<PathBuf> {
@@ -147,6 +169,17 @@ fn main() {
             .or_else(|| find_bin("docker-init"))
             .or_else(|| Some(PathBuf::from("/usr/bin/tini-static")).filter(|p| p.is_file())),
         debug: level == "debug",
+        insecure_registries: [
+            args.insecure_registry.clone(),
+            file.insecure_registries.clone(),
+        ]
+        .concat(),
+        registry_mirrors: [args.registry_mirror.clone(), file.registry_mirrors.clone()].concat(),
+        max_concurrent_downloads: args
+            .max_concurrent_downloads
+            .or(file.max_concurrent_downloads),
+        max_concurrent_uploads: args.max_concurrent_uploads.or(file.max_concurrent_uploads),
+        max_download_attempts: args.max_download_attempts.or(file.max_download_attempts),
     };
     let pidfile = args.pidfile.clone().or(file.pidfile.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -201,3 +201,34 @@ fn docker_pull_push_login_through_berthd() {
     drop(closed);
     d.finish();
 }
+
+#[test]
+fn docker_pull_busybox_from_a_registry_mirror() {
+    // No internet here: `docker pull busybox` works only through the mirror.
+    let dir = berth_testutil::tempdir();
+    let mirror = Registry::start(dir.path(), "mirror", None);
+    let fixture = berth_testutil::fixture("busybox-oci");
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}:latest", fixture.display()))
+            .arg(format!("docker://{}/library/busybox:latest", mirror.host)),
+    );
+    let url = format!("http://{}", mirror.host);
+    let d = Daemon::start_with(&["--registry-mirror", &url, "--max-concurrent-downloads", "2"]);
+    let out = d.ok(&["pull", "busybox"]);
+    assert!(
+        out.contains("latest: Pulling from library/busybox"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Status: Downloaded newer image for busybox:latest"),
+        "{out}"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "busybox", "echo", "mirrored"]),
+        "mirrored"
+    );
+    drop(mirror);
+    d.finish();
+}

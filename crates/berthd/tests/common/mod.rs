@@ -16,6 +16,8 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub sock: PathBuf,
     pub child: Option<Child>,
+    /// Extra berthd flags (`--registry-mirror ...`).
+    pub args: Vec<String>,
 }
 
 fn target_dir() -> PathBuf {
@@ -47,6 +49,11 @@ pub fn monitor_bin() -> PathBuf {
 impl Daemon {
     /// Starts berthd in a fresh temp dir and waits for its socket.
     pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    /// Starts berthd with extra flags.
+    pub fn start_with(args: &[&str]) -> Daemon {
         berth_testutil::require_root();
         let dir = berth_testutil::tempdir();
         let sock = dir.path().join("berth.sock");
@@ -54,6 +61,7 @@ impl Daemon {
             dir,
             sock,
             child: None,
+            args: args.iter().map(|s| s.to_string()).collect(),
         };
         d.spawn();
         d
@@ -82,6 +90,7 @@ impl Daemon {
             .arg(format!("unix://{}", self.sock.display()))
             .arg("--pidfile")
             .arg(self.dir.path().join("berthd.pid"))
+            .args(&self.args)
             .env("BERTH_MONITOR", monitor_bin())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
