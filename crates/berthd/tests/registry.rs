@@ -232,3 +232,54 @@ fn docker_pull_busybox_from_a_registry_mirror() {
     drop(mirror);
     d.finish();
 }
+
+#[test]
+fn docker_py_pull_and_push() {
+    let d = Daemon::start();
+    let dir = d.dir.path().to_path_buf();
+    let reg = Registry::start(&dir, "py", None);
+    let fixture = berth_testutil::fixture("busybox-oci");
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}:latest", fixture.display()))
+            .arg(format!("docker://{}/library/busybox:latest", reg.host)),
+    );
+    let script = format!(
+        r#"
+import docker
+c = docker.DockerClient(base_url="{host}", timeout=60)
+img = c.images.pull("{reg}/library/busybox", tag="latest")
+print("ID", img.id)
+print("DIGESTS", img.attrs["RepoDigests"])
+img.tag("{reg}/py/pushed", tag="v2")
+for m in c.images.push("{reg}/py/pushed", tag="v2", stream=True, decode=True):
+    print("PUSH", m)
+try:
+    c.images.pull("{reg}/library/busybox", tag="nope")
+except docker.errors.NotFound as e:
+    print("NOTFOUND", e.explanation)
+"#,
+        host = d.host(),
+        reg = reg.host
+    );
+    let out = run_ok(Command::new("python3").arg("-c").arg(&script));
+    assert!(
+        out.contains("ID sha256:a8dd73bd7c7fc2fa15f80bc8a866069eef552daf1c6e658a0b66d261cf232ba8"),
+        "{out}"
+    );
+    assert!(
+        out.contains("@sha256:bd124fd52df3158073e3332d068237e633c2cc0ee818793af53de33c796a81d2"),
+        "{out}"
+    );
+    assert!(out.contains("'Tag': 'v2'"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "NOTFOUND manifest for {}/library/busybox:nope not found",
+            reg.host
+        )),
+        "{out}"
+    );
+    drop(reg);
+    d.finish();
+}
