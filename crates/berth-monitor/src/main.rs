@@ -232,6 +232,14 @@ impl Monitor {
             }
         };
         drop(opts);
+        if let Err(e) = loopback_up_if_own_netns(init_pid) {
+            let _ = rt.delete(&cfg.id, true);
+            if let Some(ov) = &cfg.rootfs {
+                unmount(&ov.target);
+            }
+            let _ = std::fs::remove_file(&sock_path);
+            return Err(e);
+        }
         if let Some(c) = console {
             let m = match c.receive() {
                 Ok(m) => m,
@@ -848,4 +856,19 @@ fn unmount(target: &Path) {
             eprintln!("berth-monitor: unmount {}: {e}", target.display());
         }
     }
+}
+
+/// Docker brings `lo` up in every container that has a network namespace of
+/// its own (`--network none` and bridge alike); a fresh namespace's `lo` is
+/// DOWN. A container sharing the host's namespace (`--network host`) is left
+/// alone. Runs between create and start, before any user process exists.
+fn loopback_up_if_own_netns(init_pid: i32) -> Result<(), String> {
+    let ns = std::path::PathBuf::from(format!("/proc/{init_pid}/ns/net"));
+    let theirs = std::fs::read_link(&ns).map_err(|e| format!("read {}: {e}", ns.display()))?;
+    let ours =
+        std::fs::read_link("/proc/self/ns/net").map_err(|e| format!("read own netns: {e}"))?;
+    if theirs == ours {
+        return Ok(());
+    }
+    berth_network::nl::loopback_up(&ns).map_err(|e| format!("bring up lo in the container: {e}"))
 }

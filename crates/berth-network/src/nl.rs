@@ -311,3 +311,25 @@ pub fn in_netns<T: Send + 'static>(
         .join()
         .map_err(|_| std::io::Error::other("netns thread panicked"))?
 }
+
+/// Brings the loopback interface `lo` up inside the network namespace `ns`
+/// (a `/proc/<pid>/ns/net` or bind-mounted netns file), as Docker does for
+/// every container with a network namespace of its own, `--network none`
+/// included: a fresh namespace's `lo` starts DOWN, so 127.0.0.1 would be
+/// unreachable. Idempotent.
+///
+/// Errors: the namespace file cannot be opened or entered (`io::Error`), or
+/// a netlink request fails (its errno, as `io::Error`).
+pub fn loopback_up(ns: &Path) -> std::io::Result<()> {
+    in_netns(ns, || -> std::io::Result<()> {
+        let mut nl = Nl::open().map_err(|e| std::io::Error::other(e.to_string()))?;
+        if let Some(lo) = nl
+            .link_index("lo")
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+        {
+            nl.set_up(lo)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        Ok(())
+    })?
+}

@@ -554,6 +554,21 @@ fn hostconfig_options() {
         "link",
     ]);
     assert_eq!(lo.lines().count(), 1, "only lo: {lo}");
+    // as Docker: lo is up in a namespace of the container's own, so
+    // 127.0.0.1 answers
+    assert!(lo.contains("UP"), "lo must be up: {lo}");
+    let ping = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        "127.0.0.1",
+    ]);
+    assert!(ping.contains("1 packets received"), "{ping}");
     let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
     assert_eq!(
         d.ok(&["run", "--rm", "--network", "host", "busybox", "hostname"]),
