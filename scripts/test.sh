@@ -24,4 +24,4 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Root integration tests share the machine's cgroups and mount table; two
 # test threads keep a 2-core machine busy without starving the kernel work.
-cargo test --workspace -- --test-threads=2 "$@"
+cargo test --workspace --no-fail-fast -- --test-threads=2 "$@"
