@@ -121,12 +121,17 @@ fn kill_9_at_random_moments_of_load_and_import_leaves_the_store_consistent() {
         | 1;
     let mut killed = 0;
     let mut finished = 0;
+    // Each job's kill window starts at its guess and shrinks to 4/5 of the
+    // job's last uninterrupted run, so the kills land mid-way on a quiet
+    // machine (where a repeated busybox load takes ~40 ms) as on a busy one.
+    let mut windows: Vec<u64> = jobs.iter().map(|j| j.1).collect();
     for i in 0..32 {
-        let (args, window_ms) = &jobs[if i % 8 == 7 { 3 } else { i % 3 }];
+        let j = if i % 8 == 7 { 3 } else { i % 3 };
+        let args = &jobs[j].0;
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = Duration::from_millis(seed % window_ms);
+        let delay = Duration::from_millis(seed % windows[j].max(2));
         let mut child = Command::new(bin)
             .arg("--data-root")
             .arg(&root)
@@ -149,6 +154,7 @@ fn kill_9_at_random_moments_of_load_and_import_leaves_the_store_consistent() {
             killed += 1;
         } else {
             finished += 1;
+            windows[j] = (start.elapsed().as_millis() as u64 * 4 / 5).max(2);
         }
         child.wait().expect("reap");
         check_consistent(&root);
