@@ -21,9 +21,14 @@ cargo build --release --quiet -p berthd -p berth -p berth-monitor
 
 WORK="$(mktemp -d /var/tmp/berth-demo.XXXXXX)"
 SOCK="$WORK/berth.sock"
-BIN="$ROOT/target/release"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 cleanup() {
-  [[ -n "${DPID:-}" ]] && { "$BIN/berth" -H "unix://$SOCK" rm -f demo >/dev/null 2>&1 || true; kill "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null || true; }
+  set +e
+  if [[ -n "${DPID:-}" ]]; then
+    "$BIN/berth" -H "unix://$SOCK" rm -f demo >/dev/null 2>&1
+    kill "$DPID" 2>/dev/null
+    wait "$DPID" 2>/dev/null
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -42,5 +47,5 @@ if (($#)); then
 else
   echo "==> berth run --rm --name demo debian bash -c '...'"
   "${B[@]}" run --rm --name demo -h demo debian bash -c \
-    '. /etc/os-release; echo "hello from $PRETTY_NAME in container $(hostname), pid $$"; id; echo "rootfs: $(ls /)"'
+    '. /etc/os-release; echo "hello from $PRETTY_NAME in container $(hostname), pid $$"; id; echo rootfs: $(ls /)'
 fi
