@@ -545,6 +545,9 @@ pub async fn rmi(c: &mut Client, a: RmiArgs) -> CmdResult {
                 }
                 out(&s);
             }
+            // as docker's CLI: with --force an image that is not there is
+            // reported but is no failure (exit 0)
+            Err(e) if a.force && e.status() == Some(404) => eprintln!("{e}"),
             Err(e) => {
                 eprintln!("{e}");
                 failed = true;

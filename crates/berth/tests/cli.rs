@@ -100,6 +100,7 @@ fn lists_inspect_and_errors_match_docker(d: &Daemon) {
         &["kill", "nope"],
         &["logs", "nope"],
         &["rmi", "nope"],
+        &["rmi", "-f", "nope"],
         &["ps", "--bogus"],
         &["stop"],
         &["frob"],
