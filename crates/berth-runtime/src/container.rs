@@ -1471,20 +1471,12 @@ impl Runtime {
     /// # Errors
     /// [`Error::NotFound`]; [`Error::BadState`] unless running.
     pub fn pause(&self, id: &str) -> Result<()> {
-        let (dir, saved) = self.load(id)?;
-        let st = self.status_of(&dir, &saved);
-        if st != Status::Running {
-            return Err(Error::BadState {
-                id: id.into(),
-                status: st.to_string(),
-                msg: "only a running container can be paused".into(),
-            });
-        }
-        let cg = saved
-            .cgroup
-            .as_ref()
-            .ok_or_else(|| Error::Cgroup("no cgroup".into()))?;
-        cg.freeze().map_err(|e| Error::Cgroup(e.to_string()))
+        self.freezer(
+            id,
+            Status::Running,
+            "only a running container can be paused",
+            |cg| cg.freeze(),
+        )
     }
 
     /// Thaws a paused container.
@@ -1492,20 +1484,37 @@ impl Runtime {
     /// # Errors
     /// [`Error::NotFound`]; [`Error::BadState`] unless paused.
     pub fn resume(&self, id: &str) -> Result<()> {
+        self.freezer(
+            id,
+            Status::Paused,
+            "only a paused container can be resumed",
+            |cg| cg.thaw(),
+        )
+    }
+
+    /// `pause`/`resume`: checks that `id` is in status `want`, then applies
+    /// `op` (freeze or thaw) to its cgroup.
+    fn freezer<E: std::fmt::Display>(
+        &self,
+        id: &str,
+        want: Status,
+        msg: &str,
+        op: impl FnOnce(&berth_cgroups::Cgroup) -> std::result::Result<(), E>,
+    ) -> Result<()> {
         let (dir, saved) = self.load(id)?;
         let st = self.status_of(&dir, &saved);
-        if st != Status::Paused {
+        if st != want {
             return Err(Error::BadState {
                 id: id.into(),
                 status: st.to_string(),
-                msg: "only a paused container can be resumed".into(),
+                msg: msg.into(),
             });
         }
         let cg = saved
             .cgroup
             .as_ref()
             .ok_or_else(|| Error::Cgroup("no cgroup".into()))?;
-        cg.thaw().map_err(|e| Error::Cgroup(e.to_string()))
+        op(cg).map_err(|e| Error::Cgroup(e.to_string()))
     }
 
     /// runc `exec`: starts `process` inside the running (or created)
