@@ -185,6 +185,33 @@ fn expect(fd: BorrowedFd<'_>, want: u8, what: &str) -> Result<Vec<u8>> {
     }
 }
 
+/// The descriptors a launch hands to the child, each raised to `min` or
+/// above so that none collides with the fds the spec preserves (3 up to
+/// `min`): the parent and child ends of the sync socketpair, the sealed
+/// dmz memfd, and the pty master when there is one.
+struct LaunchFds {
+    psync: OwnedFd,
+    csync: OwnedFd,
+    dmz: OwnedFd,
+    console: Option<OwnedFd>,
+}
+
+fn launch_fds(min: i32, console: Option<OwnedFd>) -> Result<LaunchFds> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "socketpair".into())?;
+    Ok(LaunchFds {
+        psync: raise_fd(a, min)?,
+        csync: raise_fd(b, min)?,
+        dmz: raise_fd(crate::dmz::sealed_dmz()?, min)?,
+        console: console.map(|c| raise_fd(c, min)).transpose()?,
+    })
+}
+
 /// Moves `fd` to a number `>= min`, close-on-exec.
 fn raise_fd(fd: OwnedFd, min: i32) -> Result<OwnedFd> {
     if fd.as_raw_fd() >= min {
@@ -1024,16 +1051,12 @@ impl Runtime {
         let cgroup =
             berth_cgroups::Cgroup::new(&cg_path, id).map_err(|e| Error::Cgroup(e.to_string()))?;
         let min = 3 + opts.preserve_fds as i32;
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .ctx(|| "socketpair".into())?;
-        let (psync, csync) = (raise_fd(a, min)?, raise_fd(b, min)?);
-        let dmz = raise_fd(crate::dmz::sealed_dmz()?, min)?;
-        let console = console.map(|c| raise_fd(c, min)).transpose()?;
+        let LaunchFds {
+            psync,
+            csync,
+            dmz,
+            console,
+        } = launch_fds(min, console)?;
         let start_listener = if mode == Mode::Create {
             Some(raise_fd(bind_start_socket(&dir)?.into(), min)?)
         } else {
@@ -1589,16 +1612,12 @@ impl Runtime {
         }
         let filter = compile_seccomp(&saved.spec)?;
         let min = 3 + opts.preserve_fds as i32;
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .ctx(|| "socketpair".into())?;
-        let (psync, csync) = (raise_fd(a, min)?, raise_fd(b, min)?);
-        let dmz = raise_fd(crate::dmz::sealed_dmz()?, min)?;
-        let console = console.map(|c| raise_fd(c, min)).transpose()?;
+        let LaunchFds {
+            psync,
+            csync,
+            dmz,
+            console,
+        } = launch_fds(min, console)?;
         let launch = Launch {
             mode: Mode::Exec,
             id,
