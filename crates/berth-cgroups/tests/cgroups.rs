@@ -69,6 +69,24 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus 
     }
 }
 
+/// Removes, when a test panics before its own `destroy`, every cgroup
+/// directory whose path contains the test's unique name (deepest first), so
+/// a failed assertion does not leave directories behind for later runs.
+struct Sweep(String);
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let mut dirs = cgroups_containing(&self.0);
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for d in dirs {
+            let _ = std::fs::remove_dir(&d);
+        }
+    }
+}
+
 fn assert_clean(name: &str) {
     let left = cgroups_containing(name);
     assert!(left.is_empty(), "cgroup dirs leaked: {left:?}");
@@ -86,6 +104,7 @@ fn abs(name: &str) -> String {
 fn create_apply_destroy_in_every_hierarchy() {
     require_root();
     let name = unique("basic");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     assert_eq!(cg.layout(), Layout::Hybrid, "this machine is hybrid");
     for key in [
@@ -137,6 +156,7 @@ fn create_apply_destroy_in_every_hierarchy() {
 fn default_and_relative_paths_resolve_like_runc() {
     require_root();
     let name = unique("paths");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new("", &name).unwrap();
     assert_eq!(
         cg.path_of("pids").unwrap(),
@@ -189,6 +209,7 @@ fn default_and_relative_paths_resolve_like_runc() {
 fn memory_limits_v1() {
     require_root();
     let name = unique("mem");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     cg.create().unwrap();
     let r = resources(
@@ -234,6 +255,7 @@ fn memory_limits_v1() {
 fn oom_kill_is_counted_and_exit_is_sigkill() {
     require_root();
     let name = unique("oom");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     cg.create().unwrap();
     cg.set(&resources(
@@ -262,6 +284,7 @@ fn oom_kill_is_counted_and_exit_is_sigkill() {
 fn cpu_and_cpuset_v1() {
     require_root();
     let name = unique("cpu");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     cg.create().unwrap();
     cg.set(&resources(
@@ -310,6 +333,7 @@ fn cpu_and_cpuset_v1() {
 fn pids_limit_is_enforced() {
     require_root();
     let name = unique("pids");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     cg.create().unwrap();
     cg.set(&resources(r#"{"pids":{"limit":4}}"#)).unwrap();
@@ -352,6 +376,7 @@ fn pids_limit_is_enforced() {
 fn freeze_and_thaw_v1() {
     require_root();
     let name = unique("frz");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     cg.create().unwrap();
     // A counter that writes a line every 20ms.
@@ -377,6 +402,7 @@ fn freeze_and_thaw_v1() {
 fn kill_all_reaches_every_process_and_destroy_waits() {
     require_root();
     let name = unique("kill");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     cg.create().unwrap();
     let mut child = spawn_gated("sleep 40 & sleep 40 & sleep 40 & wait", &name);
@@ -404,6 +430,7 @@ fn kill_all_reaches_every_process_and_destroy_waits() {
 fn device_rules_v1() {
     require_root();
     let name = unique("dev");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     cg.create().unwrap();
     cg.set(&resources(
@@ -435,6 +462,7 @@ fn device_rules_v1() {
 fn missing_controllers_are_named_and_hugetlb_uses_cgroup2() {
     require_root();
     let name = unique("miss");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&abs(&name), &name).unwrap();
     cg.create().unwrap();
     // hugetlb is bound to cgroup2 on this hybrid host: the limit goes to
@@ -467,6 +495,7 @@ fn missing_controllers_are_named_and_hugetlb_uses_cgroup2() {
 fn unified_only_freeze_kill_on_cgroup2() {
     require_root();
     let name = unique("v2");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new_with_layout(&abs(&name), &name, Layout::Unified).unwrap();
     assert_eq!(cg.paths().len(), 1);
     cg.create().unwrap();
@@ -489,6 +518,7 @@ fn unified_only_freeze_kill_on_cgroup2() {
 fn serialized_cgroup_round_trips() {
     require_root();
     let name = unique("ser");
+    let _sweep = Sweep(name.clone());
     let cg = Cgroup::new(&format!("/{name}/nested/c"), &name).unwrap();
     cg.create().unwrap();
     let json = serde_json::to_string(&cg).unwrap();
