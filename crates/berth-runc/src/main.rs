@@ -249,8 +249,20 @@ fn real_main(cli: Cli) -> Result<i32, Box<dyn std::error::Error>> {
                 Some(f) => {
                     let data =
                         std::fs::read(&f).map_err(|e| format!("read {}: {e}", f.display()))?;
-                    let de = &mut serde_json::Deserializer::from_slice(&data);
-                    serde_path_to_error_free(de).map_err(|e| format!("{}: {e}", f.display()))?
+                    let (p, ignored) =
+                        berth_runtime::parse_process(&data).map_err(|e| match e {
+                            berth_runtime::Error::Config { path, msg } => {
+                                format!("{}: field {path}: {msg}", f.display())
+                            }
+                            e => format!("{}: {e}", f.display()),
+                        })?;
+                    for c in ignored {
+                        eprintln!(
+                            "warning: {}: process.capabilities.{c}: unknown capability ignored",
+                            f.display()
+                        );
+                    }
+                    p
                 }
                 None => {
                     let spec = rt.config(&id)?;
@@ -380,13 +392,6 @@ fn real_main(cli: Cli) -> Result<i32, Box<dyn std::error::Error>> {
         Cmd::Resume { id } => rt.resume(&id)?,
     }
     Ok(0)
-}
-
-/// A process.json, a malformed field named by its JSON path.
-fn serde_path_to_error_free(
-    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
-) -> Result<oci_spec::runtime::Process, String> {
-    serde_path_to_error::deserialize(de).map_err(|e| format!("field {}: {}", e.path(), e.inner()))
 }
 
 /// The template `spec` writes: runc's defaults (a busybox-friendly `sh`

@@ -73,6 +73,27 @@ fn capabilities_all_five_sets_non_root() {
     differential(&c);
 }
 
+/// runtime-spec config.md, `capabilities`: a name that cannot be mapped to
+/// a kernel capability "MUST be logged as a warning", and runtimes "SHOULD
+/// NOT fail". runc 1.1 ignores it with a warning; so does berth-runc.
+#[test]
+fn capabilities_unknown_name_is_a_warning() {
+    let mut c = Case::new("capunknown");
+    c.sh("grep -E '^Cap' /proc/self/status").edit(|v| {
+        let caps = json!(["CAP_KILL", "CAP_TEST"]);
+        v["process"]["capabilities"] = json!({
+            "bounding": caps, "effective": caps, "permitted": caps
+        });
+    });
+    let b = differential(&c);
+    assert_eq!(b.code, 0);
+    assert!(
+        b.stderr.contains("CAP_TEST") && b.stderr.contains("warning"),
+        "berth-runc must warn about CAP_TEST: {:?}",
+        b.stderr
+    );
+}
+
 #[test]
 fn capabilities_root_full_bounding() {
     let mut c = Case::new("capfull");

@@ -13,6 +13,11 @@ pub struct LoadedConfig {
     /// JSON paths of fields this runtime does not know, ignored as the
     /// runtime spec requires ("MUST ignore unknown properties").
     pub unknown_fields: Vec<String>,
+    /// Capability names in `process.capabilities` that this runtime cannot
+    /// map to a kernel capability, each as `<set>: <name>`, dropped from
+    /// the spec. config.md ("Linux process", `capabilities`): such a value
+    /// "MUST be logged as a warning" and runtimes "SHOULD NOT fail".
+    pub ignored_capabilities: Vec<String>,
 }
 
 /// Parses a config.json document.
@@ -22,27 +27,108 @@ pub struct LoadedConfig {
 /// field is NOT an error (runtime-spec config.md: "Runtimes MUST ignore
 /// unknown properties"); its path is returned in `unknown_fields`.
 pub fn parse_config(data: &[u8]) -> Result<LoadedConfig> {
-    let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(data);
-    let spec: Spec = {
-        let mut cb = |p: serde_ignored::Path<'_>| unknown.push(p.to_string().replace(".?", ""));
-        let ig = serde_ignored::Deserializer::new(&mut de, &mut cb);
-        serde_path_to_error::deserialize(ig).map_err(|e| {
-            let path = e.path().to_string();
-            Error::Config {
-                path,
-                msg: e.into_inner().to_string(),
-            }
-        })?
-    };
-    de.end().map_err(|e| Error::Config {
-        path: ".".into(),
+    let fast = parse_strict::<Spec, _>(&mut de).and_then(|r| {
+        de.end().map_err(|e| Error::Config {
+            path: ".".into(),
+            msg: e.to_string(),
+        })?;
+        Ok(r)
+    });
+    match fast {
+        Ok((spec, unknown_fields)) => Ok(LoadedConfig {
+            spec,
+            unknown_fields,
+            ignored_capabilities: Vec::new(),
+        }),
+        // Slow path, only for a config naming a capability oci-spec does
+        // not know: drop the unknown names and parse again.
+        Err(Error::Config { path, .. }) if path.starts_with("process.capabilities.") => {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(data).map_err(|e| Error::Config {
+                    path: ".".into(),
+                    msg: e.to_string(),
+                })?;
+            let ignored = match v.get_mut("process") {
+                Some(p) => drop_unknown_capabilities(p),
+                None => Vec::new(),
+            };
+            let (spec, unknown_fields) = parse_strict::<Spec, _>(v)?;
+            Ok(LoadedConfig {
+                spec,
+                unknown_fields,
+                ignored_capabilities: ignored,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses an exec's process.json (`runc exec --process`) as
+/// [`parse_config`] parses config.json: a malformed field is an
+/// [`Error::Config`] naming its path below `process`; unknown capability
+/// names are dropped and returned as `<set>: <name>` (config.md: logged as
+/// a warning, not a failure).
+pub fn parse_process(data: &[u8]) -> Result<(oci_spec::runtime::Process, Vec<String>)> {
+    let mut v: serde_json::Value = serde_json::from_slice(data).map_err(|e| Error::Config {
+        path: "process".into(),
         msg: e.to_string(),
     })?;
-    Ok(LoadedConfig {
-        spec,
-        unknown_fields: unknown,
-    })
+    let ignored = drop_unknown_capabilities(&mut v);
+    let (p, _) = parse_strict::<oci_spec::runtime::Process, _>(v).map_err(|e| match e {
+        Error::Config { path, msg } => Error::Config {
+            path: format!("process.{path}"),
+            msg,
+        },
+        e => e,
+    })?;
+    Ok((p, ignored))
+}
+
+/// Deserializes `T` from `de`, collecting the paths of ignored (unknown)
+/// fields and naming the path of a malformed one.
+fn parse_strict<'de, T, D>(de: D) -> Result<(T, Vec<String>)>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    let mut unknown = Vec::new();
+    let mut cb = |p: serde_ignored::Path<'_>| unknown.push(p.to_string().replace(".?", ""));
+    let ig = serde_ignored::Deserializer::new(de, &mut cb);
+    let value = serde_path_to_error::deserialize(ig).map_err(|e| Error::Config {
+        path: e.path().to_string(),
+        msg: e.into_inner().to_string(),
+    })?;
+    Ok((value, unknown))
+}
+
+/// Removes from each set of `process.capabilities` (`process` is the
+/// process object) the names oci-spec's [`Capability`] does not know, and
+/// returns them as `<set>: <name>`.
+///
+/// [`Capability`]: oci_spec::runtime::Capability
+fn drop_unknown_capabilities(process: &mut serde_json::Value) -> Vec<String> {
+    let mut ignored = Vec::new();
+    let Some(sets) = process
+        .get_mut("capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return ignored;
+    };
+    for (set, names) in sets.iter_mut() {
+        if let Some(list) = names.as_array_mut() {
+            list.retain(|n| {
+                let known =
+                    serde_json::from_value::<oci_spec::runtime::Capability>(n.clone()).is_ok();
+                if !known && n.is_string() {
+                    ignored.push(format!("{set}: {}", n.as_str().unwrap_or_default()));
+                }
+                // A non-string stays, so the strict parse names the field.
+                known || !n.is_string()
+            });
+        }
+    }
+    ignored
 }
 
 /// Reads and checks `<bundle>/config.json`, printing one warning line on
@@ -64,6 +150,12 @@ pub fn load_bundle(bundle: &Path) -> Result<(Spec, PathBuf)> {
     let loaded = parse_config(&data)?;
     for f in &loaded.unknown_fields {
         eprintln!("warning: {}: unknown field {f} ignored", cfg.display());
+    }
+    for c in &loaded.ignored_capabilities {
+        eprintln!(
+            "warning: {}: process.capabilities.{c}: unknown capability ignored",
+            cfg.display()
+        );
     }
     let spec = loaded.spec;
     check_spec(&spec)?;
@@ -216,6 +308,43 @@ mod tests {
             l.unknown_fields,
             vec!["bogus".to_string(), "root.extra".to_string()]
         );
+    }
+
+    #[test]
+    fn unknown_capability_is_a_warning() {
+        let l = parse_config(
+            br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_KILL","CAP_TEST"],"effective":["CAP_KILL"]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            l.ignored_capabilities,
+            vec!["bounding: CAP_TEST".to_string()]
+        );
+        let caps = l
+            .spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+        // A malformed (non-string) capability is still an error naming it.
+        let e = parse_config(
+            br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_TEST",7]}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("process.capabilities.bounding"), "{e}");
+        let (p, ignored) = parse_process(
+            br#"{"cwd":"/","args":["true"],"user":{"uid":0,"gid":0},
+                "capabilities":{"permitted":["CAP_NOPE"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(ignored, vec!["permitted: CAP_NOPE".to_string()]);
+        assert_eq!(p.args().as_ref().unwrap()[0], "true");
     }
 
     #[test]

@@ -50,7 +50,7 @@ mod state;
 /// Receives a descriptor sent with SCM_RIGHTS (e.g. the pty master on a
 /// console socket): re-exported from `berth-sys`.
 pub use berth_sys::recv_fd;
-pub use config::{load_bundle, parse_config, LoadedConfig};
+pub use config::{load_bundle, parse_config, parse_process, LoadedConfig};
 pub use container::{parse_signal, CreateOptions, ExecOptions, Stdio};
 pub use error::{Error, Result};
 pub use state::{ContainerState, Status};
