@@ -261,4 +261,40 @@ pub trait Backend: Send + Sync + 'static {
     async fn auth(&self, req: AuthRequest) -> ApiResult<AuthResponse>;
     /// `POST /images/prune?filters=`.
     async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse>;
+
+    // ---- networks ----
+    /// `GET /networks?filters=` (filters `dangling`, `driver`, `id`, `label`,
+    /// `name`, `scope`, `type`).
+    async fn network_list(&self, _filters: Filters) -> ApiResult<Vec<Network>> {
+        Err(no_networks())
+    }
+    /// `GET /networks/{id}`: by full name, full ID or unique ID prefix.
+    async fn network_inspect(&self, _id: &str) -> ApiResult<Network> {
+        Err(no_networks())
+    }
+    /// `POST /networks/create` (201).
+    async fn network_create(&self, _req: NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
+        Err(no_networks())
+    }
+    /// `DELETE /networks/{id}` (204).
+    async fn network_remove(&self, _id: &str) -> ApiResult<()> {
+        Err(no_networks())
+    }
+    /// `POST /networks/{id}/connect` (200).
+    async fn network_connect(&self, _id: &str, _req: NetworkConnectRequest) -> ApiResult<()> {
+        Err(no_networks())
+    }
+    /// `POST /networks/{id}/disconnect` (200).
+    async fn network_disconnect(&self, _id: &str, _req: NetworkDisconnectRequest) -> ApiResult<()> {
+        Err(no_networks())
+    }
+    /// `POST /networks/prune?filters=` (`label`, `until`).
+    async fn network_prune(&self, _filters: Filters) -> ApiResult<NetworkPruneResponse> {
+        Err(no_networks())
+    }
+}
+
+/// What the default network methods answer (a backend without networking).
+fn no_networks() -> ApiError {
+    ApiError::new(ErrorKind::NotImplemented, "networking is not available")
 }

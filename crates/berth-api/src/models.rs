@@ -849,12 +849,49 @@ pub struct NetworkSettings {
     pub gateway: String,
     /// MAC address.
     pub mac_address: String,
+    /// Deprecated: endpoint ID on the default bridge.
+    #[serde(default, rename = "EndpointID")]
+    pub endpoint_id: String,
+    /// Deprecated: prefix length on the default bridge.
+    #[serde(default, rename = "IPPrefixLen")]
+    pub ip_prefix_len: i64,
+    /// Always false.
+    #[serde(default)]
+    pub hairpin_mode: bool,
+    /// Always empty.
+    #[serde(default, rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    /// Always 0.
+    #[serde(default, rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: i64,
+    /// Always empty.
+    #[serde(default, rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
 }
 
-/// One endpoint (swagger `EndpointSettings`, subset).
+/// One endpoint (swagger `EndpointSettings`): a container's attachment to a
+/// network in `NetworkSettings.Networks[<network name>]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EndpointSettings {
+    /// The `--ip` asked for (null when none).
+    #[serde(default, rename = "IPAMConfig")]
+    pub ipam_config: Option<EndpointIpamConfig>,
+    /// Legacy links (always null).
+    #[serde(default)]
+    pub links: Option<Vec<String>>,
+    /// Names this endpoint answers to in the embedded DNS (API 1.44+).
+    #[serde(default, rename = "DNSNames")]
+    pub dns_names: Option<Vec<String>>,
+    /// IPv6 gateway (always empty).
+    #[serde(default, rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    /// IPv6 address (always empty).
+    #[serde(default, rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    /// IPv6 prefix length (always 0).
+    #[serde(default, rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: i64,
     /// Network ID.
     #[serde(rename = "NetworkID")]
     pub network_id: String,
@@ -1399,4 +1436,233 @@ pub struct AuthResponse {
     /// `Login Succeeded`.
     #[serde(rename = "Status")]
     pub status: String,
+}
+
+// ---- networks (swagger `Network*`, API 1.47) ----
+
+/// `IPAM.Config[]` entry of a network (swagger `IPAMConfig`): strings as the
+/// client sent them; validated by the network service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamConfig {
+    /// CIDR, `172.29.1.0/24`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// Gateway address inside the subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// `--ip-range`, CIDR inside the subnet.
+    #[serde(default, rename = "IPRange", skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    /// `--aux-address` (accepted, not used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auxiliary_addresses: Option<BTreeMap<String, String>>,
+}
+
+/// `IPAM` of a network (swagger `IPAM`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ipam {
+    /// `default`.
+    #[serde(default)]
+    pub driver: String,
+    /// Driver options (always empty in answers).
+    #[serde(default, deserialize_with = "null_default")]
+    pub options: BTreeMap<String, String>,
+    /// One IPv4 entry (empty for `host` and `none`).
+    #[serde(default, deserialize_with = "null_default")]
+    pub config: Vec<IpamConfig>,
+}
+
+/// Body of `POST /networks/create` (swagger `NetworkCreateRequest`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkCreateRequest {
+    /// Unique name.
+    #[serde(default)]
+    pub name: String,
+    /// Deprecated (always checked).
+    #[serde(default)]
+    pub check_duplicate: Option<bool>,
+    /// `bridge` (default); other drivers give 404 `plugin "X" not found`.
+    #[serde(default)]
+    pub driver: String,
+    /// `local`.
+    #[serde(default)]
+    pub scope: String,
+    /// `--internal`: no outbound route, no NAT.
+    #[serde(default)]
+    pub internal: bool,
+    /// `--attachable` (accepted; bridge networks always are).
+    #[serde(default)]
+    pub attachable: bool,
+    /// `--ingress` (refused by the bridge driver).
+    #[serde(default)]
+    pub ingress: bool,
+    /// `--ipam-driver`, `--subnet`, `--gateway`, `--ip-range`.
+    #[serde(default, rename = "IPAM")]
+    pub ipam: Option<Ipam>,
+    /// `--ipv6` (refused: IPv4 only).
+    #[serde(default, rename = "EnableIPv6")]
+    pub enable_ipv6: Option<bool>,
+    /// `-o key=value` (`com.docker.network.bridge.name`, `...driver.mtu`, ...).
+    #[serde(default, deserialize_with = "null_default")]
+    pub options: BTreeMap<String, String>,
+    /// `--label`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `201` answer of `POST /networks/create`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkCreateResponse {
+    /// 64-hex network ID.
+    pub id: String,
+    /// Warnings (always empty).
+    pub warning: String,
+}
+
+/// `Containers[<id>]` of a network (swagger `EndpointResource`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkContainer {
+    /// Container name without `/`.
+    pub name: String,
+    /// Endpoint ID.
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    /// MAC address.
+    pub mac_address: String,
+    /// `ip/prefixlen`.
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+    /// Always empty (IPv4 only).
+    #[serde(rename = "IPv6Address")]
+    pub ipv6_address: String,
+}
+
+/// `ConfigFrom` of a network.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfigReference {
+    /// Always empty.
+    pub network: String,
+}
+
+/// A network as `GET /networks` and `GET /networks/{id}` report it
+/// (swagger `Network`; moby `network.Inspect`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Network {
+    /// Name.
+    pub name: String,
+    /// 64-hex ID.
+    pub id: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// `local`.
+    pub scope: String,
+    /// `bridge`, `host`, `null`.
+    pub driver: String,
+    /// Always true (API 1.47 field).
+    #[serde(rename = "EnableIPv4", default)]
+    pub enable_ipv4: bool,
+    /// Always false.
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+    /// IPAM configuration.
+    #[serde(rename = "IPAM")]
+    pub ipam: Ipam,
+    /// `--internal`.
+    pub internal: bool,
+    /// Always false for bridge networks created without `--attachable`.
+    pub attachable: bool,
+    /// Always false.
+    pub ingress: bool,
+    /// Always empty.
+    pub config_from: ConfigReference,
+    /// Always false.
+    pub config_only: bool,
+    /// Connected containers by ID (empty in `GET /networks` lists, as Docker).
+    pub containers: BTreeMap<String, NetworkContainer>,
+    /// Driver options.
+    pub options: BTreeMap<String, String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `EndpointSettings.IPAMConfig`: the addresses asked for with `--ip`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointIpamConfig {
+    /// `--ip`.
+    #[serde(
+        default,
+        rename = "IPv4Address",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub ipv4_address: String,
+    /// `--ip6` (refused).
+    #[serde(
+        default,
+        rename = "IPv6Address",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub ipv6_address: String,
+}
+
+/// What a client asks for an endpoint: `NetworkingConfig.EndpointsConfig[net]`
+/// of a create request and `EndpointConfig` of `POST /networks/{id}/connect`
+/// (swagger `EndpointSettings`, the request half).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointConfig {
+    /// `--ip`.
+    #[serde(default, rename = "IPAMConfig")]
+    pub ipam_config: Option<EndpointIpamConfig>,
+    /// `--link` (not supported; ignored).
+    #[serde(default, deserialize_with = "null_default")]
+    pub links: Vec<String>,
+    /// `--network-alias` / `--alias`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub aliases: Vec<String>,
+    /// `--mac-address` (API >= 1.44).
+    #[serde(default)]
+    pub mac_address: String,
+    /// Driver options (ignored).
+    #[serde(default, deserialize_with = "null_default")]
+    pub driver_opts: BTreeMap<String, String>,
+}
+
+/// Body of `POST /networks/{id}/connect`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkConnectRequest {
+    /// Container ID or name.
+    #[serde(default)]
+    pub container: String,
+    /// Endpoint settings.
+    #[serde(default)]
+    pub endpoint_config: Option<EndpointConfig>,
+}
+
+/// Body of `POST /networks/{id}/disconnect`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkDisconnectRequest {
+    /// Container ID or name.
+    #[serde(default)]
+    pub container: String,
+    /// `--force`.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Answer of `POST /networks/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkPruneResponse {
+    /// Names of the removed networks.
+    pub networks_deleted: Vec<String>,
 }

@@ -116,6 +116,11 @@ pub struct Record {
     /// Working dir for relative mount data.
     #[serde(default)]
     pub mount_cwd: Option<PathBuf>,
+    /// Networks to join at start, by network name (the NetworkMode one,
+    /// `NetworkingConfig.EndpointsConfig`, `network connect`); empty for
+    /// `none`, `host` and `container:<id>` (see `crate::network`).
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, berth_api::models::EndpointConfig>,
 }
 
 /// What waiters watch: bumped on every exit and at removal.

@@ -24,6 +24,7 @@ mod images;
 pub mod logs;
 pub mod monitor;
 mod names;
+mod network;
 mod session;
 pub mod util;
 
@@ -63,6 +64,10 @@ pub struct EngineConfig {
     pub max_concurrent_uploads: Option<usize>,
     /// `max-download-attempts` (None: 5).
     pub max_download_attempts: Option<u32>,
+    /// The network service's configuration (`--bridge`, `--bip`,
+    /// `--default-address-pool`, `--mtu`); `None` is `-b none`: no
+    /// networking beyond `none`, `host` and `container:<id>`.
+    pub network: Option<berth_network::ControllerConfig>,
 }
 
 struct ExecEntry {
@@ -85,6 +90,8 @@ pub struct Engine {
     execs: Mutex<HashMap<String, Arc<Mutex<ExecEntry>>>>,
     events: events::Events,
     spawner: monitor::Spawner,
+    /// Networking (`crate::network`).
+    net: network::Net,
     id: String,
     me: Weak<Engine>,
 }
@@ -139,6 +146,10 @@ impl Engine {
             ropts.max_download_attempts = n;
         }
         let dist = berth_distribution::Distribution::new(ropts).map_err(|e| e.to_string())?;
+        let (ncfg, root) = (cfg.network.clone(), cfg.data_root.clone());
+        let net = tokio::task::spawn_blocking(move || network::Net::open(ncfg, &root))
+            .await
+            .map_err(|e| e.to_string())??;
         let engine = Arc::new_cyclic(|me| Engine {
             cfg,
             images: Arc::new(images),
@@ -148,10 +159,20 @@ impl Engine {
             execs: Mutex::new(HashMap::new()),
             events: events::Events::default(),
             spawner: monitor::Spawner::new(),
+            net,
             id,
             me: me.clone(),
         });
         engine.restore().await;
+        let live: Vec<String> = engine
+            .containers
+            .read()
+            .expect("containers")
+            .values()
+            .filter(|c| c.get().state.status.is_live())
+            .map(|c| c.id.clone())
+            .collect();
+        engine.net.reconcile(live).await;
         Ok(engine)
     }
 
@@ -273,7 +294,7 @@ impl Engine {
         req: ContainerCreateRequest,
     ) -> ApiResult<ContainerCreateResponse> {
         let mut config = req.config;
-        let host = req.host_config;
+        let mut host = req.host_config;
         if config.image.is_empty() {
             return Err(ApiError::invalid("No image specified"));
         }
@@ -283,10 +304,6 @@ impl Engine {
                     "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                 )));
             }
-        }
-        match host.network_mode.as_str() {
-            "" | "default" | "bridge" | "none" | "host" => {}
-            m => return Err(ApiError::not_found(format!("network {m} not found"))),
         }
         if !host.restart_policy.name.is_empty()
             && host.restart_policy.name != "no"
@@ -345,6 +362,9 @@ impl Engine {
         if config.on_build.is_empty() {
             config.on_build = ic.on_build.clone();
         }
+        let endpoints = self
+            .net
+            .plan(self, &mut host, &config, &req.networking_config)?;
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         argv.extend(config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
@@ -395,7 +415,9 @@ impl Engine {
             name
         };
         let res = self
-            .create_files(&id, &name, &image_ref, &img.id, config, host, argv)
+            .create_files(
+                &id, &name, &image_ref, &img.id, config, host, argv, endpoints,
+            )
             .await;
         match res {
             Ok(c) => {
@@ -431,6 +453,7 @@ impl Engine {
         config: ContainerConfig,
         host: HostConfig,
         argv: Vec<String>,
+        endpoints: BTreeMap<String, EndpointConfig>,
     ) -> ApiResult<Arc<Container>> {
         let dir = self.cfg.data_root.join("containers").join(id);
         std::fs::create_dir_all(dir.join("rootfs")).map_err(sys("create container dir"))?;
@@ -458,6 +481,7 @@ impl Engine {
             upperdir: mount.upperdir.clone(),
             mount_data: data,
             mount_cwd: cwd,
+            endpoints,
         };
         bundle::write_etc_files(&dir, &rec).map_err(sys("write /etc files"))?;
         container::save(&dir, &rec).map_err(sys("save container"))?;
@@ -518,7 +542,7 @@ impl Engine {
             });
             e
         };
-        let spec = bundle::spec(
+        let mut spec = bundle::spec(
             &rec,
             &bundle::SpecInputs {
                 rootfs: &rootfs,
@@ -532,6 +556,7 @@ impl Engine {
                 format!("failed to create task for container: {}", e.message),
             ))
         })?;
+        self.net.adjust_spec(self, &rec, &mut spec).map_err(fail)?;
         util::write_replace(
             &bdir.join("config.json"),
             &serde_json::to_vec(&spec).unwrap_or_default(),
@@ -576,7 +601,7 @@ impl Engine {
             false,
         )
         .map_err(sys("write monitor config"))?;
-        let (child, _pid) =
+        let (child, init_pid) =
             match monitor::launch(&self.spawner, &self.cfg.monitor_bin, &run_dir).await {
                 Ok(x) => x,
                 Err(e) => {
@@ -598,6 +623,19 @@ impl Engine {
         let waitc = monitor::connect(&sock, &Request::Wait)
             .await
             .map_err(sys("connect to monitor"))?;
+        // Networking between the runtime's create and start (crate::network).
+        if let Err(e) = self.net.attach(self, &rec, init_pid, &c.dir).await {
+            let _ = monitor::call(
+                &sock,
+                &Request::Kill {
+                    signal: 9,
+                    all: true,
+                },
+            )
+            .await;
+            self.watch_exit(c.clone(), waitc, Some(child));
+            return Err(fail(e));
+        }
         // Attach sessions that were waiting for the start connect now.
         let pending = c.attach_live(true);
         let mut acks = Vec::new();
@@ -672,6 +710,7 @@ impl Engine {
 
     async fn on_exit(&self, c: Arc<Container>, rec: ExitRecord) {
         c.attach_live(false);
+        self.net.release(&c.id).await;
         let was_started = c.get().state.status.is_live();
         c.update(|r| {
             if r.state.status != Status::Removing {
@@ -896,21 +935,7 @@ impl Engine {
             Status::Removing => "Removal In Progress".into(),
             Status::Dead => "Dead".into(),
         };
-        let ports = r
-            .config
-            .exposed_ports
-            .iter()
-            .flatten()
-            .filter_map(|(p, _)| {
-                let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-                Some(Port {
-                    ip: None,
-                    private_port: n.parse().ok()?,
-                    public_port: None,
-                    kind: proto.into(),
-                })
-            })
-            .collect();
+        let ports = self.net.summary_ports(&r);
         ContainerSummary {
             id: r.id.clone(),
             names: vec![r.name.clone()],
@@ -934,7 +959,15 @@ impl Engine {
                 network_mode: net_mode(&r.host_config),
             },
             network_settings: SummaryNetworkSettings {
-                networks: networks(&r),
+                networks: self.net.endpoint_settings(
+                    &r,
+                    &self
+                        .net
+                        .ctl
+                        .as_ref()
+                        .map(|n| n.container_endpoints(&r.id))
+                        .unwrap_or_default(),
+                ),
             },
             mounts: mount_points(&r),
         }
@@ -1023,12 +1056,7 @@ impl Engine {
             }),
             mounts: mount_points(&r),
             config: r.config.clone(),
-            network_settings: NetworkSettings {
-                networks: networks(&r),
-                sandbox_key: String::new(),
-                ports: BTreeMap::new(),
-                ..Default::default()
-            },
+            network_settings: self.net.settings(&r),
             ..Default::default()
         }
     }
@@ -1142,12 +1170,6 @@ fn net_mode(h: &HostConfig) -> String {
         "" | "default" => "bridge".into(),
         m => m.into(),
     }
-}
-
-fn networks(r: &Record) -> BTreeMap<String, EndpointSettings> {
-    let mut m = BTreeMap::new();
-    m.insert(net_mode(&r.host_config), EndpointSettings::default());
-    m
 }
 
 fn mount_points(r: &Record) -> Vec<MountPoint> {
@@ -1880,6 +1902,27 @@ impl Backend for Engine {
     }
     async fn auth(&self, req: AuthRequest) -> ApiResult<AuthResponse> {
         images::login(self, req).await
+    }
+    async fn network_list(&self, filters: Filters) -> ApiResult<Vec<Network>> {
+        self.net_list(filters).await
+    }
+    async fn network_inspect(&self, id: &str) -> ApiResult<Network> {
+        self.net_inspect(id).await
+    }
+    async fn network_create(&self, req: NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
+        self.net_create(req).await
+    }
+    async fn network_remove(&self, id: &str) -> ApiResult<()> {
+        self.net_remove(id).await
+    }
+    async fn network_connect(&self, id: &str, req: NetworkConnectRequest) -> ApiResult<()> {
+        self.net_connect(id, req).await
+    }
+    async fn network_disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> ApiResult<()> {
+        self.net_disconnect(id, req).await
+    }
+    async fn network_prune(&self, filters: Filters) -> ApiResult<NetworkPruneResponse> {
+        self.net_prune(filters).await
     }
     async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse> {
         images::prune(self, filters).await

@@ -6,8 +6,14 @@
 //! Flags (dockerd's): `-H/--host unix:///run/berth/berth.sock`,
 //! `--data-root /var/lib/berth`, `--exec-root /run/berth`, `--pidfile`,
 //! `--log-level debug|info|warn|error|fatal`, `--config-file` (JSON with
-//! `hosts`, `data-root`, `exec-root`, `pidfile`, `log-level`, as
-//! daemon.json). Flags override the file.
+//! `hosts`, `data-root`, `exec-root`, `pidfile`, `log-level`, `bridge`,
+//! `bip`, `default-address-pools`, `mtu`, as daemon.json). Flags override
+//! the file.
+//!
+//! Networking (dockerd's): `-b/--bridge NAME|none`, `--bip CIDR`,
+//! `--default-address-pool base=CIDR,size=N`, `--mtu`; Berth's own
+//! `--nft-table NAME` and `--veth-prefix P` let several daemons share a
+//! host (tests give each daemon its own bridge, subnets, tables, prefix).
 
 use berth_engine::{Engine, EngineConfig};
 use clap::Parser;
@@ -56,6 +62,30 @@ struct Args {
     /// Attempts per layer download (default 5).
     #[arg(long = "max-download-attempts")]
     max_download_attempts: Option<u32>,
+    /// Interface of the default `bridge` network (default berth0; created
+    /// if missing); `none` disables the bridge network (containers then
+    /// default to `--network none`).
+    #[arg(short = 'b', long = "bridge")]
+    bridge: Option<String>,
+    /// The default bridge's address and prefix, e.g. 172.30.0.1/16
+    /// (default: 172.30.0.1/16).
+    #[arg(long = "bip")]
+    bip: Option<String>,
+    /// Pool user-defined networks get subnets from: base=CIDR,size=N
+    /// (repeatable; default base=172.29.0.0/16,size=24).
+    #[arg(long = "default-address-pool")]
+    default_address_pool: Vec<String>,
+    /// MTU of bridges and veths (default 1500).
+    #[arg(long = "mtu")]
+    mtu: Option<u32>,
+    /// Berth: name of its nftables tables (`inet NAME`, `ip NAME-nat`;
+    /// default berth). One daemon per name on a host.
+    #[arg(long = "nft-table")]
+    nft_table: Option<String>,
+    /// Berth: prefix of host-side veth names (default vb). One daemon per
+    /// prefix on a host: each deletes unowned veths with its prefix.
+    #[arg(long = "veth-prefix")]
+    veth_prefix: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -76,6 +106,104 @@ struct FileConfig {
     max_concurrent_downloads: Option<usize>,
     max_concurrent_uploads: Option<usize>,
     max_download_attempts: Option<u32>,
+    bridge: Option<String>,
+    bip: Option<String>,
+    #[serde(default)]
+    default_address_pools: Vec<FilePool>,
+    mtu: Option<u32>,
+}
+
+/// daemon.json `default-address-pools` entry: `{"base": CIDR, "size": N}`.
+#[derive(serde::Deserialize)]
+struct FilePool {
+    base: String,
+    size: u8,
+}
+
+fn fail(msg: String) -> ! {
+    eprintln!("berthd: {msg}");
+    std::process::exit(1);
+}
+
+/// `base=172.29.0.0/16,size=24` (dockerd's --default-address-pool).
+fn parse_pool(s: &str) -> Result<berth_network::AddressPool, String> {
+    let (mut base, mut size) = (None, None);
+    for kv in s.split(',') {
+        match kv.split_once('=') {
+            Some(("base", v)) => base = Some(v),
+            Some(("size", v)) => size = Some(v),
+            _ => return Err(format!("invalid default address pool: {s}")),
+        }
+    }
+    let (Some(base), Some(size)) = (base, size) else {
+        return Err(format!("invalid default address pool: {s}"));
+    };
+    pool(
+        base,
+        size.parse()
+            .map_err(|_| format!("invalid pool size: {size}"))?,
+    )
+}
+
+fn pool(base: &str, size: u8) -> Result<berth_network::AddressPool, String> {
+    let base = base
+        .parse()
+        .map_err(|_| format!("invalid CIDR address: {base}"))?;
+    let p = berth_network::AddressPool { base, size };
+    if size > 30 || size < p.base.prefix_len() {
+        return Err(format!("invalid pool size: {size}"));
+    }
+    Ok(p)
+}
+
+/// The network service's configuration from flags and daemon.json;
+/// `None` for `-b none`.
+fn network_config(args: &Args, file: &FileConfig) -> Option<berth_network::ControllerConfig> {
+    let bridge = args.bridge.clone().or(file.bridge.clone());
+    if bridge.as_deref() == Some("none") {
+        return None;
+    }
+    let mut cfg = berth_network::ControllerConfig::default();
+    if let Some(b) = bridge.filter(|b| !b.is_empty()) {
+        if b.len() > 15 {
+            fail(format!("bridge name too long: {b}"));
+        }
+        cfg.bridge_name = b;
+    }
+    if let Some(b) = args.bip.clone().or(file.bip.clone()) {
+        cfg.bip = Some(
+            b.parse()
+                .unwrap_or_else(|_| fail(format!("invalid --bip: {b}"))),
+        );
+    }
+    let mut pools = Vec::new();
+    for p in &args.default_address_pool {
+        pools.push(parse_pool(p).unwrap_or_else(|e| fail(e)));
+    }
+    if pools.is_empty() {
+        for p in &file.default_address_pools {
+            pools.push(pool(&p.base, p.size).unwrap_or_else(|e| fail(e)));
+        }
+    }
+    if !pools.is_empty() {
+        cfg.default_address_pools = pools;
+    }
+    if let Some(m) = args.mtu.or(file.mtu) {
+        if !(68..=65535).contains(&m) {
+            fail(format!("invalid MTU: {m}"));
+        }
+        cfg.mtu = m;
+    }
+    if let Some(t) = &args.nft_table {
+        cfg.nft_table = t.clone();
+    }
+    if let Some(p) = &args.veth_prefix {
+        if p.is_empty() || p.len() > 6 {
+            fail(format!("invalid --veth-prefix: {p} (1 to 6 characters)"));
+        }
+        cfg.veth_prefix = p.clone();
+    }
+    Some(cfg)
 }
 
 fn find_bin(name: &str) -> Option<PathBuf> {
@@ -180,6 +308,7 @@ fn main() {
             .or(file.max_concurrent_downloads),
         max_concurrent_uploads: args.max_concurrent_uploads.or(file.max_concurrent_uploads),
         max_download_attempts: args.max_download_attempts.or(file.max_download_attempts),
+        network: network_config(&args, &file),
     };
     let pidfile = args.pidfile.clone().or(file.pidfile.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()

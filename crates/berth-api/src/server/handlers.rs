@@ -55,6 +55,15 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/auth", post(auth))
         .route("/images/prune", post(image_prune))
         .route("/images/{*rest}", any(image_dispatch))
+        .route("/networks", get(network_list))
+        .route("/networks/create", post(network_create))
+        .route("/networks/prune", post(network_prune))
+        .route(
+            "/networks/{id}",
+            get(network_inspect).delete(network_remove),
+        )
+        .route("/networks/{id}/connect", post(network_connect))
+        .route("/networks/{id}/disconnect", post(network_disconnect))
         .fallback(not_found)
         .with_state(backend)
 }
@@ -538,4 +547,46 @@ async fn image_dispatch(State(b): B, Path(rest): Path<String>, req: Request) -> 
         }
     }
     Err(ApiError::not_found("page not found").into())
+}
+
+// ---- networks ----
+
+async fn network_list(State(b): B, req: Request) -> R {
+    Ok(json(
+        StatusCode::OK,
+        &b.network_list(q(&req).filters()?).await?,
+    ))
+}
+
+async fn network_inspect(State(b): B, Path(id): Path<String>) -> R {
+    Ok(json(StatusCode::OK, &b.network_inspect(&id).await?))
+}
+
+async fn network_create(State(b): B, req: Request) -> R {
+    let body: NetworkCreateRequest = body_json(req).await?;
+    Ok(json(StatusCode::CREATED, &b.network_create(body).await?))
+}
+
+async fn network_remove(State(b): B, Path(id): Path<String>) -> R {
+    b.network_remove(&id).await?;
+    Ok(no_content())
+}
+
+async fn network_connect(State(b): B, Path(id): Path<String>, req: Request) -> R {
+    let body: NetworkConnectRequest = body_json(req).await?;
+    b.network_connect(&id, body).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn network_disconnect(State(b): B, Path(id): Path<String>, req: Request) -> R {
+    let body: NetworkDisconnectRequest = body_json(req).await?;
+    b.network_disconnect(&id, body).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn network_prune(State(b): B, req: Request) -> R {
+    Ok(json(
+        StatusCode::OK,
+        &b.network_prune(q(&req).filters()?).await?,
+    ))
 }

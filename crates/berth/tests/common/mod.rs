@@ -131,7 +131,13 @@ impl Daemon {
         let mut cmd = match kind.as_str() {
             // berthd_bin builds berthd and berth-monitor: on a fresh
             // checkout `cargo test` builds neither binary for this package
-            "berthd" => Command::new(berthd_bin()),
+            // `-b none` as dockerd below: parallel daemons must not share
+            // the default bridge, its subnet and nft tables
+            "berthd" => {
+                let mut c = Command::new(berthd_bin());
+                c.args(["--bridge", "none"]);
+                c
+            }
             "dockerd" => {
                 let mut c = Command::new("dockerd");
                 c.arg("--pidfile").arg(dir.path().join("pid")).args([

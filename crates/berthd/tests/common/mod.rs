@@ -91,6 +91,14 @@ impl Daemon {
             .arg("--pidfile")
             .arg(self.dir.path().join("berthd.pid"))
             .args(&self.args)
+            // Parallel daemons must not share berth0, its subnet and nft
+            // tables: tests that want networking pass their own `-b`.
+            .args(
+                (!self.args.iter().any(|a| a == "-b" || a == "--bridge"))
+                    .then_some(["-b", "none"])
+                    .into_iter()
+                    .flatten(),
+            )
             .env("BERTH_MONITOR", monitor_bin())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
