@@ -460,14 +460,16 @@ async fn check(resp: Response<Incoming>) -> Result<Body> {
 }
 
 /// The message of a daemon error body: the `message` field of
-/// `{"message": "..."}`, else the trimmed text.
+/// `{"message": "..."}` (trimmed, as docker's client does), else the
+/// trimmed text.
 pub fn daemon_message(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct E {
         message: String,
     }
+    // docker's client trims the message (some daemon texts end in a space)
     match serde_json::from_slice::<E>(body) {
-        Ok(e) => e.message,
+        Ok(e) => e.message.trim().to_string(),
         Err(_) => String::from_utf8_lossy(body).trim().to_string(),
     }
 }

@@ -77,6 +77,16 @@ pub enum Cmd {
         disable_help_flag = true
     )]
     Image(ImageCmd),
+    /// Manage networks
+    #[command(
+        subcommand,
+        help_template = "Usage:  berth network COMMAND\n\n{about}\n\nCommands:\n{subcommands}\n\nRun 'berth network COMMAND --help' for more information on a command.",
+        disable_help_flag = true
+    )]
+    Network(NetworkCmd),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "berth port CONTAINER [PRIVATE_PORT[/PROTO]]", help_template = HELP, disable_help_flag = true)]
+    Port(PortArgs),
     /// Manage Docker
     #[command(
         subcommand,
@@ -176,6 +186,9 @@ pub enum ContainerCmd {
     /// Pause all processes within one or more containers
     #[command(override_usage = "berth container pause CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
     Pause(Containers),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "berth container port CONTAINER [PRIVATE_PORT[/PROTO]]", help_template = HELP, disable_help_flag = true)]
+    Port(PortArgs),
     /// Remove all stopped containers
     #[command(override_usage = "berth container prune [OPTIONS]", help_template = HELP, disable_help_flag = true)]
     Prune(PruneArgs),
@@ -254,6 +267,227 @@ pub enum SystemCmd {
     Info(FormatOnly),
 }
 
+/// `berth network COMMAND`.
+#[derive(Subcommand, Debug)]
+pub enum NetworkCmd {
+    /// Connect a container to a network
+    #[command(override_usage = "berth network connect [OPTIONS] NETWORK CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Connect(NetworkConnectArgs),
+    /// Create a network
+    #[command(override_usage = "berth network create [OPTIONS] NETWORK", help_template = HELP, disable_help_flag = true)]
+    Create(NetworkCreateArgs),
+    /// Disconnect a container from a network
+    #[command(override_usage = "berth network disconnect [OPTIONS] NETWORK CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Disconnect(NetworkDisconnectArgs),
+    /// Display detailed information on one or more networks
+    #[command(override_usage = "berth network inspect [OPTIONS] NETWORK [NETWORK...]", help_template = HELP, disable_help_flag = true)]
+    Inspect(NetworkInspectArgs),
+    /// List networks
+    #[command(alias = "list", override_usage = "berth network ls [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Ls(NetworkLsArgs),
+    /// Remove all unused networks
+    #[command(override_usage = "berth network prune [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Prune(NetworkPruneArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove", override_usage = "berth network rm NETWORK [NETWORK...]", help_template = HELP, disable_help_flag = true)]
+    Rm(NetworkRmArgs),
+}
+
+/// `network create` options (docker's names; `POST /networks/create`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct NetworkCreateArgs {
+    /// Enable manual container attachment
+    #[arg(long = "attachable")]
+    pub attachable: bool,
+    /// Auxiliary IPv4 or IPv6 addresses used by Network driver
+    #[arg(long = "aux-address", value_name = "map")]
+    pub aux_address: Vec<String>,
+    /// The network from which to copy the configuration
+    #[arg(long = "config-from", value_name = "string")]
+    pub config_from: Option<String>,
+    /// Create a configuration only network
+    #[arg(long = "config-only")]
+    pub config_only: bool,
+    /// Driver to manage the Network
+    #[arg(
+        short = 'd',
+        long = "driver",
+        value_name = "string",
+        default_value = "bridge"
+    )]
+    pub driver: String,
+    /// IPv4 or IPv6 Gateway for the master subnet
+    #[arg(long = "gateway", value_name = "strings")]
+    pub gateway: Vec<String>,
+    /// Create swarm routing-mesh network
+    #[arg(long = "ingress")]
+    pub ingress: bool,
+    /// Restrict external access to the network
+    #[arg(long = "internal")]
+    pub internal: bool,
+    /// Allocate container ip from a sub-range
+    #[arg(long = "ip-range", value_name = "strings")]
+    pub ip_range: Vec<String>,
+    /// IP Address Management Driver
+    #[arg(long = "ipam-driver", value_name = "string", default_value = "default")]
+    pub ipam_driver: String,
+    /// Set IPAM driver specific options
+    #[arg(long = "ipam-opt", value_name = "map")]
+    pub ipam_opt: Vec<String>,
+    /// Enable or disable IPv4 address assignment
+    #[arg(long = "ipv4", value_name = "bool", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = ArgAction::Set)]
+    pub ipv4: Option<bool>,
+    /// Enable or disable IPv6 address assignment
+    #[arg(long = "ipv6")]
+    pub ipv6: bool,
+    /// Set metadata on a network
+    #[arg(long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt", value_name = "map")]
+    pub opt: Vec<String>,
+    /// Control the network's scope
+    #[arg(long = "scope", value_name = "string")]
+    pub scope: Option<String>,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long = "subnet", value_name = "strings")]
+    pub subnet: Vec<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// NETWORK
+    #[arg(value_name = "NETWORK", required = true)]
+    pub name: String,
+}
+
+/// `network ls` options.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkLsArgs {
+    /// Provide filter values (e.g. "driver=bridge")
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Do not truncate the output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only display network IDs
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `network inspect` options.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Verbose output for diagnostics
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// NETWORK
+    #[arg(value_name = "NETWORK", required = true)]
+    pub networks: Vec<String>,
+}
+
+/// `network rm` options.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkRmArgs {
+    /// Do not error if the network does not exist
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// NETWORK
+    #[arg(value_name = "NETWORK", required = true)]
+    pub networks: Vec<String>,
+}
+
+/// `network prune` options.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkPruneArgs {
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `network connect` options (the endpoint settings docker sends).
+#[derive(Args, Debug, Clone)]
+pub struct NetworkConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long = "alias", value_name = "strings")]
+    pub alias: Vec<String>,
+    /// driver options for the network
+    #[arg(long = "driver-opt", value_name = "strings")]
+    pub driver_opt: Vec<String>,
+    /// IPv4 address (e.g., "172.30.100.104")
+    #[arg(long = "ip", value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., "2001:db8::33")
+    #[arg(long = "ip6", value_name = "string")]
+    pub ip6: Option<String>,
+    /// Add link to another container
+    #[arg(long = "link", value_name = "list")]
+    pub link: Vec<String>,
+    /// Add a link-local address for the container
+    #[arg(long = "link-local-ip", value_name = "strings")]
+    pub link_local_ip: Vec<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// NETWORK
+    #[arg(value_name = "NETWORK", required = true)]
+    pub network: String,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub container: String,
+}
+
+/// `network disconnect` options.
+#[derive(Args, Debug, Clone)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// NETWORK
+    #[arg(value_name = "NETWORK", required = true)]
+    pub network: String,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub container: String,
+}
+
+/// `port` arguments.
+#[derive(Args, Debug, Clone)]
+pub struct PortArgs {
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// CONTAINER
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
+    pub port: Option<String>,
+}
+
 /// The `--help` flag every command has.
 #[derive(Args, Debug, Clone)]
 pub struct HelpFlag {
@@ -265,6 +499,28 @@ pub struct HelpFlag {
 /// Validates `-m` at parse time (docker reports it as a flag error).
 fn parse_memory(s: &str) -> Result<String, String> {
     crate::fmt::parse_ram(s).map(|_| s.to_string())
+}
+
+/// Validates `--dns` at parse time (docker: "IP address is not correctly
+/// formatted: X").
+fn parse_dns(s: &str) -> Result<String, String> {
+    s.parse::<std::net::IpAddr>()
+        .map(|_| s.to_string())
+        .map_err(|_| format!("IP address is not correctly formatted: {s}"))
+}
+
+/// Validates `--add-host` (`host:ip`, `host=ip`, `host:host-gateway`) at
+/// parse time, with docker's messages; the value is sent as typed.
+fn parse_add_host(s: &str) -> Result<String, String> {
+    let (_, ip) = s
+        .split_once('=')
+        .or_else(|| s.split_once(':'))
+        .ok_or_else(|| format!("bad format for add-host: {s:?}"))?;
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("invalid IP address in add-host: {ip:?}"));
+    }
+    Ok(s.to_string())
 }
 
 /// Options of `run` and `create` (docker's names and meanings).
@@ -317,7 +573,52 @@ pub struct RunArgs {
     pub name: Option<String>,
     /// Connect a container to a network
     #[arg(long = "network", alias = "net", value_name = "network")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip", value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long = "ip6", value_name = "string")]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address", value_name = "string")]
+    pub mac_address: Option<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish", value_name = "list")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long = "expose", value_name = "list")]
+    pub expose: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "list", value_parser = parse_dns)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "list")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "list")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "list", value_parser = parse_add_host)]
+    pub add_host: Vec<String>,
+    /// Container NIS domain name
+    #[arg(long = "domainname", value_name = "string")]
+    pub domainname: Option<String>,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long = "pull", value_name = "string", default_value = "missing")]
+    pub pull: String,
+    /// Set platform if server is multi-platform capable
+    #[arg(long = "platform", value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress the pull output
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,

@@ -87,9 +87,13 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
             (k.to_string(), v.to_string())
         })
         .collect();
+    let (exposed, bindings) = crate::net::port_maps(&a.publish, &a.expose)?;
+    let (network_mode, endpoints) = crate::net::endpoints(a)?;
     let config = models::ContainerConfig {
         image: a.image.clone(),
         hostname: a.hostname.clone().unwrap_or_default(),
+        domainname: a.domainname.clone().unwrap_or_default(),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
         user: a.user.clone().unwrap_or_default(),
         attach_stdin,
         attach_stdout: out_,
@@ -139,7 +143,13 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
     let host_config = models::HostConfig {
         console_size,
         binds: a.volume.clone(),
-        network_mode: a.network.clone().unwrap_or_else(|| "default".into()),
+        network_mode,
+        port_bindings: Some(bindings),
+        publish_all_ports: a.publish_all,
+        dns: a.dns.clone(),
+        dns_search: a.dns_search.clone(),
+        dns_options: a.dns_option.clone(),
+        extra_hosts: a.add_host.clone(),
         auto_remove: a.rm,
         privileged: a.privileged,
         readonly_rootfs: a.read_only,
@@ -164,7 +174,9 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
     let req = models::ContainerCreateRequest {
         config,
         host_config,
-        ..Default::default()
+        networking_config: models::NetworkingConfig {
+            endpoints_config: endpoints.into_iter().collect(),
+        },
     };
     serde_json::to_value(&req).map_err(|e| e.to_string())
 }
@@ -677,27 +689,6 @@ pub fn filters_json(flags: &[String]) -> Result<Option<String>, String> {
     Ok(Some(Value::Object(m).to_string()))
 }
 
-fn ports_text(ports: &Value) -> String {
-    let mut v: Vec<String> = Vec::new();
-    for p in ports.as_array().into_iter().flatten() {
-        let priv_ = p["PrivatePort"].as_i64().unwrap_or(0);
-        let ty = p["Type"].as_str().unwrap_or("tcp");
-        match p["PublicPort"].as_i64() {
-            Some(pubp) if pubp != 0 => {
-                let ip = p["IP"].as_str().unwrap_or("");
-                let ip = if ip.contains(':') {
-                    format!("[{ip}]")
-                } else {
-                    ip.to_string()
-                };
-                v.push(format!("{ip}:{pubp}->{priv_}/{ty}"));
-            }
-            _ => v.push(format!("{priv_}/{ty}")),
-        }
-    }
-    v.join(", ")
-}
-
 /// One `ps` row: the fields docker's container format context exposes
 /// (ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size,
 /// Names, Labels, Mounts, Networks, LocalVolumes), all strings.
@@ -735,7 +726,10 @@ pub fn ps_row(c: &Value, trunc: bool, now: f64) -> Map<String, Value> {
         "RunningFor".into(),
         json!(format!("{} ago", f::human_duration(now - created as f64))),
     );
-    r.insert("Ports".into(), json!(ports_text(&c["Ports"])));
+    r.insert(
+        "Ports".into(),
+        json!(crate::net::displayable_ports(&c["Ports"])),
+    );
     r.insert("State".into(), json!(c["State"].as_str().unwrap_or("")));
     r.insert("Status".into(), json!(c["Status"].as_str().unwrap_or("")));
     let size = match (c["SizeRw"].as_i64(), c["SizeRootFs"].as_i64()) {

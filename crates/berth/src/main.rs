@@ -11,6 +11,7 @@ mod cli;
 mod containers;
 mod fmt;
 mod images;
+mod net;
 mod stream;
 mod system;
 mod term;
@@ -20,7 +21,7 @@ use std::io::Write;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd};
+use cli::{Cli, Cmd, ContainerCmd, ImageCmd, NetworkCmd, SystemCmd};
 
 /// A command's failure: a message for stderr (if not printed yet) and
 /// the exit status.
@@ -89,7 +90,10 @@ fn command_path(argv: &[String]) -> String {
     let mut path = Vec::new();
     if let Some(a) = argv.get(i) {
         path.push(a.clone());
-        if matches!(a.as_str(), "container" | "image" | "system") {
+        if matches!(
+            a.as_str(),
+            "container" | "image" | "system" | "network" | "registry"
+        ) {
             if let Some(b) = argv.get(i + 1).filter(|b| !b.starts_with('-')) {
                 path.push(b.clone());
             }
@@ -130,9 +134,16 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
             } else if let Some(c) = flag.strip_prefix('-').and_then(|r| r.chars().next()) {
                 format!("unknown shorthand flag: '{c}' in {flag}")
             } else if path.is_empty()
-                || !path.contains(' ') && matches!(path.as_str(), "container" | "image" | "system")
+                || !path.contains(' ')
+                    && matches!(
+                        path.as_str(),
+                        "container" | "image" | "system" | "network" | "registry"
+                    )
             {
                 eprintln!("berth: unknown command: berth {} {arg}\n\nRun 'berth {path} --help' for more information", path);
+                return 1;
+            } else if let ArgSpec::Between(a, b) = arg_spec(&path) {
+                eprintln!("berth: 'berth {path}' requires at least {a} and at most {b} arguments\n\nUsage:  {usage}\n\nRun 'berth {path} --help' for more information");
                 return 1;
             } else {
                 format!("\"berth {path}\" accepts no arguments ({arg})")
@@ -146,8 +157,10 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
                 _ => String::new(),
             };
             let parent = if path.contains(' ')
-                || matches!(path.as_str(), "container" | "image" | "system")
-            {
+                || matches!(
+                    path.as_str(),
+                    "container" | "image" | "system" | "network" | "registry"
+                ) {
                 path.split(' ')
                     .next()
                     .map(|p| format!("{p} "))
@@ -160,21 +173,36 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
             } else {
                 format!("berth {}--help", parent)
             };
+            // docker shows the group's usage line between the two
+            let group_usage = if parent.is_empty() {
+                String::new()
+            } else {
+                format!("Usage:  berth {}\n\n", parent.trim_end())
+            };
             eprintln!(
-                "berth: unknown command: berth {parent}{sub}\n\nRun '{help}' for more information"
+                "berth: unknown command: berth {parent}{sub}\n\n{group_usage}Run '{help}' for more information"
             );
             1
         }
         ErrorKind::MissingRequiredArgument
         | ErrorKind::WrongNumberOfValues
         | ErrorKind::TooFewValues => {
-            let leaf = path.rsplit(' ').next().unwrap_or("");
-            let (n, exact) = arg_spec(leaf);
-            let plural = if n == 1 { "argument" } else { "arguments" };
-            let (req, foot) = if exact {
-                (format!("requires {n} {plural}"), "Run")
-            } else {
-                (format!("requires at least {n} {plural}"), "See")
+            let (req, foot) = match arg_spec(&path) {
+                ArgSpec::Exact(n) => (
+                    format!("requires {n} argument{}", if n == 1 { "" } else { "s" }),
+                    "Run",
+                ),
+                ArgSpec::AtLeast(n) => (
+                    format!(
+                        "requires at least {n} argument{}",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                    "See",
+                ),
+                ArgSpec::Between(a, b) => (
+                    format!("requires at least {a} and at most {b} arguments"),
+                    "Run",
+                ),
             };
             eprintln!("berth: 'berth {path}' {req}\n\nUsage:  {usage}\n\n{foot} 'berth {path} --help' for more information");
             1
@@ -225,15 +253,28 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
     }
 }
 
-/// How many positional arguments a command requires, and whether exactly
-/// (cobra's ExactArgs: "requires N arguments", "Run ...") or at least
-/// ("requires at least N arguments", "See ...").
-fn arg_spec(leaf: &str) -> (usize, bool) {
-    match leaf {
-        "rename" | "tag" => (2, true),
-        "logs" | "attach" | "history" => (1, true),
-        "exec" => (2, false),
-        _ => (1, false),
+/// How many positional arguments a command requires (cobra's ExactArgs:
+/// "requires N arguments", "Run ..."; MinimumNArgs: "requires at least N
+/// arguments", "See ..."; RangeArgs: "requires at least N and at most M
+/// arguments", "Run ...").
+enum ArgSpec {
+    Exact(usize),
+    AtLeast(usize),
+    Between(usize, usize),
+}
+
+fn arg_spec(path: &str) -> ArgSpec {
+    let leaf = path.rsplit(' ').next().unwrap_or("");
+    match (path, leaf) {
+        ("network create", _) => ArgSpec::Exact(1),
+        (_, "connect" | "disconnect") => ArgSpec::Exact(2),
+        (_, "port") => ArgSpec::Between(1, 2),
+        (_, "search") => ArgSpec::Exact(1),
+        (_, "pull" | "push") => ArgSpec::Exact(1),
+        (_, "rename" | "tag") => ArgSpec::Exact(2),
+        (_, "logs" | "attach" | "history") => ArgSpec::Exact(1),
+        (_, "exec") => ArgSpec::AtLeast(2),
+        _ => ArgSpec::AtLeast(1),
     }
 }
 
@@ -400,6 +441,23 @@ async fn dispatch(c: &mut berth_client::Client, top: Cmd) -> CmdResult {
         Cmd::Import(a) | Cmd::Image(ImageCmd::Import(a)) => images::import(c, a).await,
         Cmd::Tag(a) | Cmd::Image(ImageCmd::Tag(a)) => images::tag(c, a).await,
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => images::rmi(c, a).await,
+        Cmd::Network(NetworkCmd::Create(a)) => net::create(c, a).await,
+        Cmd::Network(NetworkCmd::Ls(a)) => net::ls(c, a).await,
+        Cmd::Network(NetworkCmd::Inspect(a)) => {
+            let ia = cli::InspectArgs {
+                format: a.format,
+                size: false,
+                kind: None,
+                help: None,
+                names: a.networks,
+            };
+            system::inspect(c, ia, Some("network")).await
+        }
+        Cmd::Network(NetworkCmd::Rm(a)) => net::rm(c, a).await,
+        Cmd::Network(NetworkCmd::Prune(a)) => net::prune(c, a).await,
+        Cmd::Network(NetworkCmd::Connect(a)) => net::connect(c, a).await,
+        Cmd::Network(NetworkCmd::Disconnect(a)) => net::disconnect(c, a).await,
+        Cmd::Port(a) | Cmd::Container(ContainerCmd::Port(a)) => net::port(c, a).await,
         Cmd::Version(a) => system::version(c, a).await,
         Cmd::Info(a) | Cmd::System(SystemCmd::Info(a)) => system::info(c, a).await,
         Cmd::System(SystemCmd::Df(a)) => system::df(c, a).await,

@@ -638,9 +638,11 @@ pub async fn inspect(c: &mut Client, a: InspectArgs, kind: Option<&str>) -> CmdR
             if a.size { "?size=1" } else { "" }
         );
         let ipath = format!("/images/{}/json", qs(n));
+        let npath = format!("/networks/{}", qs(n));
         let r = match kind {
             Some("container") => c.get_json::<Value>(&cpath).await.map_err(|e| e.to_string()),
             Some("image") => c.get_json::<Value>(&ipath).await.map_err(|e| e.to_string()),
+            Some("network") => c.get_json::<Value>(&npath).await.map_err(|e| e.to_string()),
             Some(other) => {
                 return Err(Fail::msg(format!(
                     "unknown type: \"{other}\": must be one of \"config\", \"container\", \"image\", \"network\", \"node\", \"plugin\", \"secret\", \"service\", \"task\", \"volume\""
@@ -650,7 +652,15 @@ pub async fn inspect(c: &mut Client, a: InspectArgs, kind: Option<&str>) -> CmdR
                 Ok(v) => Ok(v),
                 Err(e) if e.status() == Some(404) => match c.get_json::<Value>(&ipath).await {
                     Ok(v) => Ok(v),
-                    Err(e) if e.status() == Some(404) => Err(format!("Error: No such object: {n}")),
+                    Err(e) if e.status() == Some(404) => {
+                        match c.get_json::<Value>(&npath).await {
+                            Ok(v) => Ok(v),
+                            Err(e) if matches!(e.status(), Some(404) | Some(400)) => {
+                                Err(format!("Error: No such object: {n}"))
+                            }
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
                     Err(e) => Err(e.to_string()),
                 },
                 Err(e) => Err(e.to_string()),

@@ -27,6 +27,7 @@ on_both_daemons!(
     images_load_save_import_tag_rmi_events,
     version_info_help_and_host_selection,
     interactive_tty_raw_mode_detach_and_exit_codes,
+    run_network_flags_reach_the_daemon_as_docker_sends_them,
 );
 
 fn lists_inspect_and_errors_match_docker(d: &Daemon) {
@@ -690,4 +691,216 @@ fn interactive_tty_raw_mode_detach_and_exit_codes(d: &Daemon) {
     let r = d.berth(&["run", "--detach-keys", "bogus-x", "--rm", "busybox", "true"]);
     assert_eq!(r.code, 125, "{r:?}");
     d.berth(&["rm", "-f", "it"]);
+}
+
+/// Names, a subnet and host ports no other test (or engineer) uses at the
+/// same time: derived from this process's ID and a per-call counter.
+fn unique(tag: &str) -> (String, String, u16) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let pid = std::process::id();
+    let k = (pid.wrapping_mul(7) + n * 13) % 4000;
+    (
+        format!("bt{tag}{}", (pid + n) % 100_000),
+        format!("10.{}.{}.0/24", 180 + k / 250, k % 250),
+        20_000 + (k as u16) * 4,
+    )
+}
+
+// Networking through the CLI: the daemon must answer /networks. dockerd
+// does; berthd joins this list once its /networks endpoints land.
+mod net_dockerd {
+    #[test]
+    fn networks_ports_and_run_flags_match_docker() {
+        super::networks_ports_and_run_flags_match_docker(&super::Daemon::start_kind("dockerd"))
+    }
+}
+
+
+/// `-p`, `--expose`, `--dns*`, `--add-host`, `-h`, `--domainname` on a
+/// created container: berth's request must give the same inspect document
+/// as docker's (`--network none`, so no daemon networking is needed).
+fn run_network_flags_reach_the_daemon_as_docker_sends_them(d: &Daemon) {
+    let flags = [
+        "--network",
+        "none",
+        "--expose",
+        "3000-3001",
+        "--expose",
+        "5000/udp",
+        "--dns",
+        "192.0.2.53",
+        "--dns-search",
+        "example.com",
+        "--dns-option",
+        "ndots:2",
+        "--add-host",
+        "h1:192.0.2.1",
+        "-h",
+        "boxname",
+        "--domainname",
+        "example.org",
+        "busybox",
+    ];
+    let fmt = "{{json .Config.ExposedPorts}} {{json .HostConfig.PortBindings}} {{.HostConfig.PublishAllPorts}} {{json .HostConfig.Dns}} {{json .HostConfig.DnsSearch}} {{json .HostConfig.DnsOptions}} {{json .HostConfig.ExtraHosts}} {{.Config.Hostname}} {{.Config.Domainname}} {{.HostConfig.NetworkMode}}";
+    let mut b = vec!["create", "--name", "nb"];
+    b.extend(flags);
+    let mut k = vec!["create", "--name", "nk"];
+    k.extend(flags);
+    assert_eq!(d.berth(&b).code, 0);
+    assert_eq!(d.docker(&k).code, 0);
+    let bi = d.berth(&["inspect", "-f", fmt, "nb"]);
+    let ki = d.docker(&["inspect", "-f", fmt, "nk"]);
+    assert_eq!(bi.out, ki.out);
+    assert!(bi.out.contains("\"3001/tcp\":{}"), "{bi:?}");
+    // bad values: docker's messages and exit codes, nothing created
+    for args in [
+        &["create", "-p", "80:80:80", "busybox"][..],
+        &["create", "-p", "abc", "busybox"],
+        &["create", "-p", "70000:80", "busybox"],
+        &["create", "-p", "80/bogus", "busybox"],
+        &["create", "-p", "8000-8002:80-81", "busybox"],
+        &["create", "--expose", "abc", "busybox"],
+        &["create", "--mac-address", "zz", "busybox"],
+        &["create", "--add-host", "bad", "busybox"],
+        &["create", "--dns", "bad", "busybox"],
+        &["create", "--network-alias", "x", "busybox"],
+        &["port"],
+        &["port", "a", "b", "c"],
+        &["network", "create"],
+        &["network", "connect", "n1"],
+        &["network", "frob"],
+        &["network"],
+    ] {
+        d.same(args);
+    }
+    d.same(&["ps", "-a", "--format", "{{.Names}} {{.Ports}}"]);
+    d.berth(&["rm", "-f", "nb", "nk"]);
+}
+
+fn networks_ports_and_run_flags_match_docker(d: &Daemon) {
+    let (net, subnet, hp) = unique("n");
+    let bridge = format!("{net}br");
+    let bridge = &bridge[bridge.len().saturating_sub(15)..];
+    let opt = format!("com.docker.network.bridge.name={bridge}");
+    let gw = subnet.replace(".0/24", ".1");
+    let r = d.berth(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--gateway",
+        &gw,
+        "--label",
+        "a=b",
+        "-o",
+        &opt,
+        &net,
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.out.trim().len(), 64, "{r:?}");
+    let range = format!("{}-{}:90-91", hp, hp + 1);
+    let udp = format!("127.0.0.1:{}:81/udp", hp + 2);
+    let ip = subnet.replace(".0/24", ".9");
+    let r = d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "pub",
+        "--network",
+        &net,
+        "--network-alias",
+        "svc",
+        "--ip",
+        &ip,
+        "-p",
+        &range,
+        "-p",
+        &udp,
+        "-p",
+        "443",
+        "--expose",
+        "3000",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for args in [
+        &["network", "ls"][..],
+        &["network", "ls", "-q"],
+        &["network", "ls", "--no-trunc"],
+        &["network", "ls", "--format", "json"],
+        &[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Labels}} {{.Internal}} {{.IPv6}}",
+        ],
+        &["network", "ls", "-f", &format!("name={net}")],
+        &["network", "inspect", &net],
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Name}} {{json .IPAM.Config}}",
+            &net,
+            "host",
+        ],
+        &["network", "inspect", "nope"],
+        &["network", "inspect", &net, "nope"],
+        &["inspect", "--type", "network", &net],
+        &["ps"],
+        &["ps", "--format", "{{.Names}}: {{.Ports}}"],
+        &["port", "pub"],
+        &["port", "pub", "90"],
+        &["port", "pub", "81/udp"],
+        &["port", "pub", "3000"],
+        &["port", "pub", "abc"],
+        &["port", "nope"],
+        &["network", "rm", "nope"],
+        &["network", "connect", &net, "pub"],
+        &["network", "disconnect", "nope", "pub"],
+        &["network", "create", "--subnet", &subnet, "dup"],
+        &["network", "create", "--gateway", "10.0.0.1", "dup"],
+        &["network", "create", "--subnet", "bogus", "dup"],
+        &["network", "rm", "host"],
+        &["network", "rm", &net],
+    ] {
+        d.same(args);
+    }
+    // the run flags reached the endpoint as docker sends them
+    let r = d.berth(&[
+        "inspect",
+        "-f",
+        &format!("{{{{json (index .NetworkSettings.Networks \"{net}\").Aliases}}}} {{{{(index .NetworkSettings.Networks \"{net}\").IPAMConfig.IPv4Address}}}}"),
+        "pub",
+    ]);
+    assert!(r.out.contains("\"svc\"") && r.out.contains(&ip), "{r:?}");
+    // disconnect, connect with --alias/--ip, the endpoint as given
+    d.expect(&["network", "disconnect", &net, "pub"], "", 0);
+    let ip2 = subnet.replace(".0/24", ".77");
+    d.expect(
+        &[
+            "network", "connect", "--alias", "again", "--ip", &ip2, &net, "pub",
+        ],
+        "",
+        0,
+    );
+    let r = d.berth(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
+        "pub",
+    ]);
+    assert_eq!(r.out.trim(), ip2, "{r:?}");
+    d.expect(&["rm", "-f", "pub"], "pub\n", 0);
+    // prune removes the unused network and says so as docker does
+    d.expect(
+        &["network", "prune", "-f"],
+        &format!("Deleted Networks:\n{net}\n\n"),
+        0,
+    );
+    d.same(&["network", "prune", "-f"]);
+    d.same(&["network", "ls"]);
 }
