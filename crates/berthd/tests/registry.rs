@@ -283,3 +283,227 @@ except docker.errors.NotFound as e:
     drop(reg);
     d.finish();
 }
+
+/// berth-registry's binary (built once per test process, like berth-monitor)
+/// on a free port, with `args` after `serve`; killed on drop.
+struct BerthRegistry {
+    child: Child,
+    host: String,
+    root: std::path::PathBuf,
+}
+
+fn berth_registry_bin() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let bin = Path::new(env!("CARGO_BIN_EXE_berthd"))
+        .parent()
+        .expect("bin dir")
+        .join("berth-registry");
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "berth-registry", "--bin", "berth-registry"])
+            .status()
+            .expect("run cargo build");
+        assert!(st.success(), "cargo build -p berth-registry failed");
+    });
+    bin
+}
+
+impl BerthRegistry {
+    fn start(dir: &Path, name: &str, args: &[String]) -> BerthRegistry {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        Self::start_on(dir, name, &host, args)
+    }
+
+    fn start_on(dir: &Path, name: &str, host: &str, args: &[String]) -> BerthRegistry {
+        let root = dir.join(format!("{name}-root"));
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let child = Command::new(berth_registry_bin())
+            .args(["serve", "--listen", host, "--root"])
+            .arg(&root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn berth-registry");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(host).is_err() {
+            assert!(Instant::now() < deadline, "berth-registry did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        BerthRegistry {
+            child,
+            host: host.to_string(),
+            root,
+        }
+    }
+
+    /// Files left in the registry's upload area (sessions, temp files):
+    /// must be none once every push has finished.
+    fn leftover_uploads(&self) -> Vec<String> {
+        std::fs::read_dir(self.root.join("uploads"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for BerthRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The docker CLI through berthd against berth-registry: plain push and
+/// pull (then the image runs), a missing tag, htpasswd Basic auth and the
+/// Bearer token flow (wrong credentials refused with dockerd's words,
+/// login, push, pull back), and no upload session or temp file left in the
+/// registry afterwards.
+#[test]
+fn docker_push_pull_through_berthd_against_berth_registry() {
+    let d = Daemon::start();
+    let dir = d.dir.path().to_path_buf();
+    d.load_busybox();
+    let htpasswd = dir.join("htpasswd");
+    run_ok(
+        Command::new("htpasswd")
+            .args(["-B", "-b", "-c"])
+            .arg(&htpasswd)
+            .args(["alice", "pw"]),
+    );
+    let open = BerthRegistry::start(&dir, "open", &[]);
+    let basic = BerthRegistry::start(
+        &dir,
+        "basic",
+        &["--htpasswd".into(), htpasswd.display().to_string()],
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token_host = format!("127.0.0.1:{port}");
+    let token = BerthRegistry::start_on(
+        &dir,
+        "token",
+        &token_host,
+        &[
+            "--htpasswd".into(),
+            htpasswd.display().to_string(),
+            "--token-realm".into(),
+            format!("http://{token_host}/token"),
+        ],
+    );
+
+    // Plain: push, then pull back into an empty image store and run it.
+    let name = format!("{}/lib/busybox", open.host);
+    d.ok(&["tag", "busybox:latest", &format!("{name}:v1")]);
+    let out = d.ok(&["push", &format!("{name}:v1")]);
+    assert!(
+        out.contains(&format!("The push refers to repository [{name}]")),
+        "{out}"
+    );
+    assert!(out.contains(": Pushed"), "{out}");
+    // "v1: digest: sha256:... size: N", as dockerd prints it.
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("v1: digest: sha256:"))
+        .unwrap_or_else(|| panic!("no digest line: {out}"))
+        .to_string();
+    let digest = line.split_whitespace().nth(2).unwrap().to_string();
+    let ins = run_ok(
+        Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false"])
+            .arg(format!("docker://{name}:v1")),
+    );
+    assert!(ins.contains(&format!("\"Digest\": \"{digest}\"")), "{ins}");
+    d.ok(&["rmi", &format!("{name}:v1"), "busybox:latest"]);
+    let out = d.ok(&["pull", &format!("{name}:v1")]);
+    assert!(out.contains("v1: Pulling from lib/busybox"), "{out}");
+    assert!(out.contains("Pull complete"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}:v1")),
+        "{out}"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            &format!("{name}:v1"),
+            "echo",
+            "from-berth-registry"
+        ]),
+        "from-berth-registry"
+    );
+    let o = d.docker(&["pull", &format!("{name}:nope")]);
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(
+        stderr(&o).trim(),
+        format!("Error response from daemon: manifest for {name}:nope not found: manifest unknown: manifest unknown")
+    );
+
+    // htpasswd and token: refused without or with wrong credentials, then
+    // login, push (mounting nothing: another registry) and pull back.
+    for reg in [&basic, &token] {
+        let cfg_dir = dir.join(format!("docker-config-{}", reg.host.replace(':', "-")));
+        std::fs::create_dir_all(&cfg_dir).unwrap();
+        let with_cfg = |args: &[&str]| {
+            let mut a = vec!["--config", cfg_dir.to_str().unwrap()];
+            a.extend_from_slice(args);
+            d.docker(&a)
+        };
+        let target = format!("{}/e2e/auth:v1", reg.host);
+        d.ok(&["tag", &format!("{name}:v1"), &target]);
+        let o = with_cfg(&["push", &target]);
+        assert_ne!(o.status.code(), Some(0), "{}", stdout(&o));
+        let o = with_cfg(&["login", &reg.host, "-u", "alice", "-p", "wrong"]);
+        assert_ne!(o.status.code(), Some(0));
+        assert!(
+            stderr(&o).contains("Error response from daemon: "),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("401 Unauthorized") || stderr(&o).contains("unauthorized"),
+            "{}",
+            stderr(&o)
+        );
+        let o = with_cfg(&["login", &reg.host, "-u", "alice", "-p", "pw"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("Login Succeeded"), "{}", stdout(&o));
+        let o = with_cfg(&["push", &target]);
+        assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains(&line), "{}", stdout(&o));
+        d.ok(&["rmi", &target]);
+        let o = with_cfg(&["pull", &target]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("Status: Downloaded newer image for {target}")),
+            "{}",
+            stdout(&o)
+        );
+        assert!(
+            reg.leftover_uploads().is_empty(),
+            "{:?}",
+            reg.leftover_uploads()
+        );
+    }
+    assert!(
+        open.leftover_uploads().is_empty(),
+        "{:?}",
+        open.leftover_uploads()
+    );
+    drop((open, basic, token));
+    d.finish();
+}
