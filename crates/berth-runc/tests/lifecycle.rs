@@ -673,6 +673,23 @@ fn failed_create_leaves_nothing_behind() {
 }
 
 #[test]
+fn missing_program_names_it_once() {
+    // A failure inside the container process is reported with one
+    // "container process setup:" prefix (it used to appear twice).
+    let mut c = Case::new("noprog");
+    c.args(&["/no/such/program"]);
+    let o = berth_run(&c);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("/no/such/program"), "{o:?}");
+    assert_eq!(
+        o.stderr.matches("container process setup:").count(),
+        1,
+        "{o:?}"
+    );
+    c.assert_no_leftovers(Rt::Berth);
+}
+
+#[test]
 fn cwd_through_leaked_fd_is_refused() {
     // CVE-2024-21626: a cwd reaching a host directory through a leaked fd
     // must not be entered (runc 1.1.5 is vulnerable: berth only).

@@ -264,10 +264,20 @@ fn ns_flag(t: LinuxNamespaceType) -> Result<u64> {
     })
 }
 
+/// The text a child sends for its error: the parent wraps it in
+/// [`Error::Setup`], so a `Setup` error's own message goes without its
+/// "container process setup:" prefix (which would otherwise appear twice).
+fn child_message(e: &Error) -> String {
+    match e {
+        Error::Setup(m) => m.clone(),
+        e => e.to_string(),
+    }
+}
+
 /// Child side: report `r`'s error on `chan` and end the process.
 fn child_exit(chan: BorrowedFd<'_>, r: Result<std::convert::Infallible>) -> ! {
     let Err(e) = r;
-    let _ = send_msg(chan, T_ERR, e.to_string().as_bytes());
+    let _ = send_msg(chan, T_ERR, child_message(&e).as_bytes());
     berth_sys::exit_now(1)
 }
 
@@ -481,7 +491,7 @@ fn init_child(
 fn child_exit_stream(chan: &OwnedFd, r: Result<std::convert::Infallible>) -> ! {
     let Err(e) = r;
     let mut m = vec![T_ERR];
-    m.extend_from_slice(e.to_string().as_bytes());
+    m.extend_from_slice(child_message(&e).as_bytes());
     let _ = nix::unistd::write(chan, &m);
     berth_sys::exit_now(1)
 }
