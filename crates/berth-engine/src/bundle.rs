@@ -101,6 +101,29 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// Path at which the init binary appears in the container (`--init`).
 pub const INIT_PATH: &str = "/sbin/docker-init";
 
+/// [`ALL_CAPS`] (numbered 0..) that are in berthd's own bounding set
+/// (`CapBnd` of /proc/self/status; all of them if unreadable): what
+/// `--privileged` and `--cap-add ALL` grant, as containerd's
+/// `WithAllCurrentCapabilities` does, since a capability outside the
+/// bounding set cannot be raised (capset(2) EPERM) on a host or in an
+/// outer container that dropped it.
+pub fn all_available_caps() -> Vec<String> {
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bnd & (1u64 << i) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
 /// Normalises a capability name: `net_admin` -> `CAP_NET_ADMIN`.
 fn norm_cap(c: &str) -> String {
     let up = c.to_ascii_uppercase();
@@ -119,7 +142,7 @@ pub fn capabilities(
     privileged: bool,
 ) -> Result<Vec<String>, ApiError> {
     if privileged {
-        return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
+        return Ok(all_available_caps());
     }
     let add: Vec<String> = add.iter().map(|c| norm_cap(c)).collect();
     let drop: Vec<String> = drop.iter().map(|c| norm_cap(c)).collect();
@@ -129,7 +152,7 @@ pub fn capabilities(
         }
     }
     let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
-        ALL_CAPS.iter().map(|s| s.to_string()).collect()
+        all_available_caps()
     } else {
         DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
     };
@@ -627,7 +650,7 @@ pub fn exec_process(
         p["user"] = json!({"uid": uid, "gid": gid, "additionalGids": extra});
     }
     if privileged {
-        let all: Vec<&str> = ALL_CAPS.to_vec();
+        let all = all_available_caps();
         p["capabilities"] = json!({"bounding": all, "effective": all, "permitted": all});
     }
     if let Some(o) = p.as_object_mut() {

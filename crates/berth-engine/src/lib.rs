@@ -25,6 +25,7 @@ pub mod logs;
 pub mod monitor;
 mod names;
 mod network;
+pub mod seccomp_profile;
 mod session;
 pub mod util;
 
@@ -556,6 +557,7 @@ impl Engine {
                 format!("failed to create task for container: {}", e.message),
             ))
         })?;
+        seccomp_profile::apply(&rec.host_config, &mut spec).map_err(fail)?;
         self.net.adjust_spec(self, &rec, &mut spec).map_err(fail)?;
         util::write_replace(
             &bdir.join("config.json"),
@@ -1355,7 +1357,10 @@ impl Backend for Engine {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            security_options: vec!["name=cgroupns".into()],
+            security_options: vec![
+                "name=seccomp,profile=builtin".into(),
+                "name=cgroupns".into(),
+            ],
             warnings: vec![],
             swarm: serde_json::json!({"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null}),
             registry_config: serde_json::json!({"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []}),

@@ -34,8 +34,14 @@
 //!   name for the native numbering, which libseccomp translates to the
 //!   profile's other architectures.
 //!
+//! [`docker`] reads Docker's profile format (`archMap`, `includes` /
+//! `excludes` by capability, architecture and kernel) and holds Docker's
+//! default profile; it yields the `linux.seccomp` compiled here.
+//!
 //! Not done: `SCMP_ACT_NOTIFY` (needs a seccomp agent at `listenerPath`)
 //! is rejected with [`Error::Unsupported`].
+
+pub mod docker;
 
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,

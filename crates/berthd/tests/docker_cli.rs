@@ -840,3 +840,237 @@ fn events_and_system_df() {
     assert!(df.contains("Images") && df.contains("Containers"), "{df}");
     d.finish();
 }
+
+/// Docker's default seccomp profile on every container; `unconfined`,
+/// `--privileged`, `--cap-add SYS_ADMIN` and a custom profile file change
+/// it as they do with dockerd; bad profiles get dockerd's error.
+#[test]
+fn seccomp_default_unconfined_capadd_custom_profile() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let deb = berth_testutil::fixture("debian-docker.tar");
+    d.ok(&["load", "-q", "-i", deb.to_str().expect("path")]);
+    let status = |extra: &[&str]| {
+        let mut a = vec!["run", "--rm", "--network", "none"];
+        a.extend_from_slice(extra);
+        a.extend(["busybox", "grep", "^Seccomp:", "/proc/self/status"]);
+        d.ok(&a)
+    };
+    assert_eq!(status(&[]), "Seccomp:\t2");
+    assert_eq!(
+        status(&["--security-opt", "seccomp=builtin"]),
+        "Seccomp:\t2"
+    );
+    assert_eq!(
+        status(&["--security-opt", "seccomp=unconfined"]),
+        "Seccomp:\t0"
+    );
+    assert_eq!(status(&["--privileged"]), "Seccomp:\t0");
+    assert_eq!(status(&["--cap-add", "SYS_ADMIN"]), "Seccomp:\t2");
+    let info = d.ok(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert!(info.contains("name=seccomp,profile=builtin"), "{info}");
+
+    // unshare(CLONE_NEWUSER) needs no capability: only the filter refuses it.
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "unshare",
+        "-U",
+        "true",
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("Operation not permitted"),
+        "{}",
+        stderr(&o)
+    );
+    d.ok(&[
+        "run",
+        "--network",
+        "none",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "unshare",
+        "-U",
+        "true",
+    ]);
+    // add_key(2) and keyctl(2) (x86_64 numbers 248, 250) with null
+    // arguments: EPERM from the filter, else the kernel's EFAULT / EINVAL.
+    let keys = |extra: &[&str]| {
+        let mut a = vec!["run", "--rm", "--network", "none"];
+        a.extend_from_slice(extra);
+        a.extend([
+            "debian",
+            "perl",
+            "-e",
+            "for (248, 250) { my $r = syscall($_, 0, 0, 0, 0, 0); print $r < 0 ? ($!+0) : 0, \"\\n\" }",
+        ]);
+        d.ok(&a)
+    };
+    assert_eq!(keys(&[]), "1\n1");
+    assert_eq!(keys(&["--security-opt", "seccomp=unconfined"]), "14\n22");
+    // mount(2) and unshare(CLONE_NEWNS): CAP_SYS_ADMIN enables them in the
+    // default profile, as Docker's does.
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "mount",
+        "-t",
+        "tmpfs",
+        "none",
+        "/mnt",
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", stdout(&o));
+    d.ok(&[
+        "run",
+        "--network",
+        "none",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        "mount -t tmpfs none /tmp && umount /tmp && unshare -m true",
+    ]);
+    // keyctl stays refused with CAP_SYS_ADMIN.
+    assert_eq!(keys(&["--cap-add", "SYS_ADMIN"]), "1\n1");
+
+    // A custom profile file (the CLI sends its JSON inline): everything
+    // allowed but mkdir (EACCES), and chmod unless CAP_SYS_ADMIN is held.
+    let prof = d.dir.path().join("custom.json");
+    std::fs::write(
+        &prof,
+        r#"{
+          "defaultAction": "SCMP_ACT_ALLOW",
+          "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
+          "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["chmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO",
+             "excludes": {"caps": ["CAP_SYS_ADMIN"]}}
+          ]
+        }"#,
+    )
+    .expect("write profile");
+    let opt = format!("seccomp={}", prof.display());
+    let o = d.docker(&[
+        "run",
+        "--network",
+        "none",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "sh",
+        "-c",
+        "unshare -U true && echo unshare-ok; mkdir /x; chmod 600 /etc/hostname",
+    ]);
+    assert_eq!(stdout(&o).trim(), "unshare-ok", "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+    d.ok(&[
+        "run",
+        "--network",
+        "none",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "chmod",
+        "600",
+        "/tmp",
+    ]);
+
+    // Malformed profiles. Not JSON: the CLI refuses it itself.
+    let bad = d.dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"defaultAction\": ").expect("write");
+    let o = d.docker(&[
+        "run",
+        "--network",
+        "none",
+        "--rm",
+        "--security-opt",
+        &format!("seccomp={}", bad.display()),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("compacting json for seccomp profile"),
+        "{}",
+        stderr(&o)
+    );
+    // JSON of the wrong shape: dockerd's error at start, exit 125.
+    std::fs::write(&bad, r#"{"defaultAction": 5}"#).expect("write");
+    let o = d.docker(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "badprofile",
+        "--security-opt",
+        &format!("seccomp={}", bad.display()),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Error response from daemon: Decoding seccomp profile failed: "),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "badprofile"]),
+        "created"
+    );
+    std::fs::write(
+        &bad,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}]}"#,
+    )
+    .expect("write");
+    let o = d.docker(&[
+        "run",
+        "--network",
+        "none",
+        "--rm",
+        "--security-opt",
+        &format!("seccomp={}", bad.display()),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("'architectures' and 'archMap' were specified in the seccomp profile, use either 'architectures' or 'archMap'"),
+        "{}",
+        stderr(&o)
+    );
+    // Through the API: a start that fails on the profile is a 500.
+    let (st, _, body) = d.http(
+        "POST",
+        "/containers/create?name=apibad",
+        br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"SecurityOpt":["seccomp=/no/such.json"]}}"#,
+    );
+    assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
+    let (st, _, body) = d.http("POST", "/containers/apibad/start", b"");
+    assert_eq!(st, 500);
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Decoding seccomp profile failed: "),
+        "{v}"
+    );
+    d.finish();
+}
