@@ -149,7 +149,17 @@ impl Net {
             wanted.insert(0, first);
         }
         for (name, cfg) in wanted {
-            let n = ctl.inspect(&name).map_err(api_err)?;
+            let n = match ctl.inspect(&name) {
+                Ok(n) => n,
+                // As Docker: create succeeds, start fails with 404
+                // `network X not found` (a 404 from create would make the
+                // CLI try to pull the image).
+                Err(NetError::NotFound(_)) => {
+                    eps.insert(name, cfg);
+                    continue;
+                }
+                Err(e) => return Err(api_err(e)),
+            };
             let user_defined = n.name != "bridge";
             if n.driver != "bridge" {
                 return Err(ApiError::invalid(format!(
