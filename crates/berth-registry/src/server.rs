@@ -10,14 +10,12 @@ use std::time::{Duration, Instant};
 
 use berth_types::{Digest, Digester};
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -862,11 +860,14 @@ async fn delete_manifest(app: &Arc<App>, name: &str, r: &str) -> Result<Response
 
 // ---- blobs -------------------------------------------------------------
 
+/// A satisfiable byte range (first, last; inclusive), or unsatisfiable.
+type RangeResult = std::result::Result<(u64, u64), ()>;
+
 /// Parses `Range: bytes=a-b | a- | -n` against `size`; `None` when absent
 /// or not a single byte range (then the whole blob is sent), `Some(Err)`
 /// when unsatisfiable.
-fn parse_range(h: &HeaderMap, size: u64) -> Option<Result<(u64, u64), ()>> {
-    let v = header_str(h, "range")?.trim();
+fn parse_range(h: Option<&str>, size: u64) -> Option<RangeResult> {
+    let v = h?.trim();
     let spec = v.strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;
@@ -894,6 +895,65 @@ fn parse_range(h: &HeaderMap, size: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok(r))
 }
 
+/// Blobs up to this size are read whole in the request's one blocking
+/// call (stat, open, read); larger ones are streamed.
+const SMALL_BLOB: u64 = 1024 * 1024;
+
+/// Bytes per read of a streamed blob: large enough that the blocking
+/// pool is visited ~once per MiB, small enough to bound memory (at most
+/// two chunks per download are held: one being sent, one read ahead).
+const READ_CHUNK: u64 = 1024 * 1024;
+
+/// What GET's blocking step finds: the blob's size, the range asked for,
+/// and its data (none for HEAD or an unsatisfiable range).
+type OpenedBlob = (u64, Option<RangeResult>, Option<BlobData>);
+
+/// A blob opened for GET: its whole content when small, else the file
+/// positioned at the first byte to send.
+enum BlobData {
+    Small(Bytes),
+    File(std::fs::File),
+}
+
+/// `len` bytes of `f` from its current position as a response body, read
+/// on the blocking pool one [`READ_CHUNK`] at a time with one chunk read
+/// ahead while the previous one is written to the socket. A file shorter
+/// than `len` (it cannot change: blobs are immutable once committed) ends
+/// the body with an error, so the client sees a truncated transfer rather
+/// than a short success.
+fn file_body(f: std::fs::File, len: u64) -> Body {
+    type Read = tokio::task::JoinHandle<io::Result<(std::fs::File, Bytes)>>;
+    fn read_next(mut f: std::fs::File, n: u64) -> Read {
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read as _;
+            let mut v = Vec::with_capacity(n as usize);
+            (&mut f).take(n).read_to_end(&mut v)?;
+            if (v.len() as u64) < n {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "blob file shorter than its size",
+                ));
+            }
+            Ok((f, Bytes::from(v)))
+        })
+    }
+    let first = (len > 0).then(|| read_next(f, len.min(READ_CHUNK)));
+    let state = (first, len);
+    let stream = futures_util::stream::unfold(state, |(pending, left)| async move {
+        let job = pending?;
+        let res = job.await.unwrap_or_else(|e| Err(io::Error::other(e)));
+        match res {
+            Ok((f, chunk)) => {
+                let left = left - chunk.len() as u64;
+                let next = (left > 0).then(|| read_next(f, left.min(READ_CHUNK)));
+                Some((Ok(Frame::data(chunk)), (next, left)))
+            }
+            Err(e) => Some((Err(e), (None, 0))),
+        }
+    });
+    BodyExt::boxed(StreamBody::new(stream))
+}
+
 async fn get_blob(
     app: &Arc<App>,
     name: &str,
@@ -902,19 +962,56 @@ async fn get_blob(
     head: bool,
 ) -> Result<Response<Body>> {
     let d = parse_digest(d)?;
-    let found = {
+    let range_header = header_str(h, "range").map(str::to_string);
+    // One visit to the blocking pool: stat, range, open, and for a small
+    // blob the read itself.
+    let opened = {
         let app = app.clone();
         let name = name.to_string();
         let d = d.clone();
-        blocking(move || app.storage.stat_blob(&name, &d)).await
+        blocking(move || -> io::Result<Option<OpenedBlob>> {
+            use std::io::{Read as _, Seek as _};
+            let Some((path, size)) = app.storage.stat_blob(&name, &d) else {
+                return Ok(None);
+            };
+            let range = parse_range(range_header.as_deref(), size);
+            let (start, len) = match range {
+                _ if head => return Ok(Some((size, range, None))),
+                None => (0, size),
+                Some(Ok((a, b))) => (a, b - a + 1),
+                Some(Err(())) => return Ok(Some((size, range, None))),
+            };
+            let mut f = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                // Collected between the stat and the open.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if start > 0 {
+                f.seek(io::SeekFrom::Start(start))?;
+            }
+            if len <= SMALL_BLOB {
+                let mut v = Vec::with_capacity(len as usize);
+                (&mut f).take(len).read_to_end(&mut v)?;
+                if (v.len() as u64) < len {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "blob file shorter than its size",
+                    ));
+                }
+                return Ok(Some((size, range, Some(BlobData::Small(v.into())))));
+            }
+            Ok(Some((size, range, Some(BlobData::File(f)))))
+        })
+        .await?
     };
-    let Some((path, size)) = found else {
+    let Some((size, range, data)) = opened else {
         return Err(RegistryError::new(
             Code::BlobUnknown,
             format!("blob {d} unknown to repository"),
         ));
     };
-    let (status, start, len) = match parse_range(h, size) {
+    let (status, start, len) = match range {
         None => (StatusCode::OK, 0, size),
         Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
         Some(Err(())) => {
@@ -938,17 +1035,12 @@ async fn get_blob(
             format!("bytes {start}-{}/{size}", start + len - 1),
         );
     }
-    if head {
-        return Ok(b.body(empty()).expect("response"));
-    }
-    let mut f = tokio::fs::File::open(&path).await?;
-    if start > 0 {
-        f.seek(io::SeekFrom::Start(start)).await?;
-    }
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(f.take(len), 256 * 1024).map_ok(Frame::data);
-    Ok(b.body(BodyExt::boxed(StreamBody::new(stream)))
-        .expect("response"))
+    let body = match data {
+        None => empty(),
+        Some(BlobData::Small(bytes)) => full(bytes),
+        Some(BlobData::File(f)) => file_body(f, len),
+    };
+    Ok(b.body(body).expect("response"))
 }
 
 async fn delete_blob(app: &Arc<App>, name: &str, d: &str) -> Result<Response<Body>> {
@@ -1055,7 +1147,9 @@ async fn monolithic(
     let name2 = name.to_string();
     let d2 = d.clone();
     blocking(move || -> Result<()> {
-        f.sync_all()?;
+        // fdatasync: the bytes and the size (what a reader needs); the
+        // rename and directory fsync in commit_blob do the rest.
+        f.sync_data()?;
         drop(f);
         let p = tmp_path.keep().map_err(|e| e.error)?;
         let r = app2.storage.commit_blob(&p, &name2, &d2);
@@ -1235,12 +1329,10 @@ mod tests {
     #[test]
     fn ranges() {
         let mut h = HeaderMap::new();
-        h.insert("range", HeaderValue::from_static("bytes=2-4"));
-        assert_eq!(parse_range(&h, 10), Some(Ok((2, 4))));
-        h.insert("range", HeaderValue::from_static("bytes=-3"));
-        assert_eq!(parse_range(&h, 10), Some(Ok((7, 9))));
-        h.insert("range", HeaderValue::from_static("bytes=10-"));
-        assert_eq!(parse_range(&h, 10), Some(Err(())));
+        assert_eq!(parse_range(Some("bytes=2-4"), 10), Some(Ok((2, 4))));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Some(Ok((7, 9))));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Some(Err(())));
+        assert_eq!(parse_range(None, 10), None);
         h.insert("content-range", HeaderValue::from_static("0-99"));
         assert_eq!(parse_content_range(&h), Some(Ok((0, 99))));
     }

@@ -99,6 +99,61 @@ async fn base_blobs_and_ranges() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 
+    // A blob streamed in several 1 MiB reads (larger than the size read
+    // whole): the full body, ranges that cross read boundaries, a suffix
+    // range and HEAD all agree with the bytes pushed.
+    let big: Vec<u8> = (0..(3 * 1024 * 1024 + 12_345u32))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let bd = push_blob(&c, &base, "lib/a", &big).await;
+    let r = c
+        .get(format!("{base}/v2/lib/a/blobs/{bd}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-length"],
+        big.len().to_string().as_str()
+    );
+    let got = r.bytes().await.unwrap();
+    assert!(
+        got.as_ref() == &big[..],
+        "full body differs ({} bytes)",
+        got.len()
+    );
+    let n = big.len();
+    for (a, b) in [(1_048_575, 2_097_152), (5, n - 1), (2_097_152, 2_097_152)] {
+        let r = c
+            .get(format!("{base}/v2/lib/a/blobs/{bd}"))
+            .header("range", format!("bytes={a}-{b}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            r.headers()["content-range"],
+            format!("bytes {a}-{b}/{n}").as_str()
+        );
+        let got = r.bytes().await.unwrap();
+        assert!(got.as_ref() == &big[a..=b], "range {a}-{b} differs");
+    }
+    let r = c
+        .get(format!("{base}/v2/lib/a/blobs/{bd}"))
+        .header("range", "bytes=-1500000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(r.bytes().await.unwrap().as_ref() == &big[n - 1_500_000..]);
+    let r = c
+        .head(format!("{base}/v2/lib/a/blobs/{bd}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-length"], n.to_string().as_str());
+    assert!(r.bytes().await.unwrap().is_empty());
+
     // Unknown blob, other repository, bad digest.
     let missing = sha256(b"nope");
     let r = c
@@ -141,8 +196,9 @@ async fn base_blobs_and_ranges() {
         r.headers()["location"],
         format!("/v2/lib/b/blobs/{d}").as_str()
     );
+    // Deduplicated: still the two blobs pushed above (data, big).
     push_blob(&c, &base, "lib/c", &data).await;
-    assert_eq!(count_files(&dir.path().join("blobs")), 1);
+    assert_eq!(count_files(&dir.path().join("blobs")), 2);
     // Mount of a blob the source lacks falls back to an upload session.
     let r = c
         .post(format!(
