@@ -292,6 +292,35 @@ pub trait Backend: Send + Sync + 'static {
     async fn network_prune(&self, _filters: Filters) -> ApiResult<NetworkPruneResponse> {
         Err(no_networks())
     }
+
+    // ---- volumes ----
+    /// `POST /volumes/create` (201): a `local` volume; an existing name
+    /// answers the existing volume, as dockerd does.
+    async fn volume_create(&self, _req: VolumeCreateRequest) -> ApiResult<Volume> {
+        Err(no_volumes())
+    }
+    /// `GET /volumes?filters=` (`dangling`, `driver`, `label`, `name`).
+    async fn volume_list(&self, _filters: Filters) -> ApiResult<VolumeListResponse> {
+        Err(no_volumes())
+    }
+    /// `GET /volumes/{name}`.
+    async fn volume_inspect(&self, _name: &str) -> ApiResult<Volume> {
+        Err(no_volumes())
+    }
+    /// `DELETE /volumes/{name}?force=` (204); 409 while a container uses it.
+    async fn volume_remove(&self, _name: &str, _force: bool) -> ApiResult<()> {
+        Err(no_volumes())
+    }
+    /// `POST /volumes/prune?filters=` (`label`, `all`): unused anonymous
+    /// volumes, all unused ones with `all=true` (API 1.42 and later).
+    async fn volume_prune(&self, _filters: Filters) -> ApiResult<VolumePruneResponse> {
+        Err(no_volumes())
+    }
+}
+
+/// What the default volume methods answer (a backend without volumes).
+fn no_volumes() -> ApiError {
+    ApiError::new(ErrorKind::NotImplemented, "volumes are not available")
 }
 
 /// What the default network methods answer (a backend without networking).

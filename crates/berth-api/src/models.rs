@@ -460,6 +460,9 @@ pub struct MountSpec {
     /// Tmpfs options: `{"SizeBytes": n, "Mode": m}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tmpfs_options: Option<serde_json::Value>,
+    /// Volume options: `{"NoCopy": bool, "Labels": {..}, "DriverConfig": {..}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_options: Option<serde_json::Value>,
 }
 
 /// A device mapping `{"PathOnHost", "PathInContainer", "CgroupPermissions"}`.
@@ -1665,4 +1668,76 @@ pub struct NetworkDisconnectRequest {
 pub struct NetworkPruneResponse {
     /// Names of the removed networks.
     pub networks_deleted: Vec<String>,
+}
+
+/// A volume (swagger `Volume`; `GET /volumes/{name}`, list items, the
+/// answer of `POST /volumes/create`, and `/system/df` with `UsageData`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Volume {
+    /// Name (64 hex digits for an anonymous volume).
+    pub name: String,
+    /// Volume driver: always `local`.
+    pub driver: String,
+    /// Host path of its content (`<data-root>/volumes/<name>/_data`).
+    pub mountpoint: String,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// User labels (`com.docker.volume.anonymous` on anonymous volumes).
+    pub labels: BTreeMap<String, String>,
+    /// `local`.
+    pub scope: String,
+    /// Driver options as given at create.
+    pub options: BTreeMap<String, String>,
+    /// Size and reference count (only in `/system/df`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_data: Option<VolumeUsageData>,
+}
+
+/// `UsageData` of a volume (swagger `Volume.UsageData`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeUsageData {
+    /// Bytes used by its content; -1 if not computed.
+    pub size: i64,
+    /// Containers referencing it; -1 if not computed.
+    pub ref_count: i64,
+}
+
+/// Body of `POST /volumes/create` (swagger `VolumeCreateOptions`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeCreateRequest {
+    /// Name; empty: a generated (anonymous-style) name.
+    #[serde(default)]
+    pub name: String,
+    /// Driver; empty or `local`.
+    #[serde(default)]
+    pub driver: String,
+    /// Driver options.
+    #[serde(default, deserialize_with = "null_default")]
+    pub driver_opts: BTreeMap<String, String>,
+    /// Labels.
+    #[serde(default, deserialize_with = "null_default")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Answer of `GET /volumes` (swagger `VolumeListResponse`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeListResponse {
+    /// The volumes.
+    pub volumes: Vec<Volume>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Answer of `POST /volumes/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumePruneResponse {
+    /// Names of the removed volumes.
+    pub volumes_deleted: Vec<String>,
+    /// Bytes freed.
+    pub space_reclaimed: u64,
 }

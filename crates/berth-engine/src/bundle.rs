@@ -353,9 +353,8 @@ pub fn spec(rec: &Record, inp: &SpecInputs<'_>) -> Result<Value, ApiError> {
             return Err(ApiError::invalid(format!("invalid volume specification: '{b}': invalid mount config for type \"bind\": invalid mount path: '{dst}' mount path must be absolute")));
         }
         if !src.starts_with('/') {
-            return Err(ApiError::invalid(format!(
-                "named volumes are not supported yet: '{b}'"
-            )));
+            // A named volume: resolved at create (`crate::volumes`).
+            continue;
         }
         if !Path::new(src).exists() {
             std::fs::create_dir_all(src)
@@ -406,6 +405,8 @@ pub fn spec(rec: &Record, inp: &SpecInputs<'_>) -> Result<Value, ApiError> {
                 }
                 mounts.push(json!({"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": o}));
             }
+            // Resolved at create (`crate::volumes`), mounted below.
+            "volume" => {}
             other => {
                 return Err(ApiError::invalid(format!(
                     "mount type {other:?} is not supported yet"
@@ -433,6 +434,11 @@ pub fn spec(rec: &Record, inp: &SpecInputs<'_>) -> Result<Value, ApiError> {
                 json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": o}),
             );
         }
+    }
+    for v in &rec.volumes {
+        user_dests.push(v.destination.clone());
+        let rw = if v.rw { "rw" } else { "ro" };
+        mounts.push(json!({"destination": v.destination, "type": "bind", "source": v.source, "options": ["rbind", "rprivate", rw]}));
     }
     for f in ["resolv.conf", "hostname", "hosts"] {
         let dst = format!("/etc/{f}");

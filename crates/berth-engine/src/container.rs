@@ -121,6 +121,9 @@ pub struct Record {
     /// `none`, `host` and `container:<id>` (see `crate::network`).
     #[serde(default)]
     pub endpoints: std::collections::BTreeMap<String, berth_api::models::EndpointConfig>,
+    /// Volume mounts resolved at create (`crate::volumes`).
+    #[serde(default)]
+    pub volumes: Vec<crate::volumes::VolumeMount>,
 }
 
 /// What waiters watch: bumped on every exit and at removal.

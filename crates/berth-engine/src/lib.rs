@@ -28,6 +28,7 @@ mod network;
 pub mod seccomp_profile;
 mod session;
 pub mod util;
+pub mod volumes;
 
 use berth_api::backend::*;
 use berth_api::models::*;
@@ -93,6 +94,8 @@ pub struct Engine {
     spawner: monitor::Spawner,
     /// Networking (`crate::network`).
     net: network::Net,
+    /// Volumes (`crate::volumes`).
+    vols: volumes::Store,
     id: String,
     me: Weak<Engine>,
 }
@@ -151,8 +154,10 @@ impl Engine {
         let net = tokio::task::spawn_blocking(move || network::Net::open(ncfg, &root))
             .await
             .map_err(|e| e.to_string())??;
+        let vols = volumes::Store::open(&cfg.data_root).map_err(|e| format!("volumes: {e}"))?;
         let engine = Arc::new_cyclic(|me| Engine {
             cfg,
+            vols,
             images: Arc::new(images),
             dist,
             containers: RwLock::new(HashMap::new()),
@@ -465,6 +470,9 @@ impl Engine {
             .map_err(sys("snapshot"))?
             .map_err(images::err)?;
         let (cwd, data) = mount.mount_data();
+        let vols = self
+            .plan_volumes(&config, &host, &mount.lowerdirs)
+            .await?;
         let rec = Record {
             id: id.to_string(),
             name: name.to_string(),
@@ -483,9 +491,15 @@ impl Engine {
             mount_data: data,
             mount_cwd: cwd,
             endpoints,
+            volumes: vols,
         };
-        bundle::write_etc_files(&dir, &rec).map_err(sys("write /etc files"))?;
-        container::save(&dir, &rec).map_err(sys("save container"))?;
+        let saved = bundle::write_etc_files(&dir, &rec)
+            .map_err(sys("write /etc files"))
+            .and_then(|_| container::save(&dir, &rec).map_err(sys("save container")));
+        if let Err(e) = saved {
+            self.remove_anonymous_volumes(&rec.volumes);
+            return Err(e);
+        }
         Ok(Arc::new(Container::new(
             rec,
             &self.cfg.data_root,
@@ -914,6 +928,10 @@ impl Engine {
         self.events
             .publish("container", "destroy", &c.id, Self::attrs(&rec));
         c.snap.send_modify(|s| s.removed = true);
+        if rec.host_config.auto_remove {
+            // As dockerd: AutoRemove takes the anonymous volumes along.
+            self.remove_anonymous_volumes(&rec.volumes);
+        }
         Ok(())
     }
 
@@ -1175,12 +1193,13 @@ fn net_mode(h: &HostConfig) -> String {
 }
 
 fn mount_points(r: &Record) -> Vec<MountPoint> {
-    r.host_config
+    let mut v: Vec<MountPoint> = r
+        .host_config
         .binds
         .iter()
         .filter_map(|b| {
             let p: Vec<&str> = b.split(':').collect();
-            if p.len() < 2 {
+            if p.len() < 2 || !p[0].starts_with('/') {
                 return None;
             }
             let mode = p.get(2).copied().unwrap_or("").to_string();
@@ -1195,7 +1214,9 @@ fn mount_points(r: &Record) -> Vec<MountPoint> {
                 propagation: "rprivate".into(),
             })
         })
-        .collect()
+        .collect();
+    v.extend(Engine::volume_mount_points(&r.volumes));
+    v
 }
 
 fn dir_size(p: &Path) -> u64 {
@@ -1386,7 +1407,7 @@ impl Backend for Engine {
             layers_size,
             images,
             containers,
-            volumes: vec![],
+            volumes: self.volumes_df(),
             build_cache: vec![],
         })
     }
@@ -1679,9 +1700,14 @@ impl Backend for Engine {
         Ok(TopResponse { titles, processes })
     }
 
-    async fn container_remove(&self, id: &str, force: bool, _volumes: bool) -> ApiResult<()> {
+    async fn container_remove(&self, id: &str, force: bool, volumes: bool) -> ApiResult<()> {
         let c = self.find(id)?;
-        self.remove_container(&c, force).await
+        let vols = c.get().volumes;
+        self.remove_container(&c, force).await?;
+        if volumes {
+            self.remove_anonymous_volumes(&vols);
+        }
+        Ok(())
     }
 
     async fn container_prune(&self, filters: Filters) -> ApiResult<ContainerPruneResponse> {
@@ -1928,6 +1954,21 @@ impl Backend for Engine {
     }
     async fn network_prune(&self, filters: Filters) -> ApiResult<NetworkPruneResponse> {
         self.net_prune(filters).await
+    }
+    async fn volume_create(&self, req: VolumeCreateRequest) -> ApiResult<Volume> {
+        self.vol_create(req).await
+    }
+    async fn volume_list(&self, filters: Filters) -> ApiResult<VolumeListResponse> {
+        self.vol_list(filters).await
+    }
+    async fn volume_inspect(&self, name: &str) -> ApiResult<Volume> {
+        self.vol_inspect(name).await
+    }
+    async fn volume_remove(&self, name: &str, force: bool) -> ApiResult<()> {
+        self.vol_remove(name, force).await
+    }
+    async fn volume_prune(&self, filters: Filters) -> ApiResult<VolumePruneResponse> {
+        self.vol_prune(filters).await
     }
     async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse> {
         images::prune(self, filters).await

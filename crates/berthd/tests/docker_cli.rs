@@ -1074,3 +1074,272 @@ fn seccomp_default_unconfined_capadd_custom_profile() {
     );
     d.finish();
 }
+
+/// Named and anonymous volumes through the docker CLI: the /volumes API,
+/// `-v name:/path` and `--mount type=volume` creating volumes on first use
+/// and copying the image's content into empty ones, image `VOLUME`s and
+/// `-v /path`, `rm -v` and `--rm`, in-use refusal, prune and `system df`.
+#[test]
+fn volumes_named_anonymous_copy_up_in_use_prune_df() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let run = |args: &[&str]| {
+        let mut a = vec!["run", "--rm", "--network", "none"];
+        a.extend_from_slice(args);
+        d.ok(&a)
+    };
+    let vols = || d.ok(&["volume", "ls", "-q"]);
+    assert_eq!(d.ok(&["volume", "create", "--label", "team=a", "v1"]), "v1");
+    assert_eq!(
+        d.ok(&["volume", "create", "v1"]),
+        "v1",
+        "create is idempotent"
+    );
+    let mp = d.root().join("volumes/v1/_data");
+    assert_eq!(
+        d.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Driver}} {{.Scope}} {{.Mountpoint}} {{.Labels.team}}",
+            "v1"
+        ]),
+        format!("local local {} a", mp.display())
+    );
+    assert_eq!(d.ok(&["volume", "ls", "-q", "-f", "label=team=a"]), "v1");
+    assert_eq!(d.ok(&["volume", "ls", "-q", "-f", "name=v"]), "v1");
+    assert_eq!(d.ok(&["volume", "ls", "-q", "-f", "dangling=true"]), "v1");
+    assert_eq!(d.ok(&["volume", "ls", "-q", "-f", "label=team=b"]), "");
+    let o = d.docker(&["volume", "create", "bad name"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(r#"create bad name: "bad name" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path"#),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker(&["volume", "inspect", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("get nosuch: no such volume"),
+        "{}",
+        stderr(&o)
+    );
+
+    // An empty volume gets the image's content at its path.
+    let passwd = run(&["-v", "v1:/etc", "busybox", "cat", "/etc/passwd"]);
+    assert!(passwd.starts_with("root:x:0:0:"), "{passwd}");
+    assert_eq!(
+        std::fs::read_to_string(mp.join("passwd")).expect("copied"),
+        format!("{passwd}\n")
+    );
+    // Content persists across containers; a non-empty volume is not copied into.
+    run(&[
+        "-v",
+        "v1:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    assert_eq!(run(&["-v", "v1:/x", "busybox", "cat", "/x/f"]), "kept");
+    assert!(!mp.join("bin").exists(), "copied into a non-empty volume");
+    // Created on first use: -v and --mount; nocopy; read-only.
+    let ls = run(&["-v", "auto1:/etc:nocopy", "busybox", "ls", "/etc"]);
+    assert!(!ls.contains("passwd"), "nocopy copied: {ls}");
+    run(&[
+        "--mount",
+        "type=volume,src=m1,dst=/m",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /m/f",
+    ]);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--mount",
+        "type=volume,src=m1,dst=/m,readonly",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /m/f; echo x > /m/g",
+    ]);
+    assert_eq!(stdout(&o).trim(), "hi");
+    assert!(
+        stderr(&o).contains("Read-only file system"),
+        "{}",
+        stderr(&o)
+    );
+    let names = vols();
+    for n in ["auto1", "m1", "v1"] {
+        assert!(names.lines().any(|l| l == n), "{n} missing: {names}");
+    }
+
+    // In use (even by a stopped container): 409 in dockerd's words.
+    let id = d.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "user",
+        "-v",
+        "v1:/data:ro",
+        "busybox",
+        "true",
+    ]);
+    let o = d.docker(&["volume", "rm", "v1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("remove v1: volume is in use - [{id}]")),
+        "{}",
+        stderr(&o)
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&d.ok(&["inspect", "-f", "{{json .Mounts}}", "user"])).expect("json");
+    assert_eq!(m[0]["Type"], "volume");
+    assert_eq!(m[0]["Name"], "v1");
+    assert_eq!(m[0]["Destination"], "/data");
+    assert_eq!(m[0]["Driver"], "local");
+    assert_eq!(m[0]["RW"], false);
+    assert_eq!(m[0]["Source"], mp.display().to_string());
+    assert_eq!(d.ok(&["volume", "ls", "-q", "-f", "dangling=false"]), "v1");
+    let (st, _, body) = d.http("DELETE", "/volumes/v1?force=1", b"");
+    assert_eq!(st, 409, "{}", String::from_utf8_lossy(&body));
+    d.ok(&["rm", "user"]);
+
+    // Anonymous volumes: `-v /path` and an image VOLUME, removed by rm -v
+    // and --rm, kept by rm without -v.
+    let rootfs = berth_testutil::fixture("busybox-rootfs.tar");
+    d.ok(&[
+        "import",
+        "-c",
+        "VOLUME [\"/etc\"]",
+        rootfs.to_str().expect("path"),
+        "volimg:1",
+    ]);
+    let before = vols();
+    assert_eq!(
+        run(&[
+            "-v",
+            "/anon",
+            "volimg:1",
+            "sh",
+            "-c",
+            "ls /anon; cat /etc/passwd | head -1"
+        ]),
+        "root:x:0:0:root:/root:/bin/sh"
+    );
+    assert_eq!(vols(), before, "--rm left anonymous volumes");
+    d.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "anon",
+        "-v",
+        "/anon",
+        "volimg:1",
+        "true",
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_str(&d.ok(&["inspect", "-f", "{{json .Mounts}}", "anon"])).expect("json");
+    let mut anon: Vec<String> = m
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .map(|x| x["Name"].as_str().expect("name").to_string())
+        .collect();
+    anon.sort();
+    assert_eq!(anon.len(), 2, "{m}");
+    for a in &anon {
+        assert_eq!(a.len(), 64, "{a}");
+        assert_eq!(
+            d.ok(&["volume", "inspect", "-f", "{{json .Labels}}", a]),
+            r#"{"com.docker.volume.anonymous":""}"#
+        );
+    }
+    // The image's /etc was copied into its anonymous volume.
+    let etc = m
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .find(|x| x["Destination"] == "/etc")
+        .expect("/etc mount");
+    assert!(std::path::Path::new(etc["Source"].as_str().expect("src"))
+        .join("passwd")
+        .is_file());
+    d.ok(&["rm", "-v", "anon"]);
+    assert_eq!(vols(), before, "rm -v left anonymous volumes");
+    d.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "anon2",
+        "-v",
+        "/anon",
+        "busybox",
+        "true",
+    ]);
+    d.ok(&["rm", "anon2"]);
+    let left: Vec<String> = vols()
+        .lines()
+        .filter(|l| !before.lines().any(|b| b == *l))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(left.len(), 1, "rm without -v keeps the anonymous volume");
+
+    // system df counts volumes; prune takes unused anonymous ones only,
+    // prune -a the unused named ones too.
+    let df = d.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    assert!(df.lines().any(|l| l == "Local Volumes 4"), "{df}");
+    let out = d.ok(&["volume", "prune", "-f"]);
+    assert!(out.contains(&left[0]), "{out}");
+    assert_eq!(vols(), before);
+    let out = d.ok(&["volume", "prune", "-a", "-f"]);
+    for n in ["auto1", "m1", "v1"] {
+        assert!(out.contains(n), "{out}");
+    }
+    assert_eq!(vols(), "");
+    assert!(!mp.exists(), "volume content left on disk");
+    let o = d.docker(&["volume", "rm", "v1"]);
+    assert!(
+        stderr(&o).contains("get v1: no such volume"),
+        "{}",
+        stderr(&o)
+    );
+    let (st, _, _) = d.http("DELETE", "/volumes/v1?force=1", b"");
+    assert_eq!(st, 204);
+    d.finish();
+}
+
+/// Volumes and seccomp options through docker-py.
+#[test]
+fn docker_py_volumes_and_seccomp() {
+    let d = Daemon::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/docker_py_volumes.py");
+    let tar = berth_testutil::fixture("busybox-docker.tar");
+    let o = std::process::Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "180",
+            "python3",
+            script,
+            d.sock.to_str().expect("sock"),
+            tar.to_str().expect("tar"),
+        ])
+        .output()
+        .expect("run python");
+    assert!(
+        o.status.success(),
+        "docker-py volumes failed:\n{}\n{}\n--- berthd log ---\n{}",
+        stdout(&o),
+        stderr(&o),
+        d.log()
+    );
+    assert!(stdout(&o).contains("all checks passed"));
+    d.finish();
+}

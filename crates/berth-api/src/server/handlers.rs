@@ -64,6 +64,13 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         )
         .route("/networks/{id}/connect", post(network_connect))
         .route("/networks/{id}/disconnect", post(network_disconnect))
+        .route("/volumes", get(volume_list))
+        .route("/volumes/create", post(volume_create))
+        .route("/volumes/prune", post(volume_prune))
+        .route(
+            "/volumes/{name}",
+            get(volume_inspect).delete(volume_remove),
+        )
         .fallback(not_found)
         .with_state(backend)
 }
@@ -588,5 +595,33 @@ async fn network_prune(State(b): B, req: Request) -> R {
     Ok(json(
         StatusCode::OK,
         &b.network_prune(q(&req).filters()?).await?,
+    ))
+}
+
+async fn volume_list(State(b): B, req: Request) -> R {
+    Ok(json(
+        StatusCode::OK,
+        &b.volume_list(q(&req).filters()?).await?,
+    ))
+}
+
+async fn volume_create(State(b): B, req: Request) -> R {
+    let body: VolumeCreateRequest = body_json(req).await?;
+    Ok(json(StatusCode::CREATED, &b.volume_create(body).await?))
+}
+
+async fn volume_inspect(State(b): B, Path(name): Path<String>) -> R {
+    Ok(json(StatusCode::OK, &b.volume_inspect(&name).await?))
+}
+
+async fn volume_remove(State(b): B, Path(name): Path<String>, req: Request) -> R {
+    b.volume_remove(&name, q(&req).bool("force")).await?;
+    Ok(no_content())
+}
+
+async fn volume_prune(State(b): B, req: Request) -> R {
+    Ok(json(
+        StatusCode::OK,
+        &b.volume_prune(q(&req).filters()?).await?,
     ))
 }
