@@ -186,6 +186,11 @@ impl Net {
                     "network-scoped alias is supported only for containers in user defined networks",
                 ));
             }
+            if name == mode {
+                // An ID or ID prefix names the network by its name from now
+                // on, so the start order (NetworkMode network first) holds.
+                host.network_mode = n.name.clone();
+            }
             if eps.insert(n.name.clone(), cfg).is_some() {
                 return Err(ApiError::invalid(format!(
                     "endpoint with name {} already exists in network {}",
