@@ -744,17 +744,19 @@ impl Engine {
                 r.state.error = rec.error.clone();
             }
         });
-        c.snap.send_modify(|s| {
-            s.exits += 1;
-            s.running = false;
-            s.exit_code = rec.exit_code as i64;
-        });
+        // Events before waiters wake: a `stop` (or `destroy`) they then
+        // publish must come after `die`, as with dockerd.
         if rec.oom_killed {
             self.event(&c, "oom", &[]);
         }
         if was_started {
             self.event(&c, "die", &[("exitCode", rec.exit_code.to_string())]);
         }
+        c.snap.send_modify(|s| {
+            s.exits += 1;
+            s.running = false;
+            s.exit_code = rec.exit_code as i64;
+        });
         let r = c.get();
         if r.host_config.auto_remove {
             let _ = self.remove_container(&c, true).await;
@@ -790,7 +792,11 @@ impl Engine {
     // ------------------------------------------------------------------
     // stop / kill / remove
 
+    /// Sends `signal` to the init (`all`: to every process) and publishes
+    /// dockerd's `kill` event (attribute `signal`, the number) — before
+    /// the signal, so that it precedes the `die` it may cause.
     async fn signal(&self, c: &Container, signal: i32, all: bool) -> Result<(), String> {
+        self.event(c, "kill", &[("signal", signal.to_string())]);
         monitor::call(&monitor::socket(&c.run_dir), &Request::Kill { signal, all })
             .await
             .map(|_| ())
@@ -857,6 +863,7 @@ impl Engine {
             }
             let limit = (t >= 0).then(|| std::time::Duration::from_secs(t as u64));
             if self.wait_exit(c, exits0, limit).await {
+                self.event(c, "stop", &[]);
                 return Ok(());
             }
         }
@@ -868,6 +875,7 @@ impl Engine {
         {
             return Err(ApiError::system(format!("cannot stop container: {}: tried to kill container, but did not receive an exit event", c.id)));
         }
+        self.event(c, "stop", &[]);
         Ok(())
     }
 
@@ -1477,10 +1485,16 @@ impl Backend for Engine {
         if sig == 9 || sig == 15 {
             c.update(|r| r.manually_stopped = true);
         }
+        let exits0 = c.snap.borrow().exits;
         self.signal(&c, sig, false)
             .await
             .map_err(|e| ApiError::system(format!("cannot kill container: {id}: {e}")))?;
-        self.event(&c, "kill", &[("signal", sig.to_string())]);
+        if sig == 9 {
+            // As dockerd: a SIGKILL returns once the container is gone
+            // (bounded), so that `kill` then `rm` works.
+            self.wait_exit(&c, exits0, Some(std::time::Duration::from_secs(10)))
+                .await;
+        }
         Ok(())
     }
 
@@ -1529,6 +1543,7 @@ impl Backend for Engine {
         let keys = detach_keys(&opts.detach_keys)?;
         let tty = c.get().config.tty;
         let engine = self.arc();
+        self.event(&c, "attach", &[]);
         Ok(Hijack {
             tty,
             run: Box::new(move |io| {

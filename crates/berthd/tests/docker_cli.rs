@@ -1343,3 +1343,114 @@ fn docker_py_volumes_and_seccomp() {
     assert!(stdout(&o).contains("all checks passed"));
     d.finish();
 }
+
+/// Container events as dockerd emits them, in its order, through
+/// `docker events --since/--until --filter`.
+#[test]
+fn events_in_dockers_order_with_filters() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs()
+    };
+    let since = (now() - 1).to_string();
+    let net = ["--network", "none"];
+    let mut a = vec!["run", "--name", "ev1"];
+    a.extend(net);
+    a.extend(["busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(d.docker(&a).status.code(), Some(3));
+    let mut a = vec!["run", "-d", "--name", "ev2"];
+    a.extend(net);
+    a.extend(["busybox", "sleep", "100"]);
+    let id = d.ok(&a);
+    d.ok(&["pause", "ev2"]);
+    d.ok(&["unpause", "ev2"]);
+    d.ok(&["rename", "ev2", "ev3"]);
+    assert_eq!(
+        d.docker(&["exec", "ev3", "sh", "-c", "exit 2"]).status.code(),
+        Some(2)
+    );
+    // sleep as PID 1 ignores SIGTERM: stop escalates to SIGKILL after 1 s.
+    d.ok(&["stop", "-t", "1", "ev3"]);
+    d.ok(&["start", "ev3"]);
+    d.ok(&["restart", "-t", "0", "ev3"]);
+    d.ok(&["kill", "ev3"]);
+    d.ok(&["rm", "ev3"]);
+    let until = (now() + 1).to_string();
+    let events = |filters: &[&str]| {
+        let mut a = vec![
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--format",
+            "{{.Type}} {{.Action}} {{index .Actor.Attributes \"signal\"}}{{index .Actor.Attributes \"exitCode\"}}",
+        ];
+        for f in filters {
+            a.extend(["--filter", f]);
+        }
+        d.ok(&a)
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .collect::<Vec<String>>()
+    };
+    let ev1 = events(&["container=ev1"]);
+    assert_eq!(
+        ev1,
+        [
+            "container create",
+            "container attach",
+            "container start",
+            "container die 3"
+        ],
+        "{ev1:?}"
+    );
+    let by_id = events(&[&format!("container={id}"), "type=container"]);
+    let want = [
+        "container create",
+        "container start",
+        "container pause",
+        "container unpause",
+        "container rename",
+        "container exec_create: sh -c exit 2",
+        "container exec_start: sh -c exit 2",
+        "container exec_die 2",
+        "container kill 15",
+        "container kill 9",
+        "container die 137",
+        "container stop",
+        "container start",
+        "container kill 15",
+        "container kill 9",
+        "container die 137",
+        "container stop",
+        "container start",
+        "container restart",
+        "container kill 9",
+        "container die 137",
+        "container destroy",
+    ];
+    assert_eq!(by_id, want, "{by_id:#?}");
+    // Filters: event, name (the name at the time of the event), until.
+    assert_eq!(
+        events(&[&format!("container={id}"), "event=die"]),
+        ["container die 137"; 3]
+    );
+    let renamed = events(&["container=ev3", "event=rename"]);
+    assert_eq!(renamed, ["container rename"]);
+    let o = d.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &since,
+        "--filter",
+        &format!("container={id}"),
+    ]);
+    assert_eq!(o, "");
+    d.finish();
+}
