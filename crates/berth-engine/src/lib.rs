@@ -25,6 +25,7 @@ pub mod logs;
 pub mod monitor;
 mod names;
 mod network;
+mod restart;
 pub mod seccomp_profile;
 mod session;
 pub mod util;
@@ -96,6 +97,8 @@ pub struct Engine {
     net: network::Net,
     /// Volumes (`crate::volumes`).
     vols: volumes::Store,
+    /// Restart policies (`crate::restart`).
+    restarts: restart::Manager,
     id: String,
     me: Weak<Engine>,
 }
@@ -158,6 +161,7 @@ impl Engine {
         let engine = Arc::new_cyclic(|me| Engine {
             cfg,
             vols,
+            restarts: restart::Manager::default(),
             images: Arc::new(images),
             dist,
             containers: RwLock::new(HashMap::new()),
@@ -179,6 +183,7 @@ impl Engine {
             .map(|c| c.id.clone())
             .collect();
         engine.net.reconcile(live).await;
+        engine.restart_on_boot().await;
         Ok(engine)
     }
 
@@ -319,6 +324,7 @@ impl Engine {
                 "can't create 'AutoRemove' container with restart policy",
             ));
         }
+        restart::validate(&host.restart_policy)?;
         bundle::capabilities(&host.cap_add, &host.cap_drop, host.privileged)?;
         let image_ref = config.image.clone();
         let img = self.image_inspect_raw(&image_ref).await?;
@@ -762,31 +768,7 @@ impl Engine {
             let _ = self.remove_container(&c, true).await;
             return;
         }
-        let policy = r.host_config.restart_policy.name.as_str();
-        let restart = match policy {
-            "always" => true,
-            "unless-stopped" => !r.manually_stopped,
-            "on-failure" => {
-                rec.exit_code != 0
-                    && (r.host_config.restart_policy.maximum_retry_count == 0
-                        || r.restart_count < r.host_config.restart_policy.maximum_retry_count)
-            }
-            _ => false,
-        } && !r.manually_stopped;
-        if restart && was_started {
-            let engine = self.arc();
-            tokio::spawn(async move {
-                let delay = 100u64 << r.restart_count.clamp(0, 10);
-                tokio::time::sleep(std::time::Duration::from_millis(delay.min(60_000))).await;
-                if engine.get_by_id(&c.id).is_none() || c.get().manually_stopped {
-                    return;
-                }
-                c.update(|r| r.restart_count += 1);
-                if let Err(e) = engine.start(&c).await {
-                    tracing::warn!("restart {}: {}", c.id, e.message);
-                }
-            });
-        }
+        self.after_exit(&c, rec.exit_code as i64, was_started);
     }
 
     // ------------------------------------------------------------------
@@ -847,6 +829,13 @@ impl Engine {
     ) -> ApiResult<()> {
         let rec = c.get();
         c.update(|r| r.manually_stopped = true);
+        self.restarts.cancel(&c.id);
+        if rec.state.status == Status::Restarting {
+            // Waiting for its policy's restart: that is cancelled.
+            self.leave_restarting(c);
+            self.event(c, "stop", &[]);
+            return Ok(());
+        }
         if !rec.state.status.is_live() {
             return Err(ApiError::not_modified());
         }
@@ -885,6 +874,15 @@ impl Engine {
             return Ok(());
         }
         let rec = c.get();
+        if rec.state.status == Status::Restarting {
+            if !force {
+                return Err(ApiError::conflict(format!(
+                    "cannot remove container \"{}\": container is restarting: stop the container before removing or force remove",
+                    rec.name
+                )));
+            }
+            self.restarts.cancel(&c.id);
+        }
         if rec.state.status.is_live() {
             if !force {
                 let what = if rec.state.status == Status::Paused {
@@ -936,6 +934,7 @@ impl Engine {
         self.events
             .publish("container", "destroy", &c.id, Self::attrs(&rec));
         c.snap.send_modify(|s| s.removed = true);
+        self.restarts.forget(&c.id);
         if rec.host_config.auto_remove {
             // As dockerd: AutoRemove takes the anonymous volumes along.
             self.remove_anonymous_volumes(&rec.volumes);
@@ -1047,7 +1046,8 @@ impl Engine {
             args: r.args.clone(),
             state: ContainerState {
                 status: st.status.as_str().into(),
-                running: st.status.is_live(),
+                // As dockerd: a restarting container counts as running.
+                running: st.status.is_live() || st.status == Status::Restarting,
                 paused: st.status == Status::Paused,
                 restarting: st.status == Status::Restarting,
                 oom_killed: st.oom_killed,
@@ -1439,6 +1439,12 @@ impl Backend for Engine {
 
     async fn container_start(&self, id: &str) -> ApiResult<()> {
         let c = self.find(id)?;
+        if !c.get().state.status.is_live() {
+            // A user's start: the policy's count starts over (moby
+            // ResetRestartManager).
+            self.restarts.reset(&c.id);
+            c.update(|r| r.restart_count = 0);
+        }
         self.start(&c).await
     }
 
@@ -1465,6 +1471,8 @@ impl Backend for Engine {
             Err(e) if e.kind == ErrorKind::NotModified => {}
             Err(e) => return Err(e),
         }
+        self.restarts.reset(&c.id);
+        c.update(|r| r.restart_count = 0);
         self.start_locked(&c).await?;
         self.event(&c, "restart", &[]);
         Ok(())
@@ -1476,6 +1484,14 @@ impl Backend for Engine {
         let sig = parse_signal(&sig_name)
             .ok_or_else(|| ApiError::invalid(format!("Invalid signal: {sig_name}")))?;
         let r = c.get();
+        if r.state.status == Status::Restarting {
+            // No process to signal: the pending policy restart is
+            // cancelled instead (moby: ExitOnNext).
+            c.update(|r| r.manually_stopped = true);
+            self.restarts.cancel(&c.id);
+            self.leave_restarting(&c);
+            return Ok(());
+        }
         if !r.state.status.is_live() {
             return Err(ApiError::conflict(format!(
                 "cannot kill container: {id}: container {} is not running",
@@ -1484,6 +1500,7 @@ impl Backend for Engine {
         }
         if sig == 9 || sig == 15 {
             c.update(|r| r.manually_stopped = true);
+            self.restarts.cancel(&c.id);
         }
         let exits0 = c.snap.borrow().exits;
         self.signal(&c, sig, false)

@@ -377,7 +377,9 @@ impl Engine {
         }
         for path in config.volumes.iter().flat_map(|v| v.keys()) {
             let p = path.trim_end_matches('/');
-            if covered.iter().any(|c| c == p) || wanted.iter().any(|w| w.1.trim_end_matches('/') == p) {
+            if covered.iter().any(|c| c == p)
+                || wanted.iter().any(|w| w.1.trim_end_matches('/') == p)
+            {
                 continue;
             }
             wanted.push((String::new(), path.clone(), true, false, String::new()));
@@ -503,11 +505,7 @@ impl Engine {
                     })
                 }
                 "all" => true,
-                other => {
-                    return Err(ApiError::invalid(format!(
-                        "invalid filter '{other}'"
-                    )))
-                }
+                other => return Err(ApiError::invalid(format!("invalid filter '{other}'"))),
             };
             if !ok {
                 return Ok(false);
@@ -545,7 +543,9 @@ impl Engine {
     pub(crate) async fn vol_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError> {
         let mut volumes = Vec::new();
         for n in self.vols.names() {
-            let Some(m) = self.vols.meta(&n) else { continue };
+            let Some(m) = self.vols.meta(&n) else {
+                continue;
+            };
             if self.volume_matches(&n, &m, &filters)? {
                 volumes.push(self.vols.view(&n, &m));
             }
@@ -585,7 +585,10 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) async fn vol_prune(&self, filters: Filters) -> Result<VolumePruneResponse, ApiError> {
+    pub(crate) async fn vol_prune(
+        &self,
+        filters: Filters,
+    ) -> Result<VolumePruneResponse, ApiError> {
         let all = filters
             .get("all")
             .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
@@ -595,7 +598,9 @@ impl Engine {
         let mut space = 0;
         let names = self.vols.names();
         for n in names {
-            let Some(m) = self.vols.meta(&n) else { continue };
+            let Some(m) = self.vols.meta(&n) else {
+                continue;
+            };
             if !all && !m.labels.contains_key(ANONYMOUS_LABEL) {
                 continue;
             }
@@ -639,7 +644,11 @@ mod tests {
     #[test]
     fn merged_copy_honours_whiteouts_and_opaque_dirs() {
         let t = tempfile::tempdir().unwrap();
-        let (top, low, dst) = (t.path().join("top"), t.path().join("low"), t.path().join("dst"));
+        let (top, low, dst) = (
+            t.path().join("top"),
+            t.path().join("low"),
+            t.path().join("dst"),
+        );
         for d in [&top, &low, &dst] {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -654,7 +663,10 @@ mod tests {
         copy_up(&[top, low], "/data", &dst).unwrap();
         assert_eq!(std::fs::read_to_string(dst.join("a")).unwrap(), "top a");
         assert_eq!(std::fs::read_to_string(dst.join("sub/s")).unwrap(), "s");
-        assert_eq!(std::fs::read_link(dst.join("link")).unwrap(), Path::new("a"));
+        assert_eq!(
+            std::fs::read_link(dst.join("link")).unwrap(),
+            Path::new("a")
+        );
         assert!(!dst.join("gone").exists());
     }
 

@@ -1370,7 +1370,9 @@ fn events_in_dockers_order_with_filters() {
     d.ok(&["unpause", "ev2"]);
     d.ok(&["rename", "ev2", "ev3"]);
     assert_eq!(
-        d.docker(&["exec", "ev3", "sh", "-c", "exit 2"]).status.code(),
+        d.docker(&["exec", "ev3", "sh", "-c", "exit 2"])
+            .status
+            .code(),
         Some(2)
     );
     // sleep as PID 1 ignores SIGTERM: stop escalates to SIGKILL after 1 s.
@@ -1452,5 +1454,181 @@ fn events_in_dockers_order_with_filters() {
         &format!("container={id}"),
     ]);
     assert_eq!(o, "");
+    d.finish();
+}
+
+/// Restart policies: always with Docker's doubling back-off, on-failure:N,
+/// on-failure after success, `docker stop` ending it, and what a daemon
+/// restart does with always / unless-stopped containers.
+#[test]
+fn restart_policies_backoff_and_daemon_restart() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs()
+    };
+    let since = (now() - 1).to_string();
+    let field = |d: &Daemon, name: &str, f: &str| d.ok(&["inspect", "-f", f, name]);
+    let count = |d: &Daemon, name: &str| -> i64 {
+        field(d, name, "{{.RestartCount}}").parse().expect("count")
+    };
+    d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "alw",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
+    assert!(
+        eventually(30, || count(&d, "alw") >= 5),
+        "RestartCount {}",
+        count(&d, "alw")
+    );
+    let starts: Vec<i128> = d
+        .ok(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &(now() + 1).to_string(),
+            "--filter",
+            "container=alw",
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.TimeNano}}",
+        ])
+        .lines()
+        .map(|l| l.parse().expect("ns"))
+        .collect();
+    assert!(starts.len() >= 5, "{starts:?}");
+    let gaps: Vec<i128> = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]) / 1_000_000)
+        .collect();
+    // 100, 200, 400, 800 ms plus the run itself.
+    assert!(gaps[0] >= 90, "{gaps:?}");
+    assert!(gaps[3] - gaps[0] >= 550, "no doubling back-off: {gaps:?}");
+    let logs = d.ok(&["logs", "alw"]);
+    assert!(logs.lines().filter(|l| *l == "run").count() >= 5, "{logs}");
+    // docker stop ends it, also while it waits for a restart.
+    d.ok(&["stop", "alw"]);
+    let n = count(&d, "alw");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(field(&d, "alw", "{{.State.Status}}"), "exited");
+    assert_eq!(count(&d, "alw"), n, "restarted after docker stop");
+
+    // on-failure:2 gives up after two restarts; success is not restarted.
+    d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "onf",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 5",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "onf0",
+        "--restart",
+        "on-failure",
+        "busybox",
+        "true",
+    ]);
+    assert!(eventually(20, || count(&d, "onf") == 2
+        && field(&d, "onf", "{{.State.Status}}") == "exited"));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        field(
+            &d,
+            "onf",
+            "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}"
+        ),
+        "2 exited 5"
+    );
+    assert_eq!(
+        field(&d, "onf0", "{{.RestartCount}} {{.State.Status}}"),
+        "0 exited"
+    );
+
+    // Across a daemon restart: a stopped always container is started, a
+    // stopped unless-stopped one is not, and an always container whose
+    // process died while berthd was down is restarted.
+    for (name, policy) in [
+        ("us", "unless-stopped"),
+        ("al2", "always"),
+        ("al3", "always"),
+    ] {
+        d.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "busybox",
+            "sleep",
+            "1000",
+        ]);
+    }
+    d.ok(&["stop", "-t", "0", "us", "al2"]);
+    let pid = field(&d, "al3", "{{.State.Pid}}");
+    d.kill9();
+    let st = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    d.spawn();
+    assert!(
+        eventually(20, || field(&d, "al3", "{{.State.Status}}") == "running"),
+        "al3: {}",
+        field(&d, "al3", "{{.State.Status}} {{.RestartCount}}")
+    );
+    assert_eq!(count(&d, "al3"), 1);
+    assert!(eventually(20, || field(&d, "al2", "{{.State.Status}}") == "running"));
+    assert_eq!(field(&d, "us", "{{.State.Status}}"), "exited");
+
+    // Bad policies: dockerd's 400s.
+    let (st, _, body) = d.http(
+        "POST",
+        "/containers/create",
+        br#"{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"bogus"}}}"#,
+    );
+    assert_eq!(st, 400);
+    assert!(
+        String::from_utf8_lossy(&body).contains("invalid restart policy: unknown policy 'bogus'"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (st, _, body) = d.http(
+        "POST",
+        "/containers/create",
+        br#"{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"always","MaximumRetryCount":3}}}"#,
+    );
+    assert_eq!(st, 400, "{}", String::from_utf8_lossy(&body));
     d.finish();
 }
