@@ -229,14 +229,22 @@ impl Net {
         let ctl = self.ctl()?.clone();
         let rec = rec.clone();
         let dir = dir.to_path_buf();
-        blocking(move || {
+        let t0 = std::time::Instant::now();
+        let r = blocking(move || {
+            let t1 = std::time::Instant::now();
             let r = attach_blocking(&ctl, &rec, pid, &dir);
             if r.is_err() {
                 let _ = ctl.release_container(&rec.id);
             }
-            r
+            (r, t1.elapsed())
         })
-        .await
+        .await;
+        tracing::debug!(
+            total_us = t0.elapsed().as_micros() as u64,
+            work_us = r.1.as_micros() as u64,
+            "network attach"
+        );
+        r.0
     }
 
     /// `--network container:<id>`: the OCI spec joins the other container's
@@ -276,7 +284,9 @@ impl Net {
             return;
         };
         let id = id.to_string();
+        let t0 = std::time::Instant::now();
         let r = blocking(move || ctl.release_container(&id)).await;
+        tracing::debug!(us = t0.elapsed().as_micros() as u64, "network release");
         if let Err(e) = r {
             tracing::warn!("release network endpoints: {e}");
         }
