@@ -373,6 +373,29 @@ impl Client {
         check(resp).await
     }
 
+    /// Like [`Client::request`], with extra request headers (e.g.
+    /// `X-Registry-Auth` for pull, push and search: base64url of the
+    /// JSON auth config, as docker's client sends it).
+    pub async fn request_with_headers(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        ctype: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Body> {
+        let mut req = self.build(method, path, body, ctype).await?;
+        for (k, v) in headers {
+            let name = hyper::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+            let value = hyper::header::HeaderValue::from_str(v)
+                .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+            req.headers_mut().insert(name, value);
+        }
+        let resp = self.send(req).await?;
+        check(resp).await
+    }
+
     /// `GET path`, body parsed as JSON.
     pub async fn get_json<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Result<T> {
         self.request(Method::GET, path, ReqBody::empty(), None)

@@ -77,6 +77,27 @@ pub enum Cmd {
         disable_help_flag = true
     )]
     Image(ImageCmd),
+    /// Download an image from a registry
+    #[command(override_usage = "berth pull [OPTIONS] NAME[:TAG|@DIGEST]", help_template = HELP, disable_help_flag = true)]
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    #[command(override_usage = "berth push [OPTIONS] NAME[:TAG]", help_template = HELP, disable_help_flag = true)]
+    Push(PushArgs),
+    /// Log in to a registry
+    #[command(override_usage = "berth login [OPTIONS] [SERVER]", help_template = HELP, disable_help_flag = true)]
+    Login(LoginArgs),
+    /// Log out from a registry
+    #[command(override_usage = "berth logout [SERVER]", help_template = HELP, disable_help_flag = true)]
+    Logout(LogoutArgs),
+    /// Search Docker Hub for images
+    #[command(override_usage = "berth search [OPTIONS] TERM", help_template = HELP, disable_help_flag = true)]
+    Search(SearchArgs),
+    /// Run Berth's OCI distribution registry (serve, gc)
+    #[command(
+        subcommand,
+        help_template = "Usage:  berth registry COMMAND\n\n{about}\n\nCommands:\n{subcommands}\n\nRun 'berth registry COMMAND --help' for more information on a command."
+    )]
+    Registry(berth_registry::cli::Cmd),
     /// Manage networks
     #[command(
         subcommand,
@@ -239,6 +260,12 @@ pub enum ImageCmd {
     /// List images
     #[command(visible_alias = "list", override_usage = "berth image ls [OPTIONS] [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
     Ls(ImagesArgs),
+    /// Download an image from a registry
+    #[command(override_usage = "berth image pull [OPTIONS] NAME[:TAG|@DIGEST]", help_template = HELP, disable_help_flag = true)]
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    #[command(override_usage = "berth image push [OPTIONS] NAME[:TAG]", help_template = HELP, disable_help_flag = true)]
+    Push(PushArgs),
     /// Remove unused images
     #[command(override_usage = "berth image prune [OPTIONS]", help_template = HELP, disable_help_flag = true)]
     Prune(ImagePruneArgs),
@@ -291,6 +318,106 @@ pub enum NetworkCmd {
     /// Remove one or more networks
     #[command(alias = "remove", override_usage = "berth network rm NETWORK [NETWORK...]", help_template = HELP, disable_help_flag = true)]
     Rm(NetworkRmArgs),
+}
+
+/// `pull` options.
+#[derive(Args, Debug, Clone)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    /// Skip image verification
+    #[arg(long = "disable-content-trust", value_name = "bool", default_value = "true", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = ArgAction::Set)]
+    pub disable_content_trust: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long = "platform", value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// NAME[:TAG|@DIGEST]
+    #[arg(value_name = "NAME[:TAG|@DIGEST]", required = true)]
+    pub name: String,
+}
+
+/// `push` options.
+#[derive(Args, Debug, Clone)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    /// Skip image signing
+    #[arg(long = "disable-content-trust", value_name = "bool", default_value = "true", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = ArgAction::Set)]
+    pub disable_content_trust: bool,
+    /// Push a platform-specific manifest as a single-platform image to the registry
+    #[arg(long = "platform", value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// NAME[:TAG]
+    #[arg(value_name = "NAME[:TAG]", required = true)]
+    pub name: String,
+}
+
+/// `login` options.
+#[derive(Args, Debug, Clone)]
+pub struct LoginArgs {
+    /// Password or Personal Access Token (PAT)
+    #[arg(short = 'p', long = "password", value_name = "string")]
+    pub password: Option<String>,
+    /// Take the Password or Personal Access Token (PAT) from stdin
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// Username
+    #[arg(short = 'u', long = "username", value_name = "string")]
+    pub username: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// SERVER
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+/// `logout` arguments.
+#[derive(Args, Debug, Clone)]
+pub struct LogoutArgs {
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// SERVER
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+/// `search` options.
+#[derive(Args, Debug, Clone)]
+pub struct SearchArgs {
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print search using a Go template
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Max number of search results
+    #[arg(long = "limit", value_name = "int")]
+    pub limit: Option<i64>,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// TERM
+    #[arg(value_name = "TERM", required = true)]
+    pub term: String,
 }
 
 /// `network create` options (docker's names; `POST /networks/create`).

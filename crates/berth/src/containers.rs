@@ -181,6 +181,22 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
     serde_json::to_value(&req).map_err(|e| e.to_string())
 }
 
+/// The pull `run`/`create` do (`--pull always`, or `missing` when the
+/// image is not there): progress on stderr, as docker shows it, nothing
+/// with `-q`; a failure is a run error (exit 125).
+async fn pull_for_run(
+    c: &mut Client,
+    r: &crate::registry::Reference,
+    a: &RunArgs,
+) -> Result<(), Fail> {
+    crate::registry::pull_stream(c, r, false, a.platform.as_deref(), true, a.quiet)
+        .await
+        .map_err(|f| Fail {
+            msg: f.msg,
+            code: 125,
+        })
+}
+
 /// `POST /containers/create?name=`; prints nothing, returns the ID and
 /// the daemon's warnings (printed to stderr as docker does).
 async fn create(c: &mut Client, a: &RunArgs) -> Result<(String, Value), Fail> {
@@ -194,18 +210,54 @@ async fn create(c: &mut Client, a: &RunArgs) -> Result<(String, Value), Fail> {
         msg: Some(m),
         code: 125,
     })?;
-    let path = match &a.name {
-        Some(n) => format!("/containers/create?name={}", qs(n)),
-        None => "/containers/create".to_string(),
+    let fail125 = |m: String| Fail {
+        msg: Some(m),
+        code: 125,
+    };
+    if !matches!(a.pull.as_str(), "always" | "missing" | "never") {
+        return Err(fail125(format!(
+            "invalid pull option: '{}': must be one of \"always\", \"missing\" or \"never\"",
+            a.pull
+        )));
+    }
+    // docker: the image reference is parsed (and normalized) before
+    // anything is sent; a digest-only ID is not a reference
+    let named = crate::registry::Reference::parse(&a.image)
+        .ok()
+        .map(|mut r| {
+            if r.tag.is_none() && r.digest.is_none() {
+                r.tag = Some("latest".into());
+            }
+            r
+        });
+    if a.pull == "always" {
+        if let Some(r) = &named {
+            pull_for_run(c, r, a).await?;
+        }
+    }
+    let mut q = Vec::new();
+    if let Some(n) = &a.name {
+        q.push(format!("name={}", qs(n)));
+    }
+    if let Some(p) = a.platform.as_deref().filter(|p| !p.is_empty()) {
+        q.push(format!("platform={}", qs(p)));
+    }
+    let path = if q.is_empty() {
+        "/containers/create".to_string()
+    } else {
+        format!("/containers/create?{}", q.join("&"))
     };
     let resp: Value = match c.post_json(&path, &body).await {
         Ok(v) => v,
-        Err(e) if e.status() == Some(404) && e.to_string().contains("No such image") => {
-            eprintln!("Unable to find image '{}' locally", full_ref(&a.image));
-            return Err(Fail {
-                msg: Some(e.to_string()),
-                code: 125,
-            });
+        Err(e) if e.status() == Some(404) && a.pull == "missing" && named.is_some() => {
+            let r = named.clone().expect("named");
+            if !a.quiet {
+                eprintln!("Unable to find image '{}' locally", r.familiar());
+            }
+            pull_for_run(c, &r, a).await?;
+            c.post_json(&path, &body)
+                .await
+                .map_err(|e| fail125(e.to_string()))?
         }
         Err(e) => {
             return Err(Fail {
@@ -222,18 +274,15 @@ async fn create(c: &mut Client, a: &RunArgs) -> Result<(String, Value), Fail> {
     Ok((resp["Id"].as_str().unwrap_or_default().to_string(), body))
 }
 
-fn full_ref(image: &str) -> String {
-    let last = image.rsplit('/').next().unwrap_or(image);
-    if image.contains('@') || last.contains(':') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    }
-}
-
 /// `berth create`: prints the new container's full ID.
+/// Daemon errors are docker's plain `Error response from daemon: ...`
+/// with status 1 here (only `run` reports them as `docker: ...`, 125);
+/// flag errors stay 125.
 pub async fn create_cmd(c: &mut Client, a: RunArgs) -> CmdResult {
-    let (id, _) = create(c, &a).await?;
+    let (id, _) = create(c, &a).await.map_err(|f| match f.msg {
+        Some(m) if f.code == 125 && m.starts_with("Error response from daemon") => Fail::msg(m),
+        msg => Fail { msg, code: f.code },
+    })?;
     out(&format!("{id}\n"));
     Ok(())
 }

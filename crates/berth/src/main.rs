@@ -11,7 +11,9 @@ mod cli;
 mod containers;
 mod fmt;
 mod images;
+mod jsonmsg;
 mod net;
+mod registry;
 mod stream;
 mod system;
 mod term;
@@ -355,6 +357,17 @@ fn real_main(argv: &[String]) -> i32 {
         println!();
         return 0;
     };
+    if let Cmd::Registry(rc) = top {
+        // the registry server runs on its own multi-threaded runtime
+        berth_registry::cli::init_logging();
+        let code = berth_registry::cli::run(rc);
+        return if code == std::process::ExitCode::SUCCESS {
+            0
+        } else {
+            1
+        };
+    }
+    registry::set_config_dir(cli.config.clone());
     let host = cli
         .host
         .clone()
@@ -441,6 +454,12 @@ async fn dispatch(c: &mut berth_client::Client, top: Cmd) -> CmdResult {
         Cmd::Import(a) | Cmd::Image(ImageCmd::Import(a)) => images::import(c, a).await,
         Cmd::Tag(a) | Cmd::Image(ImageCmd::Tag(a)) => images::tag(c, a).await,
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => images::rmi(c, a).await,
+        Cmd::Registry(_) => unreachable!("handled before the client runtime starts"),
+        Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => registry::pull(c, a).await,
+        Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => registry::push(c, a).await,
+        Cmd::Login(a) => registry::login(c, a).await,
+        Cmd::Logout(a) => registry::logout(a).await,
+        Cmd::Search(a) => registry::search(c, a).await,
         Cmd::Network(NetworkCmd::Create(a)) => net::create(c, a).await,
         Cmd::Network(NetworkCmd::Ls(a)) => net::ls(c, a).await,
         Cmd::Network(NetworkCmd::Inspect(a)) => {

@@ -719,7 +719,9 @@ pub async fn rm(c: &mut Client, a: NetworkRmArgs) -> CmdResult {
 /// confirmation prompt (unless `-f`).
 pub async fn prune(c: &mut Client, a: NetworkPruneArgs) -> CmdResult {
     if !a.force
-        && !confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?")
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )
     {
         return Ok(());
     }

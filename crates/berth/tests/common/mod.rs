@@ -374,3 +374,139 @@ sys.stdout.write(str(status) + "\n" + str(before == after) + "\n" + out.decode(e
     let restored = it.next() == Some("True");
     (it.next().unwrap_or("").to_string(), code, restored)
 }
+
+impl Daemon {
+    /// Runs `berth -H <daemon> args...` with extra environment variables
+    /// (e.g. a private `DOCKER_CONFIG`), and stdin bytes if given.
+    pub fn berth_env(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
+        let mut c = Command::new(berth_bin());
+        c.arg("-H").arg(&self.host).args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run_bounded(&mut c, Duration::from_secs(120), stdin)
+    }
+
+    /// Runs `docker -H <daemon> args...` with extra environment variables.
+    pub fn docker_env(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
+        let mut c = Command::new("docker");
+        c.arg("-H").arg(&self.host).args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run_bounded(&mut c, Duration::from_secs(120), stdin)
+    }
+}
+
+/// Builds (or freshens) berth-registry in this test's target profile once
+/// per test process and returns its path.
+pub fn registry_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let dir = workspace_target();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut c = Command::new(cargo);
+        c.args(["build", "-q", "-p", "berth-registry"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            c.arg("--release");
+        }
+        assert!(
+            c.status().expect("run cargo build").success(),
+            "cargo build -p berth-registry failed"
+        );
+    });
+    dir.join("berth-registry")
+}
+
+/// A berth-registry server on a free loopback port with its own root,
+/// killed and removed on drop.
+pub struct Registry {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl Registry {
+    /// Starts `berth-registry serve` (or `berth registry serve` with
+    /// `via_berth`), with `--htpasswd FILE` when given; waits for /v2/.
+    pub fn start(htpasswd: Option<&Path>, via_berth: bool) -> Registry {
+        let dir = berth_testutil::tempdir();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
+        let mut cmd = if via_berth {
+            let mut c = Command::new(berth_bin());
+            c.arg("registry");
+            c
+        } else {
+            Command::new(registry_bin())
+        };
+        cmd.args(["serve", "--listen", &addr, "--root"])
+            .arg(dir.path().join("root"));
+        if let Some(h) = htpasswd {
+            cmd.arg("--htpasswd").arg(h);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log);
+        let child = cmd.spawn().expect("start registry");
+        let mut r = Registry {
+            child: Some(child),
+            dir,
+            addr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&r.addr).is_err() {
+            if let Some(st) = r
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().expect("try_wait"))
+            {
+                panic!("registry exited ({st}): {}", r.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "registry not listening: {}",
+                r.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Copies a fixture image into `repo:tag` with skopeo.
+    pub fn put(&self, fixture_docker_tar: &str, repo_tag: &str) {
+        let fx = berth_testutil::fixture(fixture_docker_tar);
+        let r = run_bounded(
+            Command::new("skopeo").args([
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                &format!("docker-archive:{}", fx.display()),
+                &format!("docker://{}/{repo_tag}", self.addr),
+            ]),
+            Duration::from_secs(120),
+            None,
+        );
+        assert_eq!(r.code, 0, "skopeo copy: {r:?}");
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
