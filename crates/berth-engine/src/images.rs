@@ -154,21 +154,10 @@ pub async fn load(
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let svc = e.images.clone();
     let engine = e.arc();
-    // Spool the body to a file first: berth-image's tee between blob
-    // writer and extractor can wait forever on a streamed reader (see the
-    // report to S); a file also keeps the HTTP body reading fast.
-    let tmp_dir = e.cfg.data_root.join("tmp");
-    let _ = std::fs::create_dir_all(&tmp_dir);
-    let tmp = tmp_dir.join(format!("load-{}.tar", berth_types::new_id()));
-    {
-        let mut f = tokio::fs::File::create(&tmp)
-            .await
-            .map_err(|e| ApiError::system(format!("spool load: {e}")))?;
-        let mut body = body;
-        tokio::io::copy(&mut body, &mut f)
-            .await
-            .map_err(|e| ApiError::invalid(format!("reading request body: {e}")))?;
-    }
+    // The request body goes straight into the loader: a blocking task reads
+    // it through SyncIoBridge (which blocks on this runtime's handle from
+    // the blocking thread, never from a worker), 1 MiB at a time.
+    let body = tokio_util::io::SyncIoBridge::new(body);
     tokio::task::spawn_blocking(move || {
         let ptx = tx.clone();
         let mut progress = |p: &berth_image::Progress| {
@@ -181,10 +170,7 @@ pub async fn load(
                 });
             }
         };
-        let r = std::fs::File::open(&tmp)
-            .map_err(|e| berth_image::ImageError::BadArchive(e.to_string()))
-            .and_then(|f| svc.load(std::io::BufReader::with_capacity(1 << 20, f), &mut progress));
-        let _ = std::fs::remove_file(&tmp);
+        let r = svc.load(std::io::BufReader::with_capacity(1 << 20, body), &mut progress);
         match r {
             Ok(loaded) => {
                 for l in loaded {

@@ -1632,3 +1632,62 @@ fn restart_policies_backoff_and_daemon_restart() {
     assert_eq!(st, 400, "{}", String::from_utf8_lossy(&body));
     d.finish();
 }
+
+/// `POST /images/load` reads the request body as it arrives: a whole
+/// archive loads (also twice at once), a truncated one is refused with the
+/// loader's error and leaves no image, blob or ingest file behind.
+#[test]
+fn load_streams_the_body_truncated_and_parallel() {
+    let d = Daemon::start();
+    let deb = berth_testutil::fixture("debian-docker.tar");
+    let bb = berth_testutil::fixture("busybox-docker.tar");
+    let bytes = std::fs::read(&deb).expect("read fixture");
+    let cut = d.dir.path().join("cut.tar");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let o = d.docker(&["load", "-i", cut.to_str().expect("path")]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("truncated or corrupt tar"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.ok(&["images", "-q"]), "");
+    let ingest = d.root().join("ingest");
+    let left: Vec<_> = std::fs::read_dir(&ingest)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "ingest left: {left:?}");
+    let tmp: Vec<_> = std::fs::read_dir(d.root().join("tmp"))
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(tmp.is_empty(), "tmp left: {tmp:?}");
+    std::thread::scope(|s| {
+        let a = s.spawn(|| d.docker(&["load", "-i", deb.to_str().expect("path")]));
+        let b = s.spawn(|| d.docker(&["load", "-i", bb.to_str().expect("path")]));
+        for (o, name) in [
+            (a.join().expect("a"), "debian"),
+            (b.join().expect("b"), "busybox"),
+        ] {
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(
+                stdout(&o).contains(&format!("Loaded image: {name}:latest")),
+                "{}",
+                stdout(&o)
+            );
+        }
+    });
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "debian",
+            "cat",
+            "/etc/debian_version"
+        ])
+        .is_empty(),
+        false
+    );
+    d.finish();
+}
