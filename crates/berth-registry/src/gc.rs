@@ -133,9 +133,19 @@ pub fn collect(root: &Path, opts: &GcOptions) -> io::Result<GcReport> {
         }
     }
 
-    for dir in st.stale_sessions(opts.upload_ttl) {
+    for p in st.stale_sessions(opts.upload_ttl) {
         if !opts.dry_run {
-            fs::remove_dir_all(&dir)?;
+            let res = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            match res {
+                Ok(()) => {}
+                // Finished or cancelled meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
         }
         report.uploads_removed += 1;
     }

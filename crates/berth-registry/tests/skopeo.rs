@@ -1,6 +1,7 @@
 //! skopeo (a client no one here wrote) pushing to and pulling from
-//! berth-registry: oci: and docker-archive: transports, plain HTTP on
-//! loopback, htpasswd Basic over TLS, and Bearer tokens over TLS.
+//! berth-registry: oci: and docker-archive: transports, each both ways,
+//! plain HTTP on loopback, htpasswd Basic over TLS, and Bearer tokens over
+//! TLS.
 
 mod common;
 
@@ -191,7 +192,69 @@ async fn skopeo_htpasswd_over_tls() {
         .arg(format!("oci:{}:latest", out.display()));
     run_ok(c, LIMIT).await;
     assert_eq!(oci_manifest_digest(&out), oci_manifest_digest(&src));
+
+    // docker-archive: both ways over TLS with Basic auth; wrong credentials
+    // refused on the pull side too.
+    archive_round_trip(&host, &certdir, "alice:s3cret", "alice:wrong", dir.path()).await;
     srv.shutdown().await;
+}
+
+/// Pushes the busybox docker-archive fixture to `host/arch/busybox:v1`
+/// over TLS with `creds`, pulls it back into a new docker-archive and
+/// checks that the image config (hence the image ID) survived; a pull with
+/// `bad_creds` fails and writes no archive.
+async fn archive_round_trip(host: &str, certdir: &Path, creds: &str, bad_creds: &str, tmp: &Path) {
+    let src = berth_testutil::fixture("busybox-docker.tar");
+    let mut c = skopeo();
+    c.arg("copy")
+        .arg("--dest-cert-dir")
+        .arg(certdir)
+        .args(["--dest-creds", creds])
+        .arg(format!("docker-archive:{}", src.display()))
+        .arg(format!("docker://{host}/arch/busybox:v1"));
+    run_ok(c, LIMIT).await;
+    let pull = |creds: &str, out: &Path| {
+        let mut c = skopeo();
+        c.arg("copy")
+            .arg("--src-cert-dir")
+            .arg(certdir)
+            .args(["--src-creds", creds])
+            .arg(format!("docker://{host}/arch/busybox:v1"))
+            .arg(format!("docker-archive:{}:arch/busybox:v1", out.display()));
+        c
+    };
+    let bad_out = tmp.join("refused.tar");
+    assert!(!run_any(pull(bad_creds, &bad_out), LIMIT)
+        .await
+        .status
+        .success());
+    assert!(
+        std::fs::metadata(&bad_out).map(|m| m.len()).unwrap_or(0) == 0,
+        "a refused pull wrote an archive"
+    );
+    let out = tmp.join("archive-pulled.tar");
+    run_ok(pull(creds, &out), LIMIT).await;
+    let config_of = |p: &Path| -> String {
+        let o = std::process::Command::new("tar")
+            .arg("-xOf")
+            .arg(p)
+            .arg("manifest.json")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "manifest.json in {}", p.display());
+        let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        m[0]["Config"].as_str().unwrap().to_string()
+    };
+    // Config file names are the config digest's hex (the image ID) in both
+    // archive layouts skopeo and docker write.
+    let hex = |s: String| {
+        s.trim_end_matches(".json")
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(hex(config_of(&out)), hex(config_of(&src)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,6 +358,9 @@ async fn skopeo_token_auth_over_tls() {
     )
     .await;
     assert_eq!(sha256(&raw), oci_manifest_digest(&src));
+
+    // docker-archive: both ways through the token flow.
+    archive_round_trip(&host, &certdir, "bob:pa55", "bob:wrong", dir.path()).await;
     srv.shutdown().await;
 }
 

@@ -260,6 +260,27 @@ async fn chunked_upload_errors_and_resume_after_restart() {
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert_eq!(r.headers()["range"], "0-99999");
     let loc = r.headers()["location"].to_str().unwrap().to_string();
+    // The session belongs to repository "up": the same id under another
+    // repository is unknown (status and chunk alike), and untouched.
+    let id = loc.rsplit('/').next().unwrap().to_string();
+    let r = c
+        .get(format!("{base}/v2/other/blobs/uploads/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
+    let r = c
+        .patch(format!("{base}/v2/other/blobs/uploads/{id}"))
+        .header("content-range", "100000-100001")
+        .body(b"xx".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
+    // One file per session in uploads/.
+    assert_eq!(count_files(&dir.path().join("uploads")), 1);
 
     // Out of order chunk: 416, nothing kept.
     let r = c
