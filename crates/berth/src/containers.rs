@@ -287,19 +287,19 @@ pub async fn create_cmd(c: &mut Client, a: RunArgs) -> CmdResult {
     Ok(())
 }
 
-/// Maps a start error to docker's run exit status: 127 when the command
-/// was not found, 126 when it could not be invoked, else 125.
+/// Maps a start error to docker's run exit status (its
+/// `runStartContainerErr`): 127 when the command was not found ("executable
+/// file not found", "no such file or directory"), 126 when it could not be
+/// invoked (EACCES "permission denied", EISDIR "is a directory"), else 125
+/// (e.g. "network x not found").
 pub fn start_error_code(msg: &str) -> i32 {
-    let m = msg.to_ascii_lowercase();
+    let m = msg.trim_start_matches("Error response from daemon: ");
     if m.contains("executable file not found")
         || m.contains("no such file or directory")
-        || m.contains("not found")
+        || m.contains("system cannot find the file specified")
     {
         127
-    } else if m.contains("permission denied")
-        || m.contains("cannot execute")
-        || m.contains("exec format error")
-    {
+    } else if m.contains("permission denied") || m.contains("is a directory") {
         126
     } else {
         125
@@ -1344,6 +1344,10 @@ mod tests {
         );
         assert_eq!(start_error_code("exec: \"/etc\": permission denied"), 126);
         assert_eq!(start_error_code("cgroup setup failed"), 125);
+        assert_eq!(
+            start_error_code("Error response from daemon: network n1 not found"),
+            125
+        );
     }
 
     #[test]

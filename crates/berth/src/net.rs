@@ -634,12 +634,24 @@ pub fn network_row(n: &Value, trunc: bool) -> Map<String, Value> {
 }
 
 /// An RFC 3339 time as Go's `time.Time.String()` prints it
-/// (`2026-12-01 21:06:17.217848578 +0000 UTC` for a `Z` time).
+/// (`2026-12-01 21:06:17.217848578 +0000 UTC` for a `Z` time; trailing
+/// zeros of the fraction dropped, as Go does).
 fn go_time_text(t: &str) -> String {
-    match t.strip_suffix('Z') {
-        Some(s) => format!("{} +0000 UTC", s.replacen('T', " ", 1)),
-        None => t.replacen('T', " ", 1),
-    }
+    let Some(s) = t.strip_suffix('Z') else {
+        return t.replacen('T', " ", 1);
+    };
+    let s = match s.split_once('.') {
+        Some((whole, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                whole.to_string()
+            } else {
+                format!("{whole}.{frac}")
+            }
+        }
+        None => s.to_string(),
+    };
+    format!("{} +0000 UTC", s.replacen('T', " ", 1))
 }
 
 /// Column titles of network fields.
@@ -895,6 +907,18 @@ mod tests {
         assert_eq!(
             displayable_ports(&p),
             "0.0.0.0:90-91->90-91/tcp, 3000-3001/tcp, 0.0.0.0:18080->80/tcp, [::]:18080->80/tcp, 127.0.0.1:18081->81/udp"
+        );
+    }
+
+    #[test]
+    fn created_times_print_as_go_does() {
+        assert_eq!(
+            go_time_text("2026-12-01T22:02:53.906665320Z"),
+            "2026-12-01 22:02:53.90666532 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_text("2026-12-01T22:02:53.000Z"),
+            "2026-12-01 22:02:53 +0000 UTC"
         );
     }
 

@@ -711,12 +711,34 @@ fn unique(tag: &str) -> (String, String, u16) {
     )
 }
 
-// Networking through the CLI: the daemon must answer /networks. dockerd
-// does; berthd joins this list once its /networks endpoints land.
+// Networking through the CLI: daemons with user-defined networks (a
+// berthd with a bridge, subnets and nft tables of its own).
 mod net_dockerd {
     #[test]
     fn networks_ports_and_run_flags_match_docker() {
-        super::networks_ports_and_run_flags_match_docker(&super::Daemon::start_kind("dockerd"))
+        super::networks_ports_and_run_flags_match_docker(&super::Daemon::start_kind_net(
+            "dockerd", true,
+        ))
+    }
+}
+mod net_berthd {
+    #[test]
+    fn networks_ports_and_run_flags_match_docker() {
+        super::networks_ports_and_run_flags_match_docker(&super::Daemon::start_kind_net(
+            "berthd", true,
+        ))
+    }
+}
+
+/// Deletes a network interface when dropped (a test's bridge if the test
+/// fails before removing its network).
+struct LinkGuard(String);
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .output();
     }
 }
 
@@ -786,6 +808,7 @@ fn networks_ports_and_run_flags_match_docker(d: &Daemon) {
     let bridge = format!("{net}br");
     let bridge = &bridge[bridge.len().saturating_sub(15)..];
     let opt = format!("com.docker.network.bridge.name={bridge}");
+    let _guard = LinkGuard(bridge.to_string());
     let gw = subnet.replace(".0/24", ".1");
     let r = d.berth(&[
         "network",
@@ -868,6 +891,7 @@ fn networks_ports_and_run_flags_match_docker(d: &Daemon) {
         &["network", "create", "--gateway", "10.0.0.1", "dup"],
         &["network", "create", "--subnet", "bogus", "dup"],
         &["network", "rm", "host"],
+        &["run", "--rm", "--network", "nonet", "busybox", "true"],
         &["network", "rm", &net],
     ] {
         d.same(args);

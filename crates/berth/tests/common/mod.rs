@@ -22,6 +22,9 @@ pub struct Daemon {
     pub host: String,
     /// Which daemon: "dockerd" or "berthd".
     pub kind: String,
+    /// For a berthd with networking: the tag its bridge, nft tables and
+    /// veth prefix are named with (removed on drop).
+    net_tag: Option<String>,
 }
 
 /// A finished command: stdout, stderr, exit code.
@@ -123,16 +126,43 @@ impl Daemon {
     /// Starts `kind` ("dockerd" or "berthd") on a fresh socket and data
     /// root, and loads `busybox-docker.tar` with `docker load`.
     pub fn start_kind(kind: &str) -> Daemon {
+        Daemon::start_kind_net(kind, false)
+    }
+
+    /// Like [`Daemon::start_kind`]; with `net`, a berthd gets networking
+    /// of its own (bridge `<tag>br0`, a 10.2xx subnet and address pool, nft
+    /// tables `berth-<tag>`, veth prefix `<tag>v`, all removed on drop)
+    /// instead of `-b none`. dockerd has user-defined networks either way.
+    pub fn start_kind_net(kind: &str, net: bool) -> Daemon {
         berth_testutil::require_root();
         let kind = kind.to_string();
         let dir = berth_testutil::tempdir();
         let sock = dir.path().join("d.sock");
         let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
+        let mut net_tag = None;
         let mut cmd = match kind.as_str() {
             // berthd_bin builds berthd and berth-monitor: on a fresh
             // checkout `cargo test` builds neither binary for this package
             // `-b none` as dockerd below: parallel daemons must not share
             // the default bridge, its subnet and nft tables
+            "berthd" if net => {
+                let pid = std::process::id();
+                let tag = format!("bc{:03}", pid % 1000);
+                let n = 200 + pid % 40;
+                let mut c = Command::new(berthd_bin());
+                c.arg("-b")
+                    .arg(format!("{tag}br0"))
+                    .arg("--bip")
+                    .arg(format!("10.{n}.0.1/24"))
+                    .arg("--default-address-pool")
+                    .arg(format!("base=10.{n}.64.0/18,size=24"))
+                    .arg("--nft-table")
+                    .arg(format!("berth-{tag}"))
+                    .arg("--veth-prefix")
+                    .arg(format!("{tag}v"));
+                net_tag = Some(tag);
+                c
+            }
             "berthd" => {
                 let mut c = Command::new(berthd_bin());
                 c.args(["--bridge", "none"]);
@@ -173,6 +203,7 @@ impl Daemon {
             dir: Some(dir),
             exec: Some(exec),
             kind,
+            net_tag,
         };
         let deadline = Instant::now() + Duration::from_secs(40);
         loop {
@@ -314,6 +345,17 @@ impl Drop for Daemon {
                 let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
             }
             drop(dir);
+        }
+        if let Some(tag) = self.net_tag.take() {
+            for l in berth_testutil::links_containing(&tag) {
+                let _ = Command::new("ip").args(["link", "del", &l]).status();
+            }
+            for t in [format!("inet berth-{tag}"), format!("ip berth-{tag}-nat")] {
+                let _ = Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("nft delete table {t} 2>/dev/null"))
+                    .status();
+            }
         }
     }
 }
