@@ -636,7 +636,7 @@ fn interactive_tty_raw_mode_detach_and_exit_codes(d: &Daemon) {
     assert_eq!((out.replace("berth", "docker"), code), (dout, dcode));
     // detach with ctrl-p ctrl-q, the container keeps running; re-attach
     let (_, code, restored) = pty(
-        "@1.5|\\x10\\x11|@0.5",
+        "@3|\\x10\\x11|@0.5",
         &[
             b,
             "-H",
