@@ -1266,7 +1266,27 @@ pub use session::detach_keys;
 #[async_trait::async_trait]
 impl Backend for Engine {
     async fn version(&self) -> ApiResult<SystemVersion> {
-        Ok(system_version())
+        let mut v = system_version();
+        if let Some(init) = self.cfg.init_bin.clone() {
+            // dockerd lists its init as `docker-init` with tini's version.
+            let out = self
+                .spawner
+                .run(move || std::process::Command::new(init).arg("--version").output())
+                .await
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            if let Some((ver, commit)) = tini_version(&out) {
+                let mut d = BTreeMap::new();
+                d.insert("GitCommit".to_string(), commit);
+                v.components.push(ComponentVersion {
+                    name: "docker-init".into(),
+                    version: ver,
+                    details: Some(d),
+                });
+            }
+        }
+        Ok(v)
     }
 
     async fn info(&self) -> ApiResult<SystemInfo> {
@@ -2014,6 +2034,11 @@ pub fn system_version() -> SystemVersion {
         .trim()
         .to_string();
     let version = env!("CARGO_PKG_VERSION").to_string();
+    let (commit, rust, built) = (
+        env!("BERTH_GIT_COMMIT"),
+        env!("BERTH_RUST_VERSION"),
+        env!("BERTH_BUILD_TIME"),
+    );
     let mut details = BTreeMap::new();
     details.insert("ApiVersion".to_string(), API_VERSION.to_string());
     details.insert("MinAPIVersion".to_string(), MIN_API_VERSION.to_string());
@@ -2021,25 +2046,54 @@ pub fn system_version() -> SystemVersion {
     details.insert("Arch".to_string(), go_arch().to_string());
     details.insert("KernelVersion".to_string(), kernel.clone());
     details.insert("Experimental".to_string(), "false".to_string());
+    details.insert("GitCommit".to_string(), commit.to_string());
+    details.insert("GoVersion".to_string(), rust.to_string());
+    details.insert("BuildTime".to_string(), built.to_string());
+    let part = |name: &str| {
+        let mut d = BTreeMap::new();
+        d.insert("GitCommit".to_string(), commit.to_string());
+        ComponentVersion {
+            name: name.into(),
+            version: version.clone(),
+            details: Some(d),
+        }
+    };
     SystemVersion {
         platform: Platform {
             name: "Berth Engine".into(),
         },
-        components: vec![ComponentVersion {
-            name: "Engine".into(),
-            version: version.clone(),
-            details: Some(details),
-        }],
+        // Where dockerd lists containerd and runc: the per-container
+        // monitor and the runtime library it runs containers with.
+        components: vec![
+            ComponentVersion {
+                name: "Engine".into(),
+                version: version.clone(),
+                details: Some(details),
+            },
+            part("berth-monitor"),
+            part("berth-runtime"),
+        ],
         version,
         api_version: API_VERSION.into(),
         min_api_version: MIN_API_VERSION.into(),
-        git_commit: "berth".into(),
-        go_version: "rust".into(),
+        git_commit: commit.into(),
+        go_version: rust.into(),
         os: "linux".into(),
         arch: go_arch().into(),
         kernel_version: kernel,
-        build_time: String::new(),
+        build_time: built.into(),
     }
+}
+
+/// tini's `--version` ("tini version 0.19.0 - git.de40ad0") as dockerd
+/// reports docker-init: `("0.19.0", "de40ad0")`.
+fn tini_version(out: &str) -> Option<(String, String)> {
+    let rest = out.trim().strip_prefix("tini version ")?;
+    let (ver, commit) = rest.split_once(" - ").unwrap_or((rest, ""));
+    Some((
+        ver.trim().to_string(),
+        commit.trim().trim_start_matches("git.").to_string(),
+    ))
 }
 
 /// Docker's (Go's) name of the machine architecture.

@@ -1691,3 +1691,93 @@ fn load_streams_the_body_truncated_and_parallel() {
     );
     d.finish();
 }
+
+/// `/version` filled as dockerd fills it; `docker attach` to a running
+/// container; `logs --since/--until` with RFC 3339 and relative times.
+#[test]
+fn version_fields_attach_running_logs_since_until() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let v = d.ok(&[
+        "version",
+        "--format",
+        "{{.Server.GitCommit}}|{{.Server.GoVersion}}|{{.Server.KernelVersion}}|{{.Server.BuildTime}}|{{.Server.Os}}/{{.Server.Arch}}",
+    ]);
+    let f: Vec<&str> = v.split('|').collect();
+    assert_eq!(f.len(), 5, "{v}");
+    assert!(
+        f[0].len() >= 7 && f[0].chars().all(|c| c.is_ascii_hexdigit()),
+        "GitCommit {v}"
+    );
+    assert!(f[1].starts_with("rust1."), "GoVersion {v}");
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    assert_eq!(f[2], kernel.trim());
+    assert!(
+        f[3].starts_with("20") && f[3].contains('T'),
+        "BuildTime {v}"
+    );
+    assert_eq!(f[4], "linux/amd64");
+    let comps = d.ok(&["version", "--format", "{{json .Server.Components}}"]);
+    let comps: serde_json::Value = serde_json::from_str(&comps).expect("json");
+    let names: Vec<&str> = comps
+        .as_array()
+        .expect("components")
+        .iter()
+        .map(|c| c["Name"].as_str().expect("name"))
+        .collect();
+    assert!(
+        names.starts_with(&["Engine", "berth-monitor", "berth-runtime"]),
+        "{names:?}"
+    );
+    assert_eq!(comps[0]["Details"]["GitCommit"], f[0]);
+
+    // attach to a running container: stdin in, stdout and stderr out, its
+    // exit code.
+    d.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--network",
+        "none",
+        "--name",
+        "att",
+        "busybox",
+        "sh",
+        "-c",
+        "read x; echo got $x; echo err >&2; exit 7",
+    ]);
+    let o = d.docker_stdin(&["attach", "att"], b"hello\n");
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "got hello\n");
+    assert_eq!(stderr(&o), "err\n");
+
+    // logs --since / --until (inclusive, as dockerd's).
+    d.ok(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "lg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a; sleep 1.1; echo b; sleep 1.1; echo c",
+    ]);
+    let ts = d.ok(&["logs", "-t", "lg"]);
+    let lines: Vec<(&str, &str)> = ts
+        .lines()
+        .map(|l| l.split_once(' ').expect("timestamp"))
+        .collect();
+    assert_eq!(
+        lines.iter().map(|l| l.1).collect::<Vec<_>>(),
+        ["a", "b", "c"],
+        "{ts}"
+    );
+    let tb = lines[1].0;
+    assert_eq!(d.ok(&["logs", "--since", tb, "lg"]), "b\nc");
+    assert_eq!(d.ok(&["logs", "--until", tb, "lg"]), "a\nb");
+    assert_eq!(d.ok(&["logs", "--since", tb, "--until", tb, "lg"]), "b");
+    assert_eq!(d.ok(&["logs", "--since", "1h", "lg"]), "a\nb\nc");
+    assert_eq!(d.ok(&["logs", "--until", "1h", "lg"]), "");
+    d.finish();
+}
