@@ -1199,6 +1199,25 @@ fn login_logout_and_credential_helpers_match_docker(d: &Daemon) {
     assert_eq!(cfg(&bcfg), cfg(&dcfg));
     same(&["logout", &a], None);
     same(&["login", &a], None);
+    // on a terminal: the prompts, the password not echoed
+    let bin = common::berth_bin();
+    let tty_login = |cli: &str, cfgdir: &str| {
+        let env_arg = format!("DOCKER_CONFIG={cfgdir}");
+        let (o, code, restored) = pty(
+            "@1.5|alice\\r|@1|s3cret\\r|@1.5",
+            &["env", &env_arg, cli, "-H", &d.host, "login", &a],
+        );
+        assert!(restored, "terminal settings restored");
+        (o.replace(cfgdir, "CFG").replace("berth", "docker"), code)
+    };
+    let bl = tty_login(bin.to_str().unwrap(), bs);
+    let dl = tty_login("docker", ds);
+    assert_eq!(bl, dl, "interactive login (left berth, right docker)");
+    assert!(
+        bl.0.contains("Username: ") && !bl.0.contains("s3cret") && bl.1 == 0,
+        "{bl:?}"
+    );
+    same(&["logout", &a], None);
     d.docker(&["rmi", &format!("{a}/private:v1")]);
     if d.kind == "dockerd" {
         // berthd answers this pull with a status that makes docker's CLI
