@@ -85,22 +85,37 @@ fn follow_blocking(
     if !opts.follow {
         return;
     }
-    let mut ino = inode(&cur);
+    // The file stays open while followed: a `docker rm` right after the
+    // exit (docker-py's run does that before reading the stream) unlinks
+    // it, and what the monitor wrote must still be read; a rotation is
+    // seen as a new inode at the path, after the old file is drained.
+    let mut file = std::fs::File::open(&cur).ok();
+    let mut ino = file.as_ref().map_or(0, file_inode);
     loop {
         let running = snap.borrow_and_update().running;
-        let (new_off, ok) = read_from(&cur, offset, opts, &tx);
-        if !ok {
-            return;
+        if file.is_none() {
+            file = std::fs::File::open(&cur).ok();
+            ino = file.as_ref().map_or(0, file_inode);
         }
-        offset = new_off;
-        if inode(&cur) != ino {
-            ino = inode(&cur);
+        if let Some(f) = &file {
+            let (new_off, ok) = read_from(f, offset, opts, &tx);
+            if !ok {
+                return;
+            }
+            offset = new_off;
+        }
+        let now = inode(&cur);
+        if now != 0 && now != ino {
+            file = std::fs::File::open(&cur).ok();
+            ino = file.as_ref().map_or(0, file_inode);
             offset = 0;
             continue;
         }
         if !running {
             // Drain what the monitor wrote before exiting, then stop.
-            let (_, _) = read_from(&cur, offset, opts, &tx);
+            if let Some(f) = &file {
+                let (_, _) = read_from(f, offset, opts, &tx);
+            }
             return;
         }
         if opts
@@ -155,15 +170,20 @@ fn inode(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.ino()).unwrap_or(0)
 }
 
+fn file_inode(f: &std::fs::File) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    f.metadata().map(|m| m.ino()).unwrap_or(0)
+}
+
+/// Sends the complete entries of the open log `file` from `offset`;
+/// returns the offset after them and false when the receiver is gone.
 fn read_from(
-    p: &Path,
+    file: &std::fs::File,
     offset: u64,
     opts: &LogsOptions,
     tx: &tokio::sync::mpsc::Sender<OutputChunk>,
 ) -> (u64, bool) {
-    let Ok(mut f) = std::fs::File::open(p) else {
-        return (offset, true);
-    };
+    let mut f = file;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut off = if len < offset { 0 } else { offset };
     if f.seek(std::io::SeekFrom::Start(off)).is_err() {

@@ -340,14 +340,23 @@ impl Monitor {
                 })
                 .collect();
             drop(fds);
-            // Outputs first (highest index first so removals keep indexes valid).
+            // Outputs first. When stdout and stderr are both readable in
+            // one round, which bytes came first is not knowable (pipes
+            // carry no timestamps): stdout is read before stderr, a fixed
+            // order instead of a race; ended outputs are removed after.
             let mut out_ready: Vec<usize> = ready
                 .iter()
                 .filter_map(|(t, _)| if let Tag::Out(i) = t { Some(*i) } else { None })
                 .collect();
-            out_ready.sort_unstable_by(|a, b| b.cmp(a));
+            out_ready.sort_unstable();
+            let mut ended = Vec::new();
             for i in out_ready {
-                self.read_output(i);
+                if self.read_output(i) {
+                    ended.push(i);
+                }
+            }
+            for i in ended.into_iter().rev() {
+                self.outs.remove(i);
             }
             let mut exec_ready: Vec<(i32, usize)> = ready
                 .iter()
@@ -376,7 +385,9 @@ impl Monitor {
         self.finish();
     }
 
-    fn read_output(&mut self, i: usize) {
+    /// Reads what output `i` has and hands it to the log and attached
+    /// clients; true when the output ended (the caller removes it).
+    fn read_output(&mut self, i: usize) -> bool {
         let mut buf = [0u8; 32 * 1024];
         let (n, kind) = {
             let (f, kind) = &mut self.outs[i];
@@ -388,10 +399,10 @@ impl Monitor {
                 if let Ok(0) = n {
                 } else if let Err(e) = &n {
                     if e.kind() == std::io::ErrorKind::Interrupted {
-                        return;
+                        return false;
                     }
                 }
-                self.outs.remove(i);
+                true
             }
             Ok(n) => {
                 let data = &buf[..n];
@@ -411,6 +422,7 @@ impl Monitor {
                 for k in dead {
                     self.clients.remove(&k);
                 }
+                false
             }
         }
     }
