@@ -170,7 +170,10 @@ pub async fn load(
                 });
             }
         };
-        let r = svc.load(std::io::BufReader::with_capacity(1 << 20, body), &mut progress);
+        let r = svc.load(
+            std::io::BufReader::with_capacity(1 << 20, body),
+            &mut progress,
+        );
         match r {
             Ok(loaded) => {
                 for l in loaded {

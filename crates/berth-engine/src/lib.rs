@@ -476,9 +476,7 @@ impl Engine {
             .map_err(sys("snapshot"))?
             .map_err(images::err)?;
         let (cwd, data) = mount.mount_data();
-        let vols = self
-            .plan_volumes(&config, &host, &mount.lowerdirs)
-            .await?;
+        let vols = self.plan_volumes(&config, &host, &mount.lowerdirs).await?;
         let rec = Record {
             id: id.to_string(),
             name: name.to_string(),

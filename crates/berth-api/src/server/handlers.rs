@@ -67,10 +67,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/volumes", get(volume_list))
         .route("/volumes/create", post(volume_create))
         .route("/volumes/prune", post(volume_prune))
-        .route(
-            "/volumes/{name}",
-            get(volume_inspect).delete(volume_remove),
-        )
+        .route("/volumes/{name}", get(volume_inspect).delete(volume_remove))
         .fallback(not_found)
         .with_state(backend)
 }
