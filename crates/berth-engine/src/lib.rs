@@ -68,8 +68,11 @@ pub struct EngineConfig {
     /// `max-download-attempts` (None: 5).
     pub max_download_attempts: Option<u32>,
     /// The network service's configuration (`--bridge`, `--bip`,
-    /// `--default-address-pool`, `--mtu`); `None` is `-b none`: no
-    /// networking beyond `none`, `host` and `container:<id>`.
+    /// `--default-address-pool`, `--mtu`). An empty `bridge_name` is
+    /// `-b none`: no default bridge (containers default to `none`), the
+    /// service is opened on the first `network create` (or at start when
+    /// networks exist). `None`: no networking beyond `none`, `host` and
+    /// `container:<id>`.
     pub network: Option<berth_network::ControllerConfig>,
 }
 
@@ -986,12 +989,7 @@ impl Engine {
             network_settings: SummaryNetworkSettings {
                 networks: self.net.endpoint_settings(
                     &r,
-                    &self
-                        .net
-                        .ctl
-                        .as_ref()
-                        .map(|n| n.container_endpoints(&r.id))
-                        .unwrap_or_default(),
+                    &self.net.container_endpoints(&r.id),
                 ),
             },
             mounts: mount_points(&r),

@@ -27,8 +27,8 @@ use berth_api::models::*;
 use berth_network::{ConnectOptions, DnsSettings, NetError, NetworkController, PortSpec, Proto};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 /// Maps a network-service error to the API error with the same status code.
 pub(crate) fn api_err(e: NetError) -> ApiError {
@@ -42,10 +42,17 @@ pub(crate) fn api_err(e: NetError) -> ApiError {
     ApiError::new(kind, e.to_string())
 }
 
-/// The network service of an [`Engine`]: `None` when the daemon runs with
-/// `-b none` (networking disabled: containers get `none` or `host`).
+/// The network service of an [`Engine`]. With `-b none` (no default
+/// bridge) the controller is opened only when a network is created or
+/// already exists, so daemons that never use networks leave the host's
+/// nft tables and veths alone.
 pub(crate) struct Net {
-    pub(crate) ctl: Option<Arc<NetworkController>>,
+    ctl: RwLock<Option<Arc<NetworkController>>>,
+    /// Configuration for a lazy open; `None`: networking off for good.
+    cfg: Option<berth_network::ControllerConfig>,
+    state_dir: PathBuf,
+    /// There is a default `bridge` network (no `-b none`).
+    default_bridge: bool,
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -61,28 +68,57 @@ pub(crate) fn is_bridged(mode: &str) -> bool {
 
 impl Net {
     /// Opens the controller (blocking: netlink, nft) with its state under
-    /// `<data_root>/network`; `None` config leaves networking off.
+    /// `<data_root>/network`; with `-b none` only if that state exists.
     pub(crate) fn open(
         cfg: Option<berth_network::ControllerConfig>,
         data_root: &Path,
     ) -> Result<Net, String> {
-        let Some(cfg) = cfg else {
-            return Ok(Net { ctl: None });
+        let state_dir = data_root.join("network");
+        let default_bridge = cfg.as_ref().is_some_and(|c| !c.bridge_name.is_empty());
+        let net = Net {
+            ctl: RwLock::new(None),
+            cfg,
+            state_dir,
+            default_bridge,
         };
-        let ctl = NetworkController::open(&data_root.join("network"), cfg)
-            .map_err(|e| format!("network controller: {e}"))?;
-        Ok(Net {
-            ctl: Some(Arc::new(ctl)),
-        })
+        if default_bridge || net.state_dir.join(berth_network::STATE_FILE).exists() {
+            net.open_now().map_err(|e| e.message)?;
+        }
+        Ok(net)
     }
 
-    fn ctl(&self) -> ApiResult<&Arc<NetworkController>> {
-        self.ctl.as_ref().ok_or_else(|| {
+    /// The controller, opening it if needed (blocking).
+    fn open_now(&self) -> ApiResult<Arc<NetworkController>> {
+        let mut g = self.ctl.write().expect("network controller lock");
+        if let Some(c) = g.as_ref() {
+            return Ok(c.clone());
+        }
+        let cfg = self.cfg.clone().ok_or_else(|| {
             ApiError::new(
                 ErrorKind::Forbidden,
-                "networking is disabled on this daemon (-b none)",
+                "networking is disabled on this daemon",
             )
-        })
+        })?;
+        let c = NetworkController::open(&self.state_dir, cfg)
+            .map_err(|e| ApiError::system(format!("network controller: {e}")))?;
+        let c = Arc::new(c);
+        *g = Some(c.clone());
+        Ok(c)
+    }
+
+    /// The controller if it is open.
+    pub(crate) fn get(&self) -> Option<Arc<NetworkController>> {
+        self.ctl.read().expect("network controller lock").clone()
+    }
+
+    /// `NetworkSettings.Networks` source: a container's live endpoints.
+    pub(crate) fn container_endpoints(
+        &self,
+        id: &str,
+    ) -> BTreeMap<String, berth_network::Endpoint> {
+        self.get()
+            .map(|c| c.container_endpoints(id))
+            .unwrap_or_default()
     }
 
     /// Create-time checks; fills `host.network_mode` with the effective mode
@@ -96,7 +132,7 @@ impl Net {
     ) -> ApiResult<BTreeMap<String, EndpointConfig>> {
         let mode = match host.network_mode.as_str() {
             "" | "default" => {
-                if self.ctl.is_some() {
+                if self.default_bridge {
                     "bridge".to_string()
                 } else {
                     "none".to_string()
@@ -119,10 +155,11 @@ impl Net {
         if !is_bridged(&mode) {
             return Ok(eps);
         }
-        let ctl = self
-            .ctl
-            .as_ref()
-            .ok_or_else(|| ApiError::not_found(format!("network {mode} not found")))?;
+        let Some(ctl) = self.get() else {
+            // No network exists yet (`-b none`): start reports it missing.
+            eps.insert(mode.clone(), EndpointConfig::default());
+            return Ok(eps);
+        };
         let mut wanted: Vec<(String, EndpointConfig)> = Vec::new();
         for (name, v) in &networking.endpoints_config {
             let cfg: EndpointConfig = if v.is_null() {
@@ -226,7 +263,9 @@ impl Net {
         if !is_bridged(&mode) {
             return Ok(());
         }
-        let ctl = self.ctl()?.clone();
+        let ctl = self
+            .get()
+            .ok_or_else(|| ApiError::not_found(format!("network {mode} not found")))?;
         let rec = rec.clone();
         let dir = dir.to_path_buf();
         let t0 = std::time::Instant::now();
@@ -280,7 +319,7 @@ impl Net {
 
     /// Releases every endpoint of a container (exit, rm, failed start).
     pub(crate) async fn release(&self, id: &str) {
-        let Some(ctl) = self.ctl.clone() else {
+        let Some(ctl) = self.get() else {
             return;
         };
         let id = id.to_string();
@@ -295,7 +334,7 @@ impl Net {
     /// After the containers are restored: drops endpoints of containers
     /// that are not running, stray veths and rules.
     pub(crate) async fn reconcile(&self, live: Vec<String>) {
-        let Some(ctl) = self.ctl.clone() else {
+        let Some(ctl) = self.get() else {
             return;
         };
         let r = blocking(move || {
@@ -318,11 +357,7 @@ impl Net {
     pub(crate) fn settings(&self, rec: &Record) -> NetworkSettings {
         let mut s = NetworkSettings::default();
         let running = rec.state.status.is_live();
-        let eps = self
-            .ctl
-            .as_ref()
-            .map(|c| c.container_endpoints(&rec.id))
-            .unwrap_or_default();
+        let eps = self.container_endpoints(&rec.id);
         s.networks = self.endpoint_settings(rec, &eps);
         if running {
             s.sandbox_id = rec.id.clone();
@@ -341,7 +376,7 @@ impl Net {
             for k in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
                 s.ports.insert(k.clone(), None);
             }
-            if let Some(ctl) = &self.ctl {
+            if let Some(ctl) = self.get() {
                 for b in ctl.ports(&rec.id) {
                     let v = s.ports.entry(b.port_key()).or_insert(None);
                     v.get_or_insert_with(Vec::new).push(PortBinding {
@@ -370,8 +405,7 @@ impl Net {
                 mode
             };
             let network_id = self
-                .ctl
-                .as_ref()
+                .get()
                 .and_then(|c| c.inspect(name).ok())
                 .map(|n| n.id)
                 .unwrap_or_default();
@@ -392,8 +426,7 @@ impl Net {
                     .unwrap_or_default(),
                 None => EndpointSettings {
                     network_id: self
-                        .ctl
-                        .as_ref()
+                        .get()
                         .and_then(|c| c.inspect(name).ok())
                         .map(|n| n.id)
                         .unwrap_or_default(),
@@ -413,7 +446,7 @@ impl Net {
     /// The `Ports` of a `docker ps` entry.
     pub(crate) fn summary_ports(&self, rec: &Record) -> Vec<Port> {
         let mut out = Vec::new();
-        let binds = match (&self.ctl, rec.state.status.is_live()) {
+        let binds = match (self.get(), rec.state.status.is_live()) {
             (Some(c), true) => c.ports(&rec.id),
             _ => vec![],
         };
@@ -663,7 +696,7 @@ impl Engine {
                 return Err(ApiError::invalid(format!("invalid filter '{k}'")));
             }
         }
-        let Some(ctl) = self.net.ctl.clone() else {
+        let Some(ctl) = self.net.get() else {
             return Ok(vec![]);
         };
         let nets = blocking(move || ctl.list()).await;
@@ -700,8 +733,7 @@ impl Engine {
     pub(crate) async fn net_inspect(&self, id: &str) -> ApiResult<Network> {
         let ctl = self
             .net
-            .ctl
-            .clone()
+            .get()
             .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))?;
         let id = id.to_string();
         let n = blocking(move || ctl.inspect(&id)).await.map_err(api_err)?;
@@ -712,7 +744,8 @@ impl Engine {
         &self,
         req: NetworkCreateRequest,
     ) -> ApiResult<NetworkCreateResponse> {
-        let ctl = self.net.ctl()?.clone();
+        let net = self.arc();
+        let ctl = blocking(move || net.net.open_now()).await?;
         if req.ingress {
             return Err(ApiError::new(
                 ErrorKind::Forbidden,
@@ -761,8 +794,7 @@ impl Engine {
     pub(crate) async fn net_remove(&self, id: &str) -> ApiResult<()> {
         let ctl = self
             .net
-            .ctl
-            .clone()
+            .get()
             .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))?;
         let id = id.to_string();
         let n = blocking(move || {
@@ -786,8 +818,7 @@ impl Engine {
     pub(crate) async fn net_connect(&self, id: &str, req: NetworkConnectRequest) -> ApiResult<()> {
         let ctl = self
             .net
-            .ctl
-            .clone()
+            .get()
             .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))?;
         let c = self.find(&req.container)?;
         let _g = c.op.lock().await;
@@ -871,7 +902,7 @@ impl Engine {
     /// Rewrites a running container's hosts and resolv.conf after its
     /// endpoints changed.
     async fn net_rewrite_files(&self, c: &crate::container::Container) {
-        let Some(ctl) = self.net.ctl.clone() else {
+        let Some(ctl) = self.net.get() else {
             return;
         };
         let rec = c.get();
@@ -907,8 +938,7 @@ impl Engine {
     ) -> ApiResult<()> {
         let ctl = self
             .net
-            .ctl
-            .clone()
+            .get()
             .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))?;
         let c = self.find(&req.container)?;
         let _g = c.op.lock().await;
@@ -963,7 +993,7 @@ impl Engine {
                 return Err(ApiError::invalid(format!("invalid filter '{k}'")));
             }
         }
-        let Some(ctl) = self.net.ctl.clone() else {
+        let Some(ctl) = self.net.get() else {
             return Ok(NetworkPruneResponse::default());
         };
         // Networks that stopped containers still name are kept, as Docker

@@ -370,7 +370,8 @@ impl NetworkController {
                 );
             }
         }
-        if !st.networks.values().any(|n| n.name == "bridge") {
+        // An empty bridge name is dockerd's `-b none`: no default bridge.
+        if !inner.cfg.bridge_name.is_empty() && !st.networks.values().any(|n| n.name == "bridge") {
             let cfg = &inner.cfg;
             let (subnet, gw) = match cfg.bip {
                 Some(b) => (b.trunc(), b.addr()),

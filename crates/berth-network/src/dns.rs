@@ -38,6 +38,9 @@ pub(crate) struct DnsServer {
     stop: Arc<AtomicBool>,
     addr: SocketAddr,
     threads: Vec<JoinHandle<()>>,
+    /// The serving sockets, shut down to wake their threads.
+    udp: UdpSocket,
+    tcp: TcpListener,
 }
 
 impl DnsServer {
@@ -45,6 +48,7 @@ impl DnsServer {
     pub(crate) fn start(addr: SocketAddr, resolve: Resolver) -> std::io::Result<DnsServer> {
         let sock = UdpSocket::bind(addr)?;
         let tcp = TcpListener::bind(addr)?;
+        let (udp_h, tcp_h) = (sock.try_clone()?, tcp.try_clone()?);
         let stop = Arc::new(AtomicBool::new(false));
         let (st, r) = (stop.clone(), resolve.clone());
         let udp_t = std::thread::Builder::new()
@@ -58,6 +62,8 @@ impl DnsServer {
             stop,
             addr,
             threads: vec![udp_t, tcp_t],
+            udp: udp_h,
+            tcp: tcp_h,
         })
     }
 }
@@ -65,11 +71,18 @@ impl DnsServer {
 impl Drop for DnsServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking recv and accept from the host itself.
+        // Wake the blocking recv and accept. shutdown(2) wakes both on
+        // Linux even for an unconnected UDP socket (it returns ENOTCONN but
+        // still marks the socket shut and wakes its waiters); it also works
+        // when the gateway address is already gone (bridge deleted under
+        // the daemon), where a wake-up packet could not be sent.
+        let _ = socket2::SockRef::from(&self.udp).shutdown(std::net::Shutdown::Both);
+        let _ = socket2::SockRef::from(&self.tcp).shutdown(std::net::Shutdown::Both);
+        // Belt and braces: a packet and a connection from the host itself.
         if let Ok(s) = UdpSocket::bind(SocketAddr::new(self.addr.ip(), 0)) {
             let _ = s.send_to(&[], self.addr);
         }
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

@@ -24,7 +24,8 @@ pub struct AddressPool {
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
     /// Interface name of the default `bridge` network (dockerd: docker0).
-    /// Default `berth0`.
+    /// Default `berth0`. Empty: no default bridge network (dockerd's
+    /// `-b none`); user-defined networks still work.
     pub bridge_name: String,
     /// dockerd `--bip`: the default bridge's gateway address with its prefix
     /// (e.g. `172.30.0.1/16`). `None`: [`ControllerConfig::default_subnet`]

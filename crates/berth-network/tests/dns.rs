@@ -248,3 +248,43 @@ fn containers_resolve_each_other_by_name_alias_and_short_id() {
     drop((web, cli, far));
     assert_no_leaks(tag, "berth-bq4", 4);
 }
+
+/// A bridge deleted under the daemon (by hand, or a test's cleanup) takes
+/// the gateway address with it, so no wake-up packet can reach the DNS
+/// threads; removing the network must still return (the threads are woken
+/// by shutting their sockets down).
+#[test]
+fn removing_a_network_whose_bridge_vanished_returns() {
+    let tag = "bq7";
+    let dir = berth_testutil::tempdir();
+    let c = std::sync::Arc::new(Ctl::new(
+        NetworkController::open(dir.path(), cfg(tag, 7)).unwrap(),
+    ));
+    let mut req = NetworkCreateRequest {
+        name: "vanish".into(),
+        ..Default::default()
+    };
+    req.options
+        .insert("com.docker.network.bridge.name".into(), format!("{tag}b1"));
+    c.create(&req).unwrap();
+    assert!(
+        c.dns_address("vanish").unwrap().is_some(),
+        "DNS not serving"
+    );
+    sh(&format!("ip link del {tag}b1"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c2 = c.clone();
+    let h = std::thread::spawn(move || {
+        let _ = tx.send(c2.remove("vanish").map_err(|e| e.to_string()));
+    });
+    let r = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("network remove hung (DNS threads not woken)");
+    // The bridge is gone already: deleting it again may fail; the network
+    // and its DNS server must be gone either way.
+    let _ = r;
+    h.join().expect("remove thread");
+    assert!(c.inspect("vanish").is_err());
+    drop(c);
+    assert_no_leaks(tag, "berth-bq7", 7);
+}

@@ -156,15 +156,15 @@ fn pool(base: &str, size: u8) -> Result<berth_network::AddressPool, String> {
     Ok(p)
 }
 
-/// The network service's configuration from flags and daemon.json;
-/// `None` for `-b none`.
+/// The network service's configuration from flags and daemon.json; for
+/// `-b none` its bridge name is empty (no default bridge; user-defined
+/// networks still work, as with dockerd).
 fn network_config(args: &Args, file: &FileConfig) -> Option<berth_network::ControllerConfig> {
     let bridge = args.bridge.clone().or(file.bridge.clone());
-    if bridge.as_deref() == Some("none") {
-        return None;
-    }
     let mut cfg = berth_network::ControllerConfig::default();
-    if let Some(b) = bridge.filter(|b| !b.is_empty()) {
+    if bridge.as_deref() == Some("none") {
+        cfg.bridge_name = String::new();
+    } else if let Some(b) = bridge.filter(|b| !b.is_empty()) {
         if b.len() > 15 {
             fail(format!("bridge name too long: {b}"));
         }

@@ -880,3 +880,58 @@ fn docker_py_network_flow() {
     assert!(stdout(&o).contains("all checks passed"));
     net.finish();
 }
+
+#[test]
+fn bridge_none_default_is_none_user_networks_still_work() {
+    let tag = "hndh";
+    let d = Daemon::start_with(&[
+        "-b",
+        "none",
+        "--nft-table",
+        "berth-hndh",
+        "--veth-prefix",
+        "hndhv",
+        "--default-address-pool",
+        "base=10.168.64.0/18,size=24",
+    ]);
+    let net = Net {
+        d: Some(d),
+        tag: tag.into(),
+        n: 8,
+    };
+    let d = net.d();
+    d.load_busybox();
+    // Nothing of the network service is made until a network is.
+    assert!(!sh("nft list tables").contains("berth-hndh"));
+    assert!(!d.root().join("network").exists());
+    let out = d.ok(&["run", "--rm", "busybox", "ip", "-o", "link"]);
+    assert_eq!(out.lines().count(), 1, "only lo: {out}");
+    let id = d.ok(&["create", "busybox"]);
+    assert_eq!(inspect(d, &id, "{{.HostConfig.NetworkMode}}"), "none");
+    let o = d.docker(&["run", "--rm", "--network", "bridge", "busybox", "true"]);
+    assert!(
+        stderr(&o).contains("network bridge not found"),
+        "{}",
+        stderr(&o)
+    );
+    d.ok(&["network", "create", "u1"]);
+    assert!(sh("nft list tables").contains("berth-hndh"));
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "u1",
+        "busybox",
+        "ip",
+        "-4",
+        "-o",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(out.contains("inet 10.168.64.2/24"), "{out}");
+    d.ok(&["network", "rm", "u1"]);
+    // The last network gone, so are the tables.
+    assert!(!sh("nft list tables").contains("berth-hndh"));
+    net.finish();
+}
