@@ -636,6 +636,33 @@ fn parse_dns(s: &str) -> Result<String, String> {
         .map_err(|_| format!("IP address is not correctly formatted: {s}"))
 }
 
+/// Validates docker's advanced `--network` syntax at parse time
+/// (`name=N,alias=A,ip=...`: known keys only, as docker's NetworkOpt).
+fn parse_network(s: &str) -> Result<String, String> {
+    if s.contains('=') {
+        for kv in s.split(',') {
+            let (k, _) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("invalid field {kv}"))?;
+            let k = k.trim().to_lowercase();
+            if !matches!(
+                k.as_str(),
+                "name"
+                    | "alias"
+                    | "ip"
+                    | "ip6"
+                    | "mac-address"
+                    | "link-local-ip"
+                    | "driver-opt"
+                    | "gw-priority"
+            ) {
+                return Err(format!("invalid field key {k}"));
+            }
+        }
+    }
+    Ok(s.to_string())
+}
+
 /// Validates `--add-host` (`host:ip`, `host=ip`, `host:host-gateway`) at
 /// parse time, with docker's messages; the value is sent as typed.
 fn parse_add_host(s: &str) -> Result<String, String> {
@@ -699,7 +726,7 @@ pub struct RunArgs {
     #[arg(long = "name", value_name = "string")]
     pub name: Option<String>,
     /// Connect a container to a network
-    #[arg(long = "network", alias = "net", value_name = "network")]
+    #[arg(long = "network", alias = "net", value_name = "network", value_parser = parse_network)]
     pub network: Vec<String>,
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]

@@ -209,47 +209,130 @@ pub fn endpoints(a: &RunArgs) -> Result<(String, Map<String, Value>), String> {
             return Err(format!("{m} is not a valid mac address"));
         }
     }
-    let nets: Vec<String> = if a.network.is_empty() {
-        vec!["default".into()]
-    } else {
-        a.network.clone()
-    };
-    let mode = nets[0].clone();
+    // each --network is a name, or docker's advanced syntax
+    // name=N,alias=A,ip=..,ip6=..,mac-address=..,driver-opt=k=v,...
+    struct Att {
+        name: String,
+        ep: Map<String, Value>,
+    }
+    let mut atts = Vec::new();
+    if a.network.is_empty() {
+        atts.push(Att {
+            name: "default".into(),
+            ep: Map::new(),
+        });
+    }
+    for n in &a.network {
+        if !n.contains('=') {
+            atts.push(Att {
+                name: n.clone(),
+                ep: Map::new(),
+            });
+            continue;
+        }
+        let mut att = Att {
+            name: String::new(),
+            ep: Map::new(),
+        };
+        let mut ipam = Map::new();
+        let mut aliases = Vec::new();
+        let mut dopts = Map::new();
+        let mut lla = Vec::new();
+        for kv in n.split(',') {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("invalid field {kv}"))?;
+            match k.trim().to_lowercase().as_str() {
+                "name" => att.name = v.to_string(),
+                "alias" => aliases.push(json!(v)),
+                "ip" => {
+                    ipam.insert("IPv4Address".into(), json!(v));
+                }
+                "ip6" => {
+                    ipam.insert("IPv6Address".into(), json!(v));
+                }
+                "mac-address" => {
+                    att.ep.insert("MacAddress".into(), json!(v));
+                }
+                "link-local-ip" => lla.push(json!(v)),
+                "driver-opt" => {
+                    let (dk, dv) = v.split_once('=').unwrap_or((v, ""));
+                    dopts.insert(dk.to_string(), json!(dv));
+                }
+                "gw-priority" => {
+                    let p: i64 = v.parse().map_err(|_| format!("invalid gw-priority: {v}"))?;
+                    att.ep.insert("GwPriority".into(), json!(p));
+                }
+                other => return Err(format!("invalid field key {other}")),
+            }
+        }
+        if !lla.is_empty() {
+            ipam.insert("LinkLocalIPs".into(), Value::Array(lla));
+        }
+        if !ipam.is_empty() {
+            att.ep.insert("IPAMConfig".into(), Value::Object(ipam));
+        }
+        if !aliases.is_empty() {
+            att.ep.insert("Aliases".into(), Value::Array(aliases));
+        }
+        if !dopts.is_empty() {
+            att.ep.insert("DriverOpts".into(), Value::Object(dopts));
+        }
+        atts.push(att);
+    }
+    let mode = atts[0].name.clone();
     if !a.network_alias.is_empty() && is_builtin_mode(&mode) {
         return Err("network-scoped aliases are only supported for user-defined networks".into());
     }
+    let count = atts.len();
     let mut eps = Map::new();
-    for (i, n) in nets.iter().enumerate() {
-        if eps.contains_key(n) {
-            return Err(format!("network {n:?} is specified multiple times"));
+    for (i, mut att) in atts.into_iter().enumerate() {
+        if eps.contains_key(&att.name) {
+            return Err(format!(
+                "network {:?} is specified multiple times",
+                att.name
+            ));
         }
-        let mut ep = Map::new();
-        let mut has = false;
+        let had_options = !att.ep.is_empty();
         if i == 0 {
+            // the legacy flags apply to the first network (docker's
+            // applyContainerOptions), never together with per-network ones
+            let ep = &mut att.ep;
             if !a.network_alias.is_empty() {
+                if ep.contains_key("Aliases") {
+                    return Err("conflicting options: cannot specify both --network-alias and per-network alias".into());
+                }
                 ep.insert("Aliases".into(), json!(a.network_alias));
-                has = true;
             }
-            let mut ipam = Map::new();
+            let has_ipam = |ep: &Map<String, Value>, k: &str| {
+                ep.get("IPAMConfig").is_some_and(|m| m.get(k).is_some())
+            };
             if let Some(ip) = &a.ip {
-                ipam.insert("IPv4Address".into(), json!(ip));
+                if has_ipam(ep, "IPv4Address") {
+                    return Err("conflicting options: cannot specify both --ip and per-network IPv4 address".into());
+                }
+                let m = ep.entry("IPAMConfig").or_insert_with(|| json!({}));
+                m["IPv4Address"] = json!(ip);
             }
             if let Some(ip) = &a.ip6 {
-                ipam.insert("IPv6Address".into(), json!(ip));
-            }
-            if !ipam.is_empty() {
-                ep.insert("IPAMConfig".into(), Value::Object(ipam));
-                has = true;
+                if has_ipam(ep, "IPv6Address") {
+                    return Err("conflicting options: cannot specify both --ip6 and per-network IPv6 address".into());
+                }
+                let m = ep.entry("IPAMConfig").or_insert_with(|| json!({}));
+                m["IPv6Address"] = json!(ip);
             }
             if let Some(m) = &a.mac_address {
+                if ep.contains_key("MacAddress") {
+                    return Err("conflicting options: cannot specify both --mac-address and per-network MAC address".into());
+                }
                 ep.insert("MacAddress".into(), json!(m));
-                has = true;
             }
         }
-        if !has && i == 0 && !a.network.is_empty() && nets.len() == 1 {
+        let has = !att.ep.is_empty();
+        if !has && !had_options && i == 0 && !a.network.is_empty() && count == 1 {
             continue;
         }
-        eps.insert(n.clone(), Value::Object(ep));
+        eps.insert(att.name, Value::Object(att.ep));
     }
     Ok((mode, eps))
 }
@@ -919,6 +1002,56 @@ mod tests {
         assert_eq!(
             go_time_text("2026-12-01T22:02:53.000Z"),
             "2026-12-01 22:02:53 +0000 UTC"
+        );
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        use clap::Parser;
+        let mut v = vec!["berth", "run"];
+        v.extend_from_slice(args);
+        v.push("busybox");
+        match crate::cli::Cli::try_parse_from(v).unwrap().cmd {
+            Some(crate::cli::Cmd::Run(r)) => r,
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn endpoints_as_docker_builds_them() {
+        let (mode, eps) = endpoints(&run_args(&[])).unwrap();
+        assert_eq!(
+            (mode.as_str(), Value::Object(eps)),
+            ("default", json!({"default": {}}))
+        );
+        let (_, eps) = endpoints(&run_args(&["--network", "none"])).unwrap();
+        assert!(eps.is_empty());
+        let (mode, eps) = endpoints(&run_args(&[
+            "--network",
+            "name=n1,alias=x,ip=10.1.1.2,driver-opt=a=b",
+            "--network",
+            "n2",
+            "--mac-address",
+            "02:42:ac:11:00:02",
+        ]))
+        .unwrap();
+        assert_eq!(mode, "n1");
+        assert_eq!(
+            Value::Object(eps),
+            json!({"n1": {"Aliases": ["x"], "DriverOpts": {"a": "b"}, "IPAMConfig": {"IPv4Address": "10.1.1.2"}, "MacAddress": "02:42:ac:11:00:02"}, "n2": {}})
+        );
+        assert_eq!(
+            endpoints(&run_args(&[
+                "--network",
+                "name=n1,ip=10.1.1.2",
+                "--ip",
+                "10.1.1.3"
+            ]))
+            .unwrap_err(),
+            "conflicting options: cannot specify both --ip and per-network IPv4 address"
+        );
+        assert_eq!(
+            endpoints(&run_args(&["--network-alias", "x"])).unwrap_err(),
+            "network-scoped aliases are only supported for user-defined networks"
         );
     }
 
