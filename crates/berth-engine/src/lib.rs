@@ -987,10 +987,9 @@ impl Engine {
                 network_mode: net_mode(&r.host_config),
             },
             network_settings: SummaryNetworkSettings {
-                networks: self.net.endpoint_settings(
-                    &r,
-                    &self.net.container_endpoints(&r.id),
-                ),
+                networks: self
+                    .net
+                    .endpoint_settings(&r, &self.net.container_endpoints(&r.id)),
             },
             mounts: mount_points(&r),
         }
@@ -1431,7 +1430,7 @@ impl Backend for Engine {
             layers_size,
             images,
             containers,
-            volumes: self.volumes_df(),
+            volumes: self.volumes_df().await,
             build_cache: vec![],
         })
     }
