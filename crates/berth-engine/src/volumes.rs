@@ -607,7 +607,10 @@ impl Engine {
             if !self.volume_matches(&n, &m, &f)? {
                 continue;
             }
-            let size = tree_size(&self.vols.mountpoint(&n));
+            let mp = self.vols.mountpoint(&n);
+            let size = tokio::task::spawn_blocking(move || tree_size(&mp))
+                .await
+                .unwrap_or(0);
             if self.vol_remove(&n, false).await.is_ok() {
                 space += size;
                 deleted.push(n);
@@ -619,21 +622,36 @@ impl Engine {
         })
     }
 
-    /// `/system/df` volume entries, with `UsageData`.
-    pub(crate) fn volumes_df(&self) -> Vec<serde_json::Value> {
-        self.vols
+    /// `/system/df` volume entries, with `UsageData` (sizes summed on a
+    /// blocking thread: a volume can hold many files).
+    pub(crate) async fn volumes_df(&self) -> Vec<serde_json::Value> {
+        let views: Vec<(Volume, PathBuf)> = self
+            .vols
             .names()
             .into_iter()
             .filter_map(|n| {
                 let m = self.vols.meta(&n)?;
                 let mut v = self.vols.view(&n, &m);
                 v.usage_data = Some(VolumeUsageData {
-                    size: tree_size(&self.vols.mountpoint(&n)) as i64,
+                    size: -1,
                     ref_count: self.volume_users(&n).len() as i64,
                 });
-                serde_json::to_value(v).ok()
+                Some((v, self.vols.mountpoint(&n)))
             })
-            .collect()
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            views
+                .into_iter()
+                .filter_map(|(mut v, mp)| {
+                    if let Some(u) = &mut v.usage_data {
+                        u.size = tree_size(&mp) as i64;
+                    }
+                    serde_json::to_value(v).ok()
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
     }
 }
 
