@@ -315,7 +315,7 @@ impl Engine {
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default();
         let cmd = cfg.cmd.clone().unwrap_or_default();
-        let process = bundle::exec_process(
+        let mut process = bundle::exec_process(
             &rec,
             &base,
             &cmd,
@@ -329,6 +329,13 @@ impl Engine {
             .console_size
             .or(cfg.console_size)
             .map(|[h, w]| [h as u16, w as u16]);
+        // The size goes into the process (runtime-spec `consoleSize`), so
+        // the runtime sets it on the pty before the program starts; the
+        // monitor's resize after receiving the master would race with a
+        // program that reads its size at once (`stty size`).
+        if let (true, Some([h, w])) = (tty, size) {
+            process["consoleSize"] = serde_json::json!({"height": h, "width": w});
+        }
         let req = Request::Exec {
             exec_id: id.to_string(),
             process,
@@ -412,10 +419,22 @@ pub async fn exec(
     let conn = match engine.exec_launch(&id, &entry, pending).await {
         Ok(c) => c,
         Err(msg) => {
-            // As Docker: the error goes into the stream; the exit code is in exec inspect.
-            let _ = cw.write_all(format!("{msg}\r\n").as_bytes()).await;
-            let _ = cw.shutdown().await;
+            // As Docker: the error goes into the stream (as stdout, framed
+            // unless there is a TTY); the exit code is in exec inspect.
+            let text = format!("{msg}\r\n");
+            let r = if tty {
+                cw.write_all(text.as_bytes()).await
+            } else {
+                let mut framed = Vec::with_capacity(8 + text.len());
+                framed.push(StdStream::Stdout as u8);
+                framed.extend_from_slice(&[0, 0, 0]);
+                framed.extend_from_slice(&(text.len() as u32).to_be_bytes());
+                framed.extend_from_slice(text.as_bytes());
+                cw.write_all(&framed).await
+            };
+            let _ = r;
             engine.exec_done(&id, &entry, None);
+            close_hijacked(&mut cr, &mut cw).await;
             return;
         }
     };
@@ -440,7 +459,24 @@ pub async fn exec(
         }
     }
     engine.exec_done(&id, &entry, code);
+    close_hijacked(&mut cr, &mut cw).await;
+}
+
+/// Ends a hijacked session: half-closes the client's side, then reads what
+/// the client still sends until it closes too (at most 2 s). Closing with
+/// unread input makes the kernel answer with a reset, which the docker CLI
+/// reports as "connection reset by peer" instead of the output it got.
+async fn close_hijacked(
+    cr: &mut (impl tokio::io::AsyncRead + Unpin),
+    cw: &mut (impl tokio::io::AsyncWrite + Unpin),
+) {
+    let _ = cw.flush().await;
     let _ = cw.shutdown().await;
+    let drain = async {
+        let mut b = [0u8; 4096];
+        while matches!(cr.read(&mut b).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
 /// A detached exec: drain its output, record the exit code.

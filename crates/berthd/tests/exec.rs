@@ -1,0 +1,56 @@
+//! `docker exec` edge cases through berthd with the real docker CLI and raw
+//! API calls: a missing program, the console size of `exec -t`, and the
+//! end of a hijacked session.
+
+mod common;
+use common::*;
+
+/// A program that does not exist: the docker CLI prints dockerd's "OCI
+/// runtime exec failed" message and exits 127; without a TTY the message
+/// must arrive as a stdout frame (the CLI rejects unframed bytes with
+/// "Unrecognized input header").
+#[test]
+fn exec_of_a_missing_program_is_reported_with_127() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["run", "-d", "--name", "ex", "busybox", "sleep", "60"]);
+    let o = d.docker(&["exec", "ex", "nosuchcmd"]);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(127), "{all}");
+    assert!(
+        all.contains("OCI runtime exec failed") && all.contains("nosuchcmd"),
+        "{all}"
+    );
+    assert!(!all.contains("Unrecognized input header"), "{all}");
+    // The container is unaffected and the next exec works.
+    assert_eq!(d.ok(&["exec", "ex", "echo", "still-here"]), "still-here");
+    d.finish();
+}
+
+/// `POST /exec/{id}/start` with `Tty` and `ConsoleSize`: the program sees
+/// that size from its first instruction (the size is set on the pty before
+/// it starts, not resized afterwards).
+#[test]
+fn exec_tty_console_size_is_set_before_the_program_starts() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["run", "-d", "--name", "tt", "busybox", "sleep", "60"]);
+    for _ in 0..5 {
+        let (st, _, body) = d.http(
+            "POST",
+            "/containers/tt/exec",
+            br#"{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true,"AttachStderr":true}"#,
+        );
+        assert_eq!(st, 201, "{}", String::from_utf8_lossy(&body));
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("exec create JSON");
+        let id = v["Id"].as_str().expect("Id").to_string();
+        let (st, _, out) = d.http(
+            "POST",
+            &format!("/exec/{id}/start"),
+            br#"{"Detach":false,"Tty":true,"ConsoleSize":[22,99]}"#,
+        );
+        assert_eq!(st, 200);
+        assert_eq!(String::from_utf8_lossy(&out).trim(), "22 99");
+    }
+    d.finish();
+}
