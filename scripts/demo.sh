@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 SHARED="${BERTH_SHARED:-$ROOT/../shared}"
 [[ $(id -u) -eq 0 ]] || { echo "scripts/demo.sh: run as root (containers need namespaces, mounts, cgroups)" >&2; exit 1; }
+[[ -x "$SHARED/fixtures/make-images.sh" ]] || {
+  echo "scripts/demo.sh: $SHARED/fixtures/make-images.sh not found: set BERTH_SHARED to the shared/ directory (the one holding fixtures/make-images.sh)" >&2
+  exit 1
+}
 
 scripts/install-deps.sh
 export BERTH_FIXTURES="${BERTH_FIXTURES:-/var/tmp/berth-fixtures}"

@@ -15,6 +15,11 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
+[[ -x "$SHARED/fixtures/make-images.sh" ]] || {
+  echo "scripts/test.sh: $SHARED/fixtures/make-images.sh not found: set BERTH_SHARED to the shared/ directory (the one holding fixtures/make-images.sh)" >&2
+  exit 1
+}
+
 scripts/install-deps.sh
 
 export BERTH_FIXTURES="${BERTH_FIXTURES:-/var/tmp/berth-fixtures}"
