@@ -665,9 +665,17 @@ impl ImageService {
         let mut out = Vec::new();
         let using: Vec<&ContainerUse> = users.iter().filter(|u| u.image_id == id).collect();
         if let Some(r) = &by_ref {
-            if refs.len() > 1 {
+            // dockerd (daemon/images/image_delete.go): when the last tag of
+            // a repository goes, that repository's digest references
+            // (`repo@sha256:...`, e.g. from a pull) go with it.
+            let along = digest_refs_going_with(r, &refs);
+            if refs.len() > 1 + along.len() {
                 self.store.db.delete_ref(&r.to_string())?;
                 out.push(DeleteItem::Untagged(r.familiar()));
+                for n in along {
+                    self.store.db.delete_ref(n)?;
+                    out.push(DeleteItem::Untagged(familiar_of(n)));
+                }
                 return Ok(out);
             }
             if let Some(u) = using.first() {
@@ -683,6 +691,10 @@ impl ImageService {
                     // container.
                     self.store.db.delete_ref(&r.to_string())?;
                     out.push(DeleteItem::Untagged(r.familiar()));
+                    for n in along {
+                        self.store.db.delete_ref(n)?;
+                        out.push(DeleteItem::Untagged(familiar_of(n)));
+                    }
                     return Ok(out);
                 }
             }
@@ -710,12 +722,12 @@ impl ImageService {
                 short(&id)
             )));
         }
-        for (n, _) in &refs {
-            out.push(DeleteItem::Untagged(
-                Reference::parse(n)
-                    .map(|r| r.familiar())
-                    .unwrap_or_else(|_| n.clone()),
-            ));
+        // The reference asked for first, then the others (dockerd's order).
+        let asked = by_ref.as_ref().map(|r| r.to_string());
+        let mut names: Vec<&String> = refs.iter().map(|(n, _)| n).collect();
+        names.sort_by_key(|n| Some(*n) != asked.as_ref());
+        for n in names {
+            out.push(DeleteItem::Untagged(familiar_of(n)));
         }
         out.extend(self.delete_image(&id)?);
         Ok(out)
@@ -868,6 +880,34 @@ impl ImageService {
     pub fn remove_snapshot(&self, container_id: &str) -> Result<()> {
         Ok(self.store.remove_snapshot(container_id)?)
     }
+}
+
+/// The digest references (`name@sha256:...`) of `removed`'s repository
+/// that go with it when `removed` is that repository's last tag (none when
+/// `removed` is itself a digest reference or another tag of the repository
+/// remains), as dockerd's image delete does.
+fn digest_refs_going_with<'a>(removed: &Reference, refs: &'a [(String, RefKind)]) -> Vec<&'a str> {
+    if removed.digest().is_some() {
+        return Vec::new();
+    }
+    let me = removed.to_string();
+    let same_repo: Vec<(&str, Reference)> = refs
+        .iter()
+        .filter(|(n, _)| *n != me)
+        .filter_map(|(n, _)| Some((n.as_str(), Reference::parse(n).ok()?)))
+        .filter(|(_, r)| r.name() == removed.name())
+        .collect();
+    if same_repo.iter().any(|(_, r)| r.digest().is_none()) {
+        return Vec::new();
+    }
+    same_repo.into_iter().map(|(n, _)| n).collect()
+}
+
+/// A stored reference in Docker's familiar form (`busybox:latest`).
+fn familiar_of(n: &str) -> String {
+    Reference::parse(n)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| n.to_string())
 }
 
 /// Go `path.Match`-style glob: `*` (any run without `/`), `?`, literals.

@@ -550,3 +550,65 @@ fn export_of_a_containers_rw_layer_and_rootfs_round_trips() {
     s.remove_snapshot(&cid).unwrap();
     assert!(berth_testutil::mounts_containing(&tmp.path().to_string_lossy()).is_empty());
 }
+
+/// dockerd's image delete: removing the last tag of a repository also
+/// removes that repository's digest references (`repo@sha256:...`, as a
+/// pull records them); the image goes once no reference is left.
+#[test]
+fn rmi_of_a_repositorys_last_tag_takes_its_digest_references() {
+    let tmp = berth_testutil::tempdir();
+    let s = svc(tmp.path());
+    load(&s, "busybox-docker.tar");
+    let id = s.resolve("busybox").unwrap();
+    let digest = format!(
+        "sha256:{}",
+        "ab".repeat(32) // any manifest digest: the reference is what counts
+    );
+    let pin = |name: &str| {
+        s.store()
+            .db
+            .set_ref(
+                &format!("docker.io/library/{name}@{digest}"),
+                &id,
+                berth_store::RefKind::Digest,
+                1,
+            )
+            .unwrap()
+    };
+    s.tag("busybox", "reg.example/app:1").unwrap();
+    s.tag("busybox", "reg.example/app:2").unwrap();
+    s.store()
+        .db
+        .set_ref(
+            &format!("reg.example/app@{digest}"),
+            &id,
+            berth_store::RefKind::Digest,
+            1,
+        )
+        .unwrap();
+    pin("busybox");
+
+    // Another tag of app remains: only the tag goes.
+    let v = s
+        .remove("reg.example/app:1", RemoveOptions::default(), &[])
+        .unwrap();
+    assert_eq!(v, vec![DeleteItem::Untagged("reg.example/app:1".into())]);
+    // The last tag of app: app@digest goes along; busybox keeps the image.
+    let v = s
+        .remove("reg.example/app:2", RemoveOptions::default(), &[])
+        .unwrap();
+    assert_eq!(
+        v,
+        vec![
+            DeleteItem::Untagged("reg.example/app:2".into()),
+            DeleteItem::Untagged(format!("reg.example/app@{digest}")),
+        ]
+    );
+    assert!(s.resolve(&format!("reg.example/app@{digest}")).is_err());
+    // The last tag of the image: busybox@digest goes and so does the image.
+    let v = s.remove("busybox", RemoveOptions::default(), &[]).unwrap();
+    assert_eq!(v[0], DeleteItem::Untagged("busybox:latest".into()));
+    assert_eq!(v[1], DeleteItem::Untagged(format!("busybox@{digest}")));
+    assert_eq!(v[2], DeleteItem::Deleted(id.to_string()));
+    assert!(list(&s, &[]).is_empty());
+}
