@@ -330,6 +330,9 @@ pub fn spec(rec: &Record, inp: &SpecInputs<'_>) -> Result<Value, ApiError> {
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if privileged { "rw" } else { "ro" }]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        // As Docker's default spec: the container's own cgroups, read-only
+        // unless privileged, so programs inside can read their limits.
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", if privileged { "rw" } else { "ro" }]}),
     ];
     let shm = if h.shm_size > 0 {
         h.shm_size as u64

@@ -54,3 +54,26 @@ fn exec_tty_console_size_is_set_before_the_program_starts() {
     }
     d.finish();
 }
+
+/// As Docker: the container sees its own cgroups read-only at
+/// /sys/fs/cgroup, so a memory limit can be read from inside (v1 hosts:
+/// memory/memory.limit_in_bytes; v2: memory.max).
+#[test]
+fn container_reads_its_memory_limit_from_sys_fs_cgroup() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--memory",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "f=/sys/fs/cgroup/memory/memory.limit_in_bytes; [ -e $f ] || f=/sys/fs/cgroup/memory.max; cat $f; (echo 1073741824 > $f) 2>/dev/null || echo read-only",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("67108864"), "{out}");
+    assert!(out.contains("read-only"), "{out}");
+    d.finish();
+}
