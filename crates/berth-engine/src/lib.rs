@@ -1329,7 +1329,10 @@ impl Backend for Engine {
         let cg2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         let mut plugins = BTreeMap::new();
         plugins.insert("Volume".into(), vec!["local".into()]);
-        plugins.insert("Network".into(), vec!["host".into(), "null".into()]);
+        plugins.insert(
+            "Network".into(),
+            vec!["bridge".into(), "host".into(), "null".into()],
+        );
         plugins.insert("Log".into(), vec!["json-file".into(), "none".into()]);
         let mut runtimes = BTreeMap::new();
         runtimes.insert(

@@ -77,3 +77,14 @@ fn container_reads_its_memory_limit_from_sys_fs_cgroup() {
     assert!(out.contains("read-only"), "{out}");
     d.finish();
 }
+
+/// `docker info` lists the network drivers berthd has (bridge, host, null).
+#[test]
+fn info_lists_the_bridge_network_driver() {
+    let d = Daemon::start();
+    assert_eq!(
+        d.ok(&["info", "--format", "{{.Plugins.Network}}"]),
+        "[bridge host null]"
+    );
+    d.finish();
+}
