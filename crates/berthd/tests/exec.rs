@@ -86,5 +86,8 @@ fn info_lists_the_bridge_network_driver() {
         d.ok(&["info", "--format", "{{.Plugins.Network}}"]),
         "[bridge host null]"
     );
+    // Its log goes to a file here: plain text, no terminal colour codes.
+    let log = d.log();
+    assert!(!log.is_empty() && !log.contains('\u{1b}'), "{log:?}");
     d.finish();
 }
