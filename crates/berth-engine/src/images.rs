@@ -28,6 +28,13 @@ fn conv<T: serde::Serialize, U: serde::de::DeserializeOwned>(t: &T) -> Result<U,
     serde_json::from_value(v).map_err(|e| ApiError::system(format!("image service output: {e}")))
 }
 
+/// `GET /system/df`'s image sizes: [`ImageService::shared_sizes`].
+pub(crate) async fn shared_sizes(
+    e: &Engine,
+) -> Result<(std::collections::HashMap<String, i64>, i64), ApiError> {
+    blocking(&e.images, |s| s.shared_sizes()).await
+}
+
 async fn blocking<T: Send + 'static>(
     svc: &Arc<ImageService>,
     f: impl FnOnce(&ImageService) -> Result<T, ImageError> + Send + 'static,

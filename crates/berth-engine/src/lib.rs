@@ -1419,8 +1419,8 @@ impl Backend for Engine {
     }
 
     async fn system_df(&self) -> ApiResult<SystemDf> {
-        let images = self.image_list(true, Filters::new()).await?;
-        let layers_size = images.iter().map(|i| i.size).sum();
+        let mut images = self.image_list(true, Filters::new()).await?;
+        let (shared, layers_size) = images::shared_sizes(self).await?;
         let list: Vec<Arc<Container>> = self
             .containers
             .read()
@@ -1428,7 +1428,15 @@ impl Backend for Engine {
             .values()
             .cloned()
             .collect();
-        let containers = list.iter().map(|c| self.summary(c, true)).collect();
+        let containers: Vec<ContainerSummary> =
+            list.iter().map(|c| self.summary(c, true)).collect();
+        // SharedSize and Containers as dockerd fills them: the docker CLI
+        // counts an image as reclaimable unless both are known and it is
+        // used.
+        for i in &mut images {
+            i.shared_size = shared.get(&i.id).copied().unwrap_or(0);
+            i.containers = containers.iter().filter(|c| c.image_id == i.id).count() as i64;
+        }
         Ok(SystemDf {
             layers_size,
             images,

@@ -1,7 +1,7 @@
 //! [`ImageService`]: the image operations of the Engine API over a
 //! [`Store`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
@@ -490,6 +490,43 @@ impl ImageService {
         }
         out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
+    }
+
+    /// For `GET /system/df`: each image's `SharedSize` (bytes of its layers
+    /// that another image also uses) by image ID, and the size of all
+    /// layers counted once (`LayersSize`), as dockerd reports them.
+    pub fn shared_sizes(&self) -> Result<(HashMap<String, i64>, i64)> {
+        let images = self.store.db.images()?;
+        let sizes: HashMap<Digest, u64> = self
+            .store
+            .db
+            .layers()?
+            .into_iter()
+            .map(|l| (l.chain_id, l.size))
+            .collect();
+        let mut users: HashMap<&Digest, usize> = HashMap::new();
+        for i in &images {
+            for l in &i.layers {
+                *users.entry(l).or_default() += 1;
+            }
+        }
+        let shared = images
+            .iter()
+            .map(|i| {
+                let b: u64 = i
+                    .layers
+                    .iter()
+                    .filter(|l| users.get(l).copied().unwrap_or(0) > 1)
+                    .map(|l| sizes.get(l).copied().unwrap_or(0))
+                    .sum();
+                (i.id.to_string(), b as i64)
+            })
+            .collect();
+        let total = users
+            .keys()
+            .map(|l| sizes.get(*l).copied().unwrap_or(0))
+            .sum::<u64>();
+        Ok((shared, total as i64))
     }
 
     /// `GET /images/{name}/json`. Errors: `No such image` (404).

@@ -1,6 +1,7 @@
-//! `docker exec` edge cases through berthd with the real docker CLI and raw
-//! API calls: a missing program, the console size of `exec -t`, and the
-//! end of a hijacked session.
+//! Details a Docker user notices, through berthd with the real docker CLI
+//! and raw API calls (most found by a fresh-user run): `docker exec` of a
+//! missing program and the console size of `exec -t`, the container's view
+//! of its cgroups, `docker info`'s drivers, the daemon log, `system df`.
 
 mod common;
 use common::*;
@@ -89,5 +90,24 @@ fn info_lists_the_bridge_network_driver() {
     // Its log goes to a file here: plain text, no terminal colour codes.
     let log = d.log();
     assert!(!log.is_empty() && !log.contains('\u{1b}'), "{log:?}");
+    d.finish();
+}
+
+/// `docker system df`: an image a container uses is not reclaimable (the
+/// CLI needs `Containers` and `SharedSize` filled, as dockerd fills them).
+#[test]
+fn system_df_counts_an_image_in_use_as_not_reclaimable() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["run", "-d", "--name", "df", "busybox", "sleep", "60"]);
+    let (st, _, body) = d.http("GET", "/system/df", b"");
+    assert_eq!(st, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("df JSON");
+    let img = &v["Images"][0];
+    assert_eq!(img["Containers"], 1, "{v}");
+    assert_eq!(img["SharedSize"], 0, "{v}");
+    assert!(v["LayersSize"].as_i64().unwrap_or(0) > 1_000_000, "{v}");
+    let out = d.ok(&["system", "df", "--format", "{{.Type}} {{.Reclaimable}}"]);
+    assert!(out.lines().any(|l| l == "Images 0B (0%)"), "{out}");
     d.finish();
 }
