@@ -99,17 +99,26 @@ struct Inner {
     tokens: Mutex<HashMap<String, (String, Instant)>>,
 }
 
-fn transport(method: &Method, url: &str, e: &reqwest::Error) -> DistributionError {
-    // Go's url.Error form: `Get "http://host/v2/": dial tcp ...: connection refused`.
+pub(crate) fn transport(method: &Method, url: &str, e: &reqwest::Error) -> DistributionError {
+    // Go's url.Error form: `Get "http://host/v2/": dial tcp ...: connection
+    // refused`. The URL is said once: the wrappers that only repeat it or
+    // name the layer (`error sending request for url (...)`, `client error
+    // (Connect)`) are left out of the cause chain.
     let m = method.as_str();
     let m = format!("{}{}", &m[..1], m[1..].to_ascii_lowercase());
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
+    let mut parts = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !(t.starts_with("error sending request") || t.starts_with("client error (")) {
+            parts.push(t);
+        }
+        cur = c.source();
     }
-    DistributionError::Transport(format!("{m} \"{url}\": {msg}"))
+    if parts.is_empty() {
+        parts.push(e.to_string());
+    }
+    DistributionError::Transport(format!("{m} \"{url}\": {}", parts.join(": ")))
 }
 
 impl Distribution {

@@ -67,7 +67,7 @@ pub async fn login(dist: &Distribution, auth: &AuthConfig) -> Result<LoginOutcom
             .header(AUTHORIZATION, header)
             .send()
             .await
-            .map_err(|e| DistributionError::Transport(format!("Get \"{url}\": {e}")))?;
+            .map_err(|e| crate::client::transport(&reqwest::Method::GET, &url, &e))?;
         if resp.status() == StatusCode::OK {
             return Ok(LoginOutcome {
                 status: "Login Succeeded".into(),

@@ -201,6 +201,10 @@ async fn missing_tag_and_missing_repository_are_worded_like_docker() {
             .unwrap_err();
         assert!(matches!(e, DistributionError::Transport(_)), "{e:?}");
         assert!(e.to_string().contains(&format!("\"http://127.0.0.1:{port}/v2/\"")), "{e}");
+        // Go's url.Error form: the URL once, then the cause (no
+        // "error sending request for url (...)" repeating it).
+        assert_eq!(e.to_string().matches(&format!("127.0.0.1:{port}")).count(), 1, "{e}");
+        assert!(e.to_string().to_lowercase().contains("connection refused"), "{e}");
         reg.shutdown().await;
     })
     .await
