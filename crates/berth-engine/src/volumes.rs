@@ -521,13 +521,17 @@ impl Engine {
                 req.driver, req.driver
             )));
         }
+        let mut labels = req.labels;
         let name = if req.name.is_empty() {
+            // as dockerd: a volume created without a name is anonymous
+            // (`volume prune` without `all` removes it)
+            labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
             berth_types::new_id()
         } else {
             req.name.clone()
         };
         let _g = self.vols.lock.lock().expect("volumes");
-        let created = self.vols.create(&name, req.labels, req.driver_opts)?;
+        let created = self.vols.create(&name, labels, req.driver_opts)?;
         let m = self.vols.meta(&name).ok_or_else(|| no_such(&name))?;
         if created {
             self.events.publish(

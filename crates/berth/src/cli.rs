@@ -105,6 +105,14 @@ pub enum Cmd {
         disable_help_flag = true
     )]
     Network(NetworkCmd),
+    /// Manage volumes
+    #[command(
+        subcommand,
+        override_usage = "berth volume COMMAND",
+        help_template = "Usage:  berth volume COMMAND\n\n{about}\n\nCommands:\n{subcommands}\n\nRun 'berth volume COMMAND --help' for more information on a command.",
+        disable_help_flag = true
+    )]
+    Volume(VolumeCmd),
     /// List port mappings or a specific mapping for the container
     #[command(override_usage = "berth port CONTAINER [PRIVATE_PORT[/PROTO]]", help_template = HELP, disable_help_flag = true)]
     Port(PortArgs),
@@ -318,6 +326,116 @@ pub enum NetworkCmd {
     /// Remove one or more networks
     #[command(alias = "remove", override_usage = "berth network rm NETWORK [NETWORK...]", help_template = HELP, disable_help_flag = true)]
     Rm(NetworkRmArgs),
+}
+
+/// `berth volume COMMAND`.
+#[derive(Subcommand, Debug)]
+pub enum VolumeCmd {
+    /// Create a volume
+    #[command(override_usage = "berth volume create [OPTIONS] [VOLUME]", help_template = HELP, disable_help_flag = true)]
+    Create(VolumeCreateArgs),
+    /// Display detailed information on one or more volumes
+    #[command(override_usage = "berth volume inspect [OPTIONS] VOLUME [VOLUME...]", help_template = HELP, disable_help_flag = true)]
+    Inspect(VolumeInspectArgs),
+    /// List volumes
+    #[command(alias = "list", override_usage = "berth volume ls [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Ls(VolumeLsArgs),
+    /// Remove unused local volumes
+    #[command(override_usage = "berth volume prune [OPTIONS]", help_template = HELP, disable_help_flag = true)]
+    Prune(VolumePruneArgs),
+    /// Remove one or more volumes
+    #[command(alias = "remove", override_usage = "berth volume rm [OPTIONS] VOLUME [VOLUME...]", help_template = HELP, disable_help_flag = true)]
+    Rm(VolumeRmArgs),
+}
+
+/// `volume create` options (the body of `POST /volumes/create`).
+#[derive(Args, Debug, Clone)]
+pub struct VolumeCreateArgs {
+    /// Specify volume driver name
+    #[arg(
+        short = 'd',
+        long = "driver",
+        value_name = "string",
+        default_value = "local"
+    )]
+    pub driver: String,
+    /// Set metadata for a volume
+    #[arg(long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Specify volume name
+    #[arg(long = "name", value_name = "string")]
+    pub name_flag: Option<String>,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt", value_name = "map")]
+    pub opt: Vec<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// VOLUME
+    #[arg(value_name = "VOLUME")]
+    pub name: Option<String>,
+}
+
+/// `volume ls` options.
+#[derive(Args, Debug, Clone)]
+pub struct VolumeLsArgs {
+    /// Provide filter values (e.g. "dangling=true")
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Only display volume names
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// `volume inspect` options.
+#[derive(Args, Debug, Clone)]
+pub struct VolumeInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long = "format", value_name = "string")]
+    pub format: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// VOLUME
+    #[arg(value_name = "VOLUME", required = true)]
+    pub volumes: Vec<String>,
+}
+
+/// `volume rm` options.
+#[derive(Args, Debug, Clone)]
+pub struct VolumeRmArgs {
+    /// Force the removal of one or more volumes
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// VOLUME
+    #[arg(value_name = "VOLUME", required = true)]
+    pub volumes: Vec<String>,
+}
+
+/// `volume prune` options.
+#[derive(Args, Debug, Clone)]
+pub struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Provide filter values (e.g. "label=<label>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// `pull` options.

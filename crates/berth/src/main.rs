@@ -17,13 +17,14 @@ mod registry;
 mod stream;
 mod system;
 mod term;
+mod volumes;
 
 use std::io::Write;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{Cli, Cmd, ContainerCmd, ImageCmd, NetworkCmd, SystemCmd};
+use cli::{Cli, Cmd, ContainerCmd, ImageCmd, NetworkCmd, SystemCmd, VolumeCmd};
 
 /// A command's failure: a message for stderr (if not printed yet) and
 /// the exit status.
@@ -94,7 +95,7 @@ fn command_path(argv: &[String]) -> String {
         path.push(a.clone());
         if matches!(
             a.as_str(),
-            "container" | "image" | "system" | "network" | "registry"
+            "container" | "image" | "system" | "network" | "registry" | "volume"
         ) {
             if let Some(b) = argv.get(i + 1).filter(|b| !b.starts_with('-')) {
                 path.push(b.clone());
@@ -139,7 +140,7 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
                 || !path.contains(' ')
                     && matches!(
                         path.as_str(),
-                        "container" | "image" | "system" | "network" | "registry"
+                        "container" | "image" | "system" | "network" | "registry" | "volume"
                     )
             {
                 eprintln!("berth: unknown command: berth {} {arg}\n\nRun 'berth {path} --help' for more information", path);
@@ -161,7 +162,7 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
             let parent = if path.contains(' ')
                 || matches!(
                     path.as_str(),
-                    "container" | "image" | "system" | "network" | "registry"
+                    "container" | "image" | "system" | "network" | "registry" | "volume"
                 ) {
                 path.split(' ')
                     .next()
@@ -179,7 +180,9 @@ fn clap_failure(e: clap::Error, argv: &[String]) -> i32 {
             let group_usage = if parent.is_empty() {
                 String::new()
             } else {
-                format!("Usage:  berth {}\n\n", parent.trim_end())
+                // cobra's Use: "volume COMMAND" (the others are bare names)
+                let cmd_word = if parent == "volume " { " COMMAND" } else { "" };
+                format!("Usage:  berth {}{cmd_word}\n\n", parent.trim_end())
             };
             eprintln!(
                 "berth: unknown command: berth {parent}{sub}\n\n{group_usage}Run '{help}' for more information"
@@ -477,6 +480,20 @@ async fn dispatch(c: &mut berth_client::Client, top: Cmd) -> CmdResult {
         Cmd::Network(NetworkCmd::Connect(a)) => net::connect(c, a).await,
         Cmd::Network(NetworkCmd::Disconnect(a)) => net::disconnect(c, a).await,
         Cmd::Port(a) | Cmd::Container(ContainerCmd::Port(a)) => net::port(c, a).await,
+        Cmd::Volume(VolumeCmd::Create(a)) => volumes::create(c, a).await,
+        Cmd::Volume(VolumeCmd::Ls(a)) => volumes::ls(c, a).await,
+        Cmd::Volume(VolumeCmd::Inspect(a)) => {
+            let ia = cli::InspectArgs {
+                format: a.format,
+                size: false,
+                kind: None,
+                help: None,
+                names: a.volumes,
+            };
+            system::inspect(c, ia, Some("volume")).await
+        }
+        Cmd::Volume(VolumeCmd::Rm(a)) => volumes::rm(c, a).await,
+        Cmd::Volume(VolumeCmd::Prune(a)) => volumes::prune(c, a).await,
         Cmd::Version(a) => system::version(c, a).await,
         Cmd::Info(a) | Cmd::System(SystemCmd::Info(a)) => system::info(c, a).await,
         Cmd::System(SystemCmd::Df(a)) => system::df(c, a).await,

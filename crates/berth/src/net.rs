@@ -415,7 +415,7 @@ pub fn displayable_ports(ports: &Value) -> String {
 
 /// Natural ordering (`sortorder.NaturalLess`): runs of digits compare as
 /// numbers, the rest byte-wise.
-fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);

@@ -622,6 +622,33 @@ pub fn pretty(v: &[Value]) -> String {
 /// `berth inspect` / `container inspect` / `image inspect`:
 /// `GET /containers/{id}/json` (then `/images/{id}/json` for a generic
 /// inspect), printed as docker's indented JSON array or per `--format`.
+/// A volume document in the order docker's CLI prints it: it decodes into
+/// Go's `volume.Volume` and encodes again, so the fields come in that
+/// struct's order (alphabetical) and the maps (Labels, Options, Status)
+/// with sorted keys; UsageData keeps its own order (Size, RefCount).
+fn go_volume_order(v: Value) -> Value {
+    let Value::Object(m) = v else { return v };
+    let mut keys: Vec<String> = m.keys().cloned().collect();
+    keys.sort();
+    let mut o = serde_json::Map::new();
+    for k in keys {
+        let mut x = m[&k].clone();
+        if matches!(k.as_str(), "Labels" | "Options" | "Status") {
+            if let Value::Object(inner) = &x {
+                let mut ik: Vec<&String> = inner.keys().collect();
+                ik.sort();
+                x = Value::Object(
+                    ik.into_iter()
+                        .map(|k| (k.clone(), inner[k].clone()))
+                        .collect(),
+                );
+            }
+        }
+        o.insert(k, x);
+    }
+    Value::Object(o)
+}
+
 pub async fn inspect(c: &mut Client, a: InspectArgs, kind: Option<&str>) -> CmdResult {
     let tmpl = match &a.format {
         Some(t) if !t.is_empty() && t != "json" => {
@@ -643,6 +670,11 @@ pub async fn inspect(c: &mut Client, a: InspectArgs, kind: Option<&str>) -> CmdR
             Some("container") => c.get_json::<Value>(&cpath).await.map_err(|e| e.to_string()),
             Some("image") => c.get_json::<Value>(&ipath).await.map_err(|e| e.to_string()),
             Some("network") => c.get_json::<Value>(&npath).await.map_err(|e| e.to_string()),
+            Some("volume") => c
+                .get_json::<Value>(&format!("/volumes/{}", qs(n)))
+                .await
+                .map(go_volume_order)
+                .map_err(|e| e.to_string()),
             Some(other) => {
                 return Err(Fail::msg(format!(
                     "unknown type: \"{other}\": must be one of \"config\", \"container\", \"image\", \"network\", \"node\", \"plugin\", \"secret\", \"service\", \"task\", \"volume\""

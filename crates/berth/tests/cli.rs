@@ -30,6 +30,7 @@ on_both_daemons!(
     run_network_flags_reach_the_daemon_as_docker_sends_them,
     registry_pull_push_run_pull_match_docker,
     login_logout_and_credential_helpers_match_docker,
+    volumes_match_docker,
 );
 
 fn lists_inspect_and_errors_match_docker(d: &Daemon) {
@@ -1311,4 +1312,141 @@ esac
     );
     same(&["logout", &a], None);
     same(&["login", &a], None);
+}
+
+/// `volume create|ls|inspect|rm|prune`: the same output, errors and exit
+/// codes as docker's CLI on the same daemon; prune removes only anonymous
+/// unused volumes unless `-a`, never one a container uses.
+fn volumes_match_docker(d: &Daemon) {
+    d.expect(&["volume", "create", "v1"], "v1\n", 0);
+    d.expect(
+        &["volume", "create", "--name", "v2", "--label", "a=b"],
+        "v2\n",
+        0,
+    );
+    d.expect(
+        &["volume", "create", "-d", "local", "--label", "x=1", "v3"],
+        "v3\n",
+        0,
+    );
+    let anon = d.berth(&["volume", "create"]);
+    assert_eq!(anon.code, 0, "{anon:?}");
+    let anon = anon.out.trim().to_string();
+    assert_eq!(anon.len(), 64, "{anon}");
+    let r = d.berth(&[
+        "create",
+        "--name",
+        "user",
+        "--network",
+        "none",
+        "-v",
+        "v1:/data",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for args in [
+        &["volume", "ls"][..],
+        &["volume", "ls", "-q"],
+        &[
+            "volume",
+            "list",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Labels}} {{.Scope}} {{.Links}}",
+        ],
+        &["volume", "ls", "--format", "table {{.Name}}\\t{{.Labels}}"],
+        &["volume", "ls", "-f", "label=a=b"],
+        &["volume", "ls", "-f", "name=v", "-q"],
+        &["volume", "ls", "-f", "dangling=true", "-q"],
+        &["volume", "ls", "-f", "bogus"],
+        &[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{json .Labels}} {{.Scope}}",
+            "v1",
+            "v2",
+        ],
+        &["volume", "inspect", "nope"],
+        &["volume", "inspect", "-f", "{{.Name}}", "v1", "nope"],
+        &["volume", "inspect"],
+        &["volume", "rm", "nope"],
+        &["volume", "rm", "-f", "nope"],
+        &["volume", "rm", "v1"],
+        &["volume", "rm"],
+        &["volume", "create", "--name", "a", "b"],
+        &["volume", "create", "-d", "nodriver", "x"],
+        &["volume", "frob"],
+        &["volume", "--bogus"],
+    ] {
+        d.same(args);
+    }
+    // JSON lines hold the daemon's paths (with "berth" in them): compared
+    // without same()'s berth→docker renaming
+    let bj = d.berth(&["volume", "ls", "--format", "json"]);
+    assert_eq!(bj.out, d.docker(&["volume", "ls", "--format", "json"]).out);
+    assert!(bj.out.contains("\"Links\":\"N/A\""), "{bj:?}");
+    let b: serde_json::Value =
+        serde_json::from_str(&d.berth(&["volume", "inspect", "v2"]).out).unwrap();
+    let k: serde_json::Value =
+        serde_json::from_str(&d.docker(&["volume", "inspect", "v2"]).out).unwrap();
+    assert_eq!(b, k);
+    assert_eq!(b[0]["Labels"]["a"], "b", "{b}");
+    // the same text too: docker's CLI re-encodes Go's struct (its order)
+    let bt = d.berth(&["volume", "inspect", "v1", "v2"]);
+    assert_eq!(bt.out, d.docker(&["volume", "inspect", "v1", "v2"]).out);
+    d.expect(&["volume", "rm", "v2", "nope"], "v2\n", 1);
+    // API 1.42 (dockerd 23) made prune spare named volumes unless -a;
+    // dockerd 20.10 speaks 1.41 and prunes them all, as docker's CLI says
+    let api = d.docker(&["version", "-f", "{{.Server.APIVersion}}"]).out;
+    let api: Vec<u32> = api
+        .trim()
+        .split('.')
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let old_api = api < vec![1, 42];
+    // the prompt: "n" keeps everything
+    let r = d.berth_stdin(&["volume", "prune"], b"n\n");
+    assert_eq!(r.code, 0, "{r:?}");
+    let which = if old_api { "all" } else { "anonymous" };
+    assert!(
+        r.err.contains(&format!(
+            "WARNING! This will remove {which} local volumes not used by at least one container."
+        )),
+        "{r:?}"
+    );
+    assert!(d.berth(&["volume", "ls", "-q"]).out.contains(&anon));
+    if old_api {
+        d.same(&["volume", "prune", "-f", "-a"]);
+        // the daemon's order, not sorted
+        let r = d.berth(&["volume", "prune", "-f"]);
+        let mut lines: Vec<&str> = r.out.lines().collect();
+        lines[1..3].sort();
+        assert_eq!(
+            (lines.join("\n"), r.code),
+            (
+                format!("Deleted Volumes:\n{anon}\nv3\n\nTotal reclaimed space: 0B"),
+                0
+            ),
+            "{r:?}"
+        );
+    } else {
+        // anonymous first, then all unused; v1 is in use by a container
+        d.expect(
+            &["volume", "prune", "-f"],
+            &format!("Deleted Volumes:\n{anon}\n\nTotal reclaimed space: 0B\n"),
+            0,
+        );
+        d.expect(
+            &["volume", "prune", "-f", "-a"],
+            "Deleted Volumes:\nv3\n\nTotal reclaimed space: 0B\n",
+            0,
+        );
+        d.same(&["volume", "prune", "-f", "--all"]);
+    }
+    d.same(&["volume", "prune", "-f"]);
+    d.expect(&["volume", "ls", "-q"], "v1\n", 0);
+    d.expect(&["rm", "user"], "user\n", 0);
+    d.expect(&["volume", "rm", "v1"], "v1\n", 0);
+    d.expect(&["volume", "ls", "-q"], "", 0);
 }
