@@ -341,7 +341,68 @@ fn main() {
     std::process::exit(code);
 }
 
+/// Management groups (`berth image COMMAND` ...).
+const GROUPS: &[&str] = &[
+    "container",
+    "image",
+    "system",
+    "network",
+    "registry",
+    "volume",
+];
+
+/// `--help`/`-h` on a management group (`berth image --help`) or one of
+/// its subcommands (`berth registry serve -h`, `berth volume ls -h`):
+/// the clap-rendered usage, exit 0, as docker's cobra does. The groups
+/// disable clap's own help flag (their argument structs declare
+/// `--help`, and `-h` is `run`'s hostname), so this looks at argv before
+/// clap. `None`: not a help request.
+fn help_request(argv: &[String]) -> Option<String> {
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if matches!(
+            a,
+            "-H" | "--host" | "-l" | "--log-level" | "--config" | "-c" | "--context"
+        ) {
+            i += 2;
+        } else if a.starts_with('-') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let t = argv.get(i..)?;
+    let is_help = |a: &String| a == "--help" || a == "-h";
+    let group = t.first().filter(|g| GROUPS.contains(&g.as_str()))?;
+    let path = match t.get(1) {
+        Some(a) if is_help(a) => group.clone(),
+        // registry's subcommands take no operands: help anywhere before "--"
+        Some(sub)
+            if group == "registry" && t[2..].iter().take_while(|a| *a != "--").any(is_help) =>
+        {
+            format!("{group} {sub}")
+        }
+        // other leaves: `-h` right after the subcommand (not run/create's
+        // hostname, and not an argument of exec's command)
+        Some(sub)
+            if !matches!(sub.as_str(), "run" | "create") && t.get(2).is_some_and(|a| a == "-h") =>
+        {
+            format!("{group} {sub}")
+        }
+        _ => return None,
+    };
+    let mut root = Cli::command();
+    root.build();
+    let c = find_cmd(&root, &path)?;
+    Some(c.clone().render_help().to_string())
+}
+
 fn real_main(argv: &[String]) -> i32 {
+    if let Some(h) = help_request(argv) {
+        out(&format!("{}\n", h.trim_end()));
+        return 0;
+    }
     let mut cmd = Cli::command();
     let matches = match cmd.try_get_matches_from_mut(argv) {
         Ok(m) => m,

@@ -1450,3 +1450,122 @@ fn volumes_match_docker(d: &Daemon) {
     d.expect(&["volume", "rm", "v1"], "v1\n", 0);
     d.expect(&["volume", "ls", "-q"], "", 0);
 }
+
+/// `--help`/`-h` on the management groups and on leaves print usage and
+/// exit 0 (docker's cobra), instead of "unknown flag: --help"; no daemon
+/// is needed, none is contacted.
+#[test]
+fn help_on_groups_and_subcommands_exits_0() {
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (
+            &["image", "--help"],
+            "Usage:  berth image COMMAND",
+            &["ls", "pull", "rm"],
+        ),
+        (
+            &["image", "-h"],
+            "Usage:  berth image COMMAND",
+            &["history", "tag"],
+        ),
+        (
+            &["container", "--help"],
+            "Usage:  berth container COMMAND",
+            &["ls", "run", "exec"],
+        ),
+        (
+            &["container", "-h"],
+            "Usage:  berth container COMMAND",
+            &["prune"],
+        ),
+        (
+            &["system", "--help"],
+            "Usage:  berth system COMMAND",
+            &["df", "events", "info"],
+        ),
+        (&["system", "-h"], "Usage:  berth system COMMAND", &["df"]),
+        (
+            &["network", "--help"],
+            "Usage:  berth network COMMAND",
+            &["create", "connect"],
+        ),
+        (
+            &["network", "-h"],
+            "Usage:  berth network COMMAND",
+            &["prune"],
+        ),
+        (
+            &["volume", "--help"],
+            "Usage:  berth volume COMMAND",
+            &["create", "prune"],
+        ),
+        (
+            &["volume", "-h"],
+            "Usage:  berth volume COMMAND",
+            &["inspect"],
+        ),
+        (
+            &["registry", "--help"],
+            "Usage:  berth registry COMMAND",
+            &["serve", "gc"],
+        ),
+        (
+            &["registry", "-h"],
+            "Usage:  berth registry COMMAND",
+            &["serve", "gc"],
+        ),
+        (
+            &["registry", "serve", "--help"],
+            "Usage: berth registry serve [OPTIONS]",
+            &["--listen", "--root", "--htpasswd"],
+        ),
+        (
+            &["registry", "serve", "-h"],
+            "Usage: berth registry serve [OPTIONS]",
+            &["--listen"],
+        ),
+        (
+            &["registry", "gc", "--help"],
+            "Usage: berth registry gc [OPTIONS]",
+            &["--root", "--grace", "--dry-run"],
+        ),
+        (
+            &["registry", "gc", "-h"],
+            "Usage: berth registry gc [OPTIONS]",
+            &["--dry-run"],
+        ),
+        (
+            &["volume", "ls", "-h"],
+            "Usage:  berth volume ls [OPTIONS]",
+            &["--filter", "--quiet"],
+        ),
+        (
+            &["image", "ls", "--help"],
+            "Usage:  berth image ls [OPTIONS]",
+            &["--digests"],
+        ),
+    ];
+    for (args, usage, items) in cases {
+        // an unreachable daemon: help must not need one
+        let r = common::run_bounded(
+            std::process::Command::new(common::berth_bin())
+                .args(["-H", "unix:///nonexistent/berth.sock"])
+                .args(*args),
+            std::time::Duration::from_secs(20),
+            None,
+        );
+        assert_eq!(r.code, 0, "berth {args:?}: {r:?}");
+        assert!(r.err.is_empty(), "berth {args:?}: {r:?}");
+        assert!(r.out.contains(usage), "berth {args:?}: {r:?}");
+        for it in *items {
+            assert!(r.out.contains(it), "berth {args:?} lacks {it}: {r:?}");
+        }
+    }
+    // -h is still run's hostname, and unknown flags still fail as before
+    let r = common::run_bounded(
+        std::process::Command::new(common::berth_bin()).args(["image", "--bogus"]),
+        std::time::Duration::from_secs(20),
+        None,
+    );
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.err.starts_with("unknown flag: --bogus"), "{r:?}");
+}
