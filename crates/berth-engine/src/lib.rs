@@ -1222,9 +1222,11 @@ fn mount_points(r: &Record) -> Vec<MountPoint> {
     v
 }
 
-fn dir_size(p: &Path) -> u64 {
+/// Size of a directory tree in bytes: the lengths of its non-directory
+/// entries, not following symlinks, at most 128 levels deep.
+pub(crate) fn dir_size(p: &Path) -> u64 {
     fn walk(p: &Path, n: &mut u64, depth: u32) {
-        if depth > 64 {
+        if depth > 128 {
             return;
         }
         let Ok(rd) = std::fs::read_dir(p) else { return };

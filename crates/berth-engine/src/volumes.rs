@@ -264,27 +264,6 @@ fn merge_dir(srcs: &[PathBuf], dst: &Path, depth: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Size of a directory tree in bytes (regular files).
-fn tree_size(p: &Path) -> u64 {
-    fn walk(p: &Path, n: &mut u64, depth: u32) {
-        if depth > 128 {
-            return;
-        }
-        let Ok(rd) = std::fs::read_dir(p) else { return };
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                walk(&e.path(), n, depth + 1);
-            } else {
-                *n += m.len();
-            }
-        }
-    }
-    let mut n = 0;
-    walk(p, &mut n, 0);
-    n
-}
-
 /// Splits a `Binds` entry `src:dst[:mode]`; `None` if it is malformed.
 fn split_bind(b: &str) -> Option<(&str, &str, &str)> {
     let p: Vec<&str> = b.split(':').collect();
@@ -612,7 +591,7 @@ impl Engine {
                 continue;
             }
             let mp = self.vols.mountpoint(&n);
-            let size = tokio::task::spawn_blocking(move || tree_size(&mp))
+            let size = tokio::task::spawn_blocking(move || crate::dir_size(&mp))
                 .await
                 .unwrap_or(0);
             if self.vol_remove(&n, false).await.is_ok() {
@@ -648,7 +627,7 @@ impl Engine {
                 .into_iter()
                 .filter_map(|(mut v, mp)| {
                     if let Some(u) = &mut v.usage_data {
-                        u.size = tree_size(&mp) as i64;
+                        u.size = crate::dir_size(&mp) as i64;
                     }
                     serde_json::to_value(v).ok()
                 })
