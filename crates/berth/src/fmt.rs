@@ -605,27 +605,95 @@ pub fn print_list(
             Ok(out)
         }
         ListFormat::Raw(t) => {
-            let t = Tmpl::parse(&unescape(t))?;
+            // docker's error positions count in the flag's text as typed
+            let t_raw = t.as_str();
+            let src = unescape(t);
+            let t = Tmpl::parse(&src)?;
             let mut out = String::new();
             for r in rows {
-                out.push_str(&t.render(&serde_json::Value::Object(r.clone()))?);
+                out.push_str(
+                    &t.render(&serde_json::Value::Object(r.clone()))
+                        .map_err(|e| exec_error(t_raw, &e, context_type(headers)))?,
+                );
                 out.push('\n');
             }
             Ok(out)
         }
         ListFormat::Table(t) => {
-            let t = Tmpl::parse(&unescape(t))?;
+            let typed = format!("table {t}");
+            let src = unescape(t);
+            let t = Tmpl::parse(&src)?;
             let hdr: HashMap<String, Value> = headers
                 .iter()
                 .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
                 .collect();
-            let mut lines = vec![t.render_value(Value::Object(hdr))?];
+            let err = |e: String| exec_error(&typed, &e, context_type(headers));
+            let mut lines = vec![t.render_value(Value::Object(hdr)).map_err(err)?];
             for r in rows {
-                lines.push(t.render(&serde_json::Value::Object(r.clone()))?);
+                lines.push(
+                    t.render(&serde_json::Value::Object(r.clone()))
+                        .map_err(err)?,
+                );
             }
             Ok(tabwrite(&lines, 10, 3))
         }
     }
+}
+
+/// The Go type docker's formatter executes a list template on, told by
+/// the list's header table ("*formatter.ContainerContext" for `ps`).
+fn context_type(headers: &[(&str, &str)]) -> &'static str {
+    let has = |title: &str| headers.iter().any(|(_, t)| *t == title);
+    if has("CONTAINER ID") {
+        "*formatter.ContainerContext"
+    } else if has("IMAGE ID") {
+        "*formatter.imageContext"
+    } else if has("NETWORK ID") {
+        "*network.networkContext"
+    } else if has("VOLUME NAME") {
+        "*formatter.volumeContext"
+    } else {
+        "*formatter.Context"
+    }
+}
+
+/// A list template's execution error as docker words it (Go's
+/// text/template's error after "failed to execute template: "):
+/// `template: :LINE:COL: executing "" at <.Nope>: can't evaluate field
+/// Nope in type *formatter.ContainerContext` (COL is the byte offset of
+/// the field in its line of the flag as typed, `table ` and `\t`
+/// escapes included, as docker counts). Never the row's data (gtmpl appends the whole
+/// object after " for ").
+fn exec_error(src: &str, err: &str, ctx: &str) -> String {
+    let e = err.trim_start_matches("failed to execute template: ");
+    // docker's ps says "failed to execute template", its other lists
+    // (images, volume ls...) "template parsing error"
+    let prefix = if ctx == "*formatter.ContainerContext" {
+        "failed to execute template"
+    } else {
+        "template parsing error"
+    };
+    if let Some(rest) = e.strip_prefix("no field ") {
+        let field = rest.split(" for ").next().unwrap_or(rest).trim();
+        let pat = format!(".{field}");
+        let pos = src
+            .match_indices(&pat)
+            .map(|(i, _)| i)
+            .find(|&i| {
+                !src[i + pat.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+            .unwrap_or(0);
+        let line = 1 + src[..pos].matches('\n').count();
+        let col = pos - src[..pos].rfind('\n').map(|n| n + 1).unwrap_or(0);
+        return format!(
+            "{prefix}: template: :{line}:{col}: executing \"\" at <{pat}>: can't evaluate field {field} in type {ctx}"
+        );
+    }
+    let short = e.split(" for {").next().unwrap_or(e);
+    format!("{prefix}: {short}")
 }
 
 /// Docker turns the two-character escapes `\t` and `\n` typed in a shell

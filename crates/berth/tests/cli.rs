@@ -1378,9 +1378,35 @@ fn volumes_match_docker(d: &Daemon) {
         &["volume", "create", "-d", "nodriver", "x"],
         &["volume", "frob"],
         &["volume", "--bogus"],
+        // a bad field: Go's words, not the row's data
+        &["ps", "-a", "--format", "{{.Nope}}"],
+        &["ps", "-a", "--format", "table {{.ID}}\\t{{.Nope}}"],
+        &[
+            "container",
+            "ls",
+            "-a",
+            "--format",
+            "a\\n {{.Names}} {{.Nope}}",
+        ],
+        &["volume", "ls", "--format", "{{.Nope}}"],
+        &["images", "--format", "{{.Nope}}"],
+        &["network", "ls", "--format", "{{.Name}}{{.Nope}}"],
     ] {
         d.same(args);
     }
+    // table: docker's column number counts text it adds to the template;
+    // the rest is the same
+    let bt = d.berth(&["ps", "-a", "--format", "table {{.ID}}\\t{{.Nope}}"]);
+    let kt = d.docker(&["ps", "-a", "--format", "table {{.ID}}\\t{{.Nope}}"]);
+    assert_eq!((bt.code, kt.code), (1, 1), "{bt:?} {kt:?}");
+    let tail = |s: &str| s.split(": executing").nth(1).unwrap_or("").to_string();
+    assert_eq!(tail(&bt.err), tail(&kt.err), "{bt:?} {kt:?}");
+    assert!(
+        bt.err
+            .starts_with("failed to execute template: template: :1:"),
+        "{bt:?}"
+    );
+    assert!(bt.out.is_empty(), "{bt:?}");
     // JSON lines hold the daemon's paths (with "berth" in them): compared
     // without same()'s berth→docker renaming
     let bj = d.berth(&["volume", "ls", "--format", "json"]);
