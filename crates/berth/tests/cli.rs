@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{pty, Daemon};
+use common::{pty, pty_within, Daemon};
 
 /// Each scenario runs twice: against docker's own dockerd (the reference
 /// the docker CLI was made for) and against Berth's berthd, comparing
@@ -1024,7 +1024,11 @@ fn registry_pull_push_run_pull_match_docker(d: &Daemon) {
     // on a terminal the layer lines are redrawn in place
     d.docker(&["rmi", &deb]);
     let bin = common::berth_bin();
-    let (tty, code, _) = pty("@0", &[bin.to_str().unwrap(), "-H", &d.host, "pull", &deb]);
+    let (tty, code, _) = pty_within(
+        "@0",
+        &[bin.to_str().unwrap(), "-H", &d.host, "pull", &deb],
+        180,
+    );
     assert_eq!(code, 0, "{tty:?}");
     assert!(
         (d.kind != "dockerd" || tty.contains("\x1b[2K\r") && tty.contains("Pull complete"))

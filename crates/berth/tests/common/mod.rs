@@ -364,6 +364,13 @@ impl Drop for Daemon {
 /// typing `script` items (`|`-separated; `@N` waits N seconds while
 /// reading). Returns (output, exit code, terminal-restored).
 pub fn pty(script: &str, argv: &[&str]) -> (String, i32, bool) {
+    pty_within(script, argv, 20)
+}
+
+/// As [`pty`], with the command given `secs` seconds (after the script)
+/// before it is killed (status -9): a pull that extracts a 120 MB image on
+/// a loaded 2-core CI machine takes longer than 20 s.
+pub fn pty_within(script: &str, argv: &[&str], secs: u64) -> (String, i32, bool) {
     const PY: &str = r#"
 import os, pty, sys, time, termios, select, struct, fcntl
 inp = sys.argv[1]; cmd = sys.argv[2:]
@@ -389,7 +396,7 @@ def drain(t):
 for item in inp.split("|"):
     if item.startswith("@"): drain(float(item[1:])); continue
     os.write(m, item.encode().decode("unicode_escape").encode("latin1"))
-deadline = time.time() + 20
+deadline = time.time() + float(os.environ.get("PTY_SECS", "20"))
 status = -1
 while time.time() < deadline:
     drain(0.1)
@@ -403,11 +410,12 @@ sys.stdout.write(str(status) + "\n" + str(before == after) + "\n" + out.decode(e
 "#;
     let r = run_bounded(
         Command::new("python3")
+            .env("PTY_SECS", secs.to_string())
             .arg("-c")
             .arg(PY)
             .arg(script)
             .args(argv),
-        Duration::from_secs(40),
+        Duration::from_secs(secs + 20),
         None,
     );
     assert_eq!(r.code, 0, "pty helper failed: {r:?}");
