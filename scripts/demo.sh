@@ -26,6 +26,9 @@ cargo build --release --quiet -p berthd -p berth -p berth-monitor
 WORK="$(mktemp -d /var/tmp/berth-demo.XXXXXX)"
 SOCK="$WORK/berth.sock"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+# Its own bridge, subnet, nft tables and veth names, so the demo neither
+# meets nor leaves behind those of a berthd already running on this host.
+DEMO_BRIDGE=berthdemo0 DEMO_TABLE=berth-demo
 cleanup() {
   set +e
   if [[ -n "${DPID:-}" ]]; then
@@ -33,10 +36,17 @@ cleanup() {
     kill "$DPID" 2>/dev/null
     wait "$DPID" 2>/dev/null
   fi
+  # berthd keeps its bridge and nft tables across restarts (as dockerd
+  # keeps docker0); the demo's are its own, so they go.
+  ip link del "$DEMO_BRIDGE" 2>/dev/null
+  nft delete table inet "$DEMO_TABLE" 2>/dev/null
+  nft delete table ip "$DEMO_TABLE-nat" 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-"$BIN/berthd" --data-root "$WORK/root" --exec-root "$WORK/exec" -H "unix://$SOCK" >"$WORK/berthd.log" 2>&1 &
+"$BIN/berthd" --data-root "$WORK/root" --exec-root "$WORK/exec" -H "unix://$SOCK" \
+  -b "$DEMO_BRIDGE" --bip 172.31.250.1/24 --nft-table "$DEMO_TABLE" --veth-prefix bdm \
+  >"$WORK/berthd.log" 2>&1 &
 DPID=$!
 for _ in $(seq 100); do [[ -S "$SOCK" ]] && break; sleep 0.05; done
 [[ -S "$SOCK" ]] || { echo "berthd did not start:"; cat "$WORK/berthd.log"; exit 1; }
@@ -51,5 +61,5 @@ if (($#)); then
 else
   echo "==> berth run --rm --name demo debian bash -c '...'"
   "${B[@]}" run --rm --name demo -h demo debian bash -c \
-    '. /etc/os-release; echo "hello from $PRETTY_NAME in container $(hostname), pid $$"; id; echo rootfs: $(ls /)'
+    '. /etc/os-release; echo "hello from $PRETTY_NAME in container $(hostname), pid $$"; id; echo "address on the bridge: $(hostname -I)"; echo rootfs: $(ls /)'
 fi
