@@ -736,36 +736,7 @@ fn restart_survival_kill9_and_clean_stop() {
 #[test]
 fn docker_py_same_flows() {
     let d = Daemon::start();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/docker_py_flow.py");
-    let tar = berth_testutil::fixture("busybox-docker.tar");
-    let have = std::process::Command::new("python3")
-        .args(["-c", "import docker"])
-        .status()
-        .expect("python3");
-    assert!(
-        have.success(),
-        "docker-py missing: scripts/install-deps.sh installs it (pip install docker)"
-    );
-    let o = std::process::Command::new("timeout")
-        .args([
-            "-s",
-            "KILL",
-            "180",
-            "python3",
-            script,
-            d.sock.to_str().expect("sock"),
-            tar.to_str().expect("tar"),
-        ])
-        .output()
-        .expect("run python");
-    assert!(
-        o.status.success(),
-        "docker-py flow failed:\n{}\n{}\n--- berthd log ---\n{}",
-        stdout(&o),
-        stderr(&o),
-        d.log()
-    );
-    assert!(stdout(&o).contains("all checks passed"));
+    d.docker_py("docker_py_flow.py");
     d.finish();
 }
 
@@ -1319,28 +1290,7 @@ fn volumes_named_anonymous_copy_up_in_use_prune_df() {
 #[test]
 fn docker_py_volumes_and_seccomp() {
     let d = Daemon::start();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/docker_py_volumes.py");
-    let tar = berth_testutil::fixture("busybox-docker.tar");
-    let o = std::process::Command::new("timeout")
-        .args([
-            "-s",
-            "KILL",
-            "180",
-            "python3",
-            script,
-            d.sock.to_str().expect("sock"),
-            tar.to_str().expect("tar"),
-        ])
-        .output()
-        .expect("run python");
-    assert!(
-        o.status.success(),
-        "docker-py volumes failed:\n{}\n{}\n--- berthd log ---\n{}",
-        stdout(&o),
-        stderr(&o),
-        d.log()
-    );
-    assert!(stdout(&o).contains("all checks passed"));
+    d.docker_py("docker_py_volumes.py");
     d.finish();
 }
 

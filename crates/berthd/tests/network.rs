@@ -855,29 +855,7 @@ fn hundred_parallel_containers_distinct_addresses_and_restarts() {
 #[test]
 fn docker_py_network_flow() {
     let net = Net::start("hndg", 7);
-    let d = net.d();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/docker_py_network.py");
-    let tar = berth_testutil::fixture("busybox-docker.tar");
-    let o = Command::new("timeout")
-        .args([
-            "-s",
-            "KILL",
-            "180",
-            "python3",
-            script,
-            d.sock.to_str().expect("sock"),
-            tar.to_str().expect("tar"),
-        ])
-        .output()
-        .expect("run python");
-    assert!(
-        o.status.success(),
-        "docker-py network flow failed:\n{}\n{}\n--- berthd log ---\n{}",
-        stdout(&o),
-        stderr(&o),
-        d.log()
-    );
-    assert!(stdout(&o).contains("all checks passed"));
+    net.d().docker_py("docker_py_network.py");
     net.finish();
 }
 

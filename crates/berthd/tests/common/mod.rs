@@ -209,6 +209,39 @@ impl Daemon {
         assert!(out.contains("Loaded image: busybox:latest"), "{out}");
     }
 
+    /// Runs the docker-py script `tests/py/<script>` (an independent client
+    /// library) against this daemon with the busybox fixture's path, under
+    /// a 180 s bound, and asserts it ends with "all checks passed".
+    pub fn docker_py(&self, script: &str) {
+        let have = Command::new("python3")
+            .args(["-c", "import docker"])
+            .status()
+            .expect("python3");
+        assert!(
+            have.success(),
+            "docker-py missing: scripts/install-deps.sh installs it (pip install docker)"
+        );
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/py")
+            .join(script);
+        let tar = berth_testutil::fixture("busybox-docker.tar");
+        let o = Command::new("timeout")
+            .args(["-s", "KILL", "180", "python3"])
+            .arg(&path)
+            .arg(&self.sock)
+            .arg(&tar)
+            .output()
+            .expect("run python");
+        assert!(
+            o.status.success(),
+            "docker-py {script} failed:\n{}\n{}\n--- berthd log ---\n{}",
+            stdout(&o),
+            stderr(&o),
+            self.log()
+        );
+        assert!(stdout(&o).contains("all checks passed"), "{}", stdout(&o));
+    }
+
     /// A raw HTTP/1.1 request on the socket: (status, headers, body).
     pub fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
         let mut s = UnixStream::connect(&self.sock).expect("connect");
