@@ -1184,15 +1184,23 @@ pub async fn prune(c: &mut Client, a: PruneArgs) -> CmdResult {
         .unwrap_or_default();
     let b = c.post(&format!("/containers/prune{q}"), None).await?;
     let v: Value = serde_json::from_slice(&b).unwrap_or_default();
+    out(&prune_report(&v, "ContainersDeleted", "Containers"));
+    Ok(())
+}
+
+/// The docker CLI's report of a container or volume prune: `Deleted
+/// <what>:` and the IDs or names from the response's `key` array (when
+/// any), then `Total reclaimed space: <size>` from `SpaceReclaimed`.
+pub(crate) fn prune_report(v: &Value, key: &str, what: &str) -> String {
     let mut s = String::new();
-    let deleted: Vec<&str> = v["ContainersDeleted"]
+    let deleted: Vec<&str> = v[key]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|x| x.as_str())
         .collect();
     if !deleted.is_empty() {
-        s.push_str("Deleted Containers:\n");
+        s.push_str(&format!("Deleted {what}:\n"));
         for d in deleted {
             s.push_str(d);
             s.push('\n');
@@ -1203,8 +1211,7 @@ pub async fn prune(c: &mut Client, a: PruneArgs) -> CmdResult {
         "Total reclaimed space: {}\n",
         f::human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
     ));
-    out(&s);
-    Ok(())
+    s
 }
 
 #[cfg(test)]

@@ -186,25 +186,10 @@ pub async fn prune(c: &mut Client, a: VolumePruneArgs) -> CmdResult {
     };
     let b = c.post(&path, None).await?;
     let v: Value = serde_json::from_slice(&b).unwrap_or_default();
-    let mut s = String::new();
-    let deleted: Vec<&str> = v["VolumesDeleted"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|x| x.as_str())
-        .collect();
-    if !deleted.is_empty() {
-        s.push_str("Deleted Volumes:\n");
-        for d in deleted {
-            s.push_str(d);
-            s.push('\n');
-        }
-        s.push('\n');
-    }
-    s.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        f::human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+    out(&crate::containers::prune_report(
+        &v,
+        "VolumesDeleted",
+        "Volumes",
     ));
-    out(&s);
     Ok(())
 }
