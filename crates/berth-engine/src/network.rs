@@ -883,12 +883,29 @@ impl Engine {
         c.update(|r| {
             r.endpoints.insert(n.name.clone(), cfg.clone());
         });
-        if rec.state.status.is_live() {
-            self.net_rewrite_files(&c).await;
+        self.net_attachment_changed(&c, rec.state.status.is_live(), &n, "connect")
+            .await;
+        Ok(())
+    }
+
+    /// Rewrites a running container's hosts and resolv.conf after its
+    /// endpoints changed.
+    /// After a connect or disconnect (`action`) of `c` to `n`: a live
+    /// container's hosts and resolv.conf are rewritten, and the `network`
+    /// event dockerd emits is published (container, name, type).
+    async fn net_attachment_changed(
+        &self,
+        c: &crate::container::Container,
+        live: bool,
+        n: &berth_network::Network,
+        action: &str,
+    ) {
+        if live {
+            self.net_rewrite_files(c).await;
         }
         self.events.publish(
             "network",
-            "connect",
+            action,
             &n.id,
             BTreeMap::from([
                 ("container".to_string(), c.id.clone()),
@@ -896,11 +913,8 @@ impl Engine {
                 ("type".to_string(), n.driver.clone()),
             ]),
         );
-        Ok(())
     }
 
-    /// Rewrites a running container's hosts and resolv.conf after its
-    /// endpoints changed.
     async fn net_rewrite_files(&self, c: &crate::container::Container) {
         let Some(ctl) = self.net.get() else {
             return;
@@ -971,19 +985,8 @@ impl Engine {
         c.update(|r| {
             r.endpoints.remove(&n.name);
         });
-        if rec.state.status.is_live() {
-            self.net_rewrite_files(&c).await;
-        }
-        self.events.publish(
-            "network",
-            "disconnect",
-            &n.id,
-            BTreeMap::from([
-                ("container".to_string(), c.id.clone()),
-                ("name".to_string(), n.name.clone()),
-                ("type".to_string(), n.driver.clone()),
-            ]),
-        );
+        self.net_attachment_changed(&c, rec.state.status.is_live(), &n, "disconnect")
+            .await;
         Ok(())
     }
 
