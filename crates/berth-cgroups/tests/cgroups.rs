@@ -502,8 +502,10 @@ fn unified_only_freeze_kill_on_cgroup2() {
     let mut child = spawn_gated("sleep 30", &name);
     let pid = child.id() as i32;
     cg.apply(pid).unwrap();
-    release(&mut child);
+    // Read before the gate opens: afterwards the shell may have forked its
+    // `sleep` into the cgroup too.
     assert_eq!(cg.pids().unwrap(), vec![pid]);
+    release(&mut child);
     cg.freeze().unwrap();
     assert!(cg.is_frozen().unwrap());
     cg.thaw().unwrap();
