@@ -140,3 +140,30 @@ pub fn links_containing(needle: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Builds (or freshens) every binary of the workspace into `bin_dir`'s
+/// profile, once per test process, and returns `bin_dir`.
+///
+/// `bin_dir` is `target/<profile>` (the directory holding the test's own
+/// `CARGO_BIN_EXE_*`). `cargo test -p X` builds only X's binaries, so tests
+/// that start another package's binary (berthd, berth-monitor,
+/// berth-registry) call this. It always runs the same command,
+/// `cargo build --workspace --bins`, which scripts/test.sh also runs before
+/// the tests: one feature set for every caller, so a test never recompiles
+/// dependencies a differently-scoped `-p` build would select features for.
+///
+/// Panics when cargo fails.
+pub fn build_workspace_bins(bin_dir: &Path) -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut c = std::process::Command::new(cargo);
+        c.args(["build", "-q", "--workspace", "--bins"]);
+        if bin_dir.file_name().is_some_and(|n| n == "release") {
+            c.arg("--release");
+        }
+        let st = c.status().expect("run cargo build");
+        assert!(st.success(), "cargo build --workspace --bins failed");
+    });
+    bin_dir.to_path_buf()
+}

@@ -293,20 +293,10 @@ struct BerthRegistry {
 }
 
 fn berth_registry_bin() -> std::path::PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    let bin = Path::new(env!("CARGO_BIN_EXE_berthd"))
+    let dir = Path::new(env!("CARGO_BIN_EXE_berthd"))
         .parent()
-        .expect("bin dir")
-        .join("berth-registry");
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "berth-registry", "--bin", "berth-registry"])
-            .status()
-            .expect("run cargo build");
-        assert!(st.success(), "cargo build -p berth-registry failed");
-    });
-    bin
+        .expect("bin dir");
+    berth_testutil::build_workspace_bins(dir).join("berth-registry")
 }
 
 impl BerthRegistry {

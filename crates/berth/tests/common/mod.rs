@@ -4,7 +4,7 @@
 //!
 //! The daemon is docker's own `dockerd` (Debian's docker.io) unless
 //! `BERTH_CLI_TEST_DAEMON=berthd` (then `target/<profile>/berthd`, built
-//! with `cargo build -p berthd`). Every wait is bounded; the daemon is
+//! with `cargo build --workspace --bins`). Every wait is bounded; the daemon is
 //! killed and its directory removed on drop.
 
 #![allow(dead_code)]
@@ -87,29 +87,14 @@ fn workspace_target() -> PathBuf {
     berth_bin().parent().expect("profile dir").to_path_buf()
 }
 
-/// Builds (or freshens) berthd and berth-monitor in this test's target
-/// profile once per test process: `cargo test -p berth` does not build
-/// other packages' binaries.
+/// berthd (and berth-monitor beside it) in this test's target profile,
+/// built or freshened once per test process: `cargo test -p berth` does not
+/// build other packages' binaries.
 pub fn berthd_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    let dir = workspace_target();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut c = Command::new(cargo);
-        c.args(["build", "-q", "-p", "berthd", "-p", "berth-monitor"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            c.arg("--release");
-        }
-        let st = c.status().expect("run cargo build");
-        assert!(
-            st.success(),
-            "cargo build -p berthd -p berth-monitor failed"
-        );
-    });
-    let bin = dir.join("berthd");
+    let bin = berth_testutil::build_workspace_bins(&workspace_target()).join("berthd");
     assert!(
         bin.is_file(),
-        "{} missing after cargo build -p berthd",
+        "{} missing after cargo build --workspace --bins",
         bin.display()
     );
     bin
@@ -448,24 +433,10 @@ impl Daemon {
     }
 }
 
-/// Builds (or freshens) berth-registry in this test's target profile once
-/// per test process and returns its path.
+/// berth-registry in this test's target profile, built or freshened once
+/// per test process.
 pub fn registry_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    let dir = workspace_target();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut c = Command::new(cargo);
-        c.args(["build", "-q", "-p", "berth-registry"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            c.arg("--release");
-        }
-        assert!(
-            c.status().expect("run cargo build").success(),
-            "cargo build -p berth-registry failed"
-        );
-    });
-    dir.join("berth-registry")
+    berth_testutil::build_workspace_bins(&workspace_target()).join("berth-registry")
 }
 
 /// A berth-registry server on a free loopback port with its own root,

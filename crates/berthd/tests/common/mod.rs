@@ -27,21 +27,11 @@ fn target_dir() -> PathBuf {
 
 /// The berth-monitor binary, built if this test run did not build it.
 pub fn monitor_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     if let Some(p) = std::env::var_os("BERTH_MONITOR") {
         return PathBuf::from(p);
     }
-    let p = target_dir().join("berth-monitor");
-    // `cargo test -p berthd` builds berth-monitor's library only: build
-    // (or freshen) its binary once per test process.
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "berth-monitor", "--bin", "berth-monitor"])
-            .status()
-            .expect("run cargo build");
-        assert!(st.success(), "cargo build -p berth-monitor failed");
-    });
+    // `cargo test -p berthd` builds berth-monitor's library only.
+    let p = berth_testutil::build_workspace_bins(&target_dir()).join("berth-monitor");
     assert!(p.is_file(), "berth-monitor not found at {}", p.display());
     p
 }
