@@ -537,6 +537,21 @@ fn seccomp_docker_like_default_profile() {
         "{o:?}"
     );
     assert!(o.stdout.ends_with("Seccomp:\t2\n"), "{o:?}");
+    // The second container with the same profile installs the program the
+    // first one compiled (one file in the root's cache) and behaves the same.
+    let cache = c.root(Rt::Berth).join("@seccomp-bpf");
+    let programs = || std::fs::read_dir(&cache).map_or(0, |d| d.count());
+    assert_eq!(programs(), 1, "the first run stored its program");
+    let written = || {
+        let f = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap();
+        (f.file_name(), f.metadata().unwrap().modified().unwrap())
+    };
+    let before = written();
+    let again = c.run(Rt::Berth);
+    c.assert_no_leftovers(Rt::Berth);
+    assert_eq!(again.stdout, o.stdout, "{again:?}");
+    assert_eq!(programs(), 1);
+    assert_eq!(written(), before, "the second run read it, not rewrote it");
 }
 
 #[test]

@@ -247,7 +247,7 @@ struct Launch<'a> {
     preserve_fds: u32,
     no_pivot: bool,
     /// The compiled linux.seccomp filter.
-    seccomp: Option<&'a berth_seccomp::Filter>,
+    seccomp: Option<&'a berth_seccomp::Program>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> Result<u64> {
@@ -535,14 +535,14 @@ fn finish_and_exec(
 /// close_range(2) once loaded.
 fn final_steps(
     p: &Process,
-    filter: Option<&berth_seccomp::Filter>,
+    filter: Option<&berth_seccomp::Program>,
     first_closed: u32,
     keep: &[i32],
 ) -> Result<process::ExecPlan> {
     berth_sys::close_fds_from_except(first_closed, keep)
         .map_err(|e| io_err("close inherited descriptors", e))?;
     let nnp = p.no_new_privileges() == Some(true);
-    let load = |f: &berth_seccomp::Filter| {
+    let load = |f: &berth_seccomp::Program| {
         f.load()
             .map_err(|e| Error::Setup(format!("linux.seccomp: {e}")))
     };
@@ -565,12 +565,14 @@ fn final_steps(
 }
 
 /// Compiles the config's linux.seccomp, if any (before anything is created,
-/// so that a bad profile fails early and names its field).
-fn compile_seccomp(spec: &Spec) -> Result<Option<berth_seccomp::Filter>> {
+/// so that a bad profile fails early and names its field), reusing the
+/// program of an earlier container with the same profile from `cache`
+/// (see [`berth_seccomp::cache`]).
+fn compile_seccomp(spec: &Spec, cache: &Path) -> Result<Option<berth_seccomp::Program>> {
     spec.linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
-        .map(berth_seccomp::compile)
+        .map(|p| berth_seccomp::compile_cached(p, cache))
         .transpose()
         .map_err(|e| Error::Config {
             path: "linux.seccomp".into(),
@@ -1021,7 +1023,7 @@ impl Runtime {
         if !ns.mountns {
             warn_without_mountns(&spec, id);
         }
-        let filter = compile_seccomp(&spec)?;
+        let filter = compile_seccomp(&spec, &self.seccomp_cache())?;
         let terminal = proc_.terminal() == Some(true);
         let console = match (terminal, console, &opts.console_socket) {
             (false, _, Some(_)) => {
@@ -1620,7 +1622,7 @@ impl Runtime {
                 "the container shares every namespace with the runtime".into(),
             ));
         }
-        let filter = compile_seccomp(&saved.spec)?;
+        let filter = compile_seccomp(&saved.spec, &self.seccomp_cache())?;
         let min = 3 + opts.preserve_fds as i32;
         let LaunchFds {
             psync,

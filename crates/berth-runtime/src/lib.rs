@@ -100,6 +100,15 @@ pub struct Runtime {
     pub root: PathBuf,
 }
 
+impl Runtime {
+    /// Where compiled seccomp programs are kept for reuse:
+    /// `<root>/@seccomp-bpf` ('@' is not allowed in a container id, so the
+    /// directory never collides with a container's).
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.root.join("@seccomp-bpf")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

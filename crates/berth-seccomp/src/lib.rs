@@ -41,7 +41,10 @@
 //! Not done: `SCMP_ACT_NOTIFY` (needs a seccomp agent at `listenerPath`)
 //! is rejected with [`Error::Unsupported`].
 
+pub mod cache;
 pub mod docker;
+
+pub use cache::{compile_cached, Program};
 
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,

@@ -22,11 +22,16 @@ struct Outcome {
 }
 
 fn probe(profile: &Value, ops: &[&str]) -> Outcome {
+    probe_env(profile, ops, &[])
+}
+
+fn probe_env(profile: &Value, ops: &[&str], env: &[(&str, &std::path::Path)]) -> Outcome {
     berth_testutil::require_root();
     let dir = berth_testutil::tempdir();
     let path = dir.path().join("seccomp.json");
     std::fs::write(&path, serde_json::to_vec_pretty(profile).unwrap()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_berth-seccomp-probe"))
+        .envs(env.iter().copied())
         .arg(&path)
         .args(ops)
         .current_dir(dir.path())
@@ -399,4 +404,42 @@ fn syscalls_newer_than_the_profile_get_enosys() {
     // With an ALLOW default there is nothing to stub.
     let p = allow_but(json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]));
     assert_eq!(probe_ok(&p, &["unshare:uts"]), "unshare:uts ok\n");
+}
+
+/// A program compiled once and installed from the cache file (the
+/// runtime's path) filters exactly as the freshly compiled filter does:
+/// the first run compiles and stores it, the second only reads it.
+#[test]
+fn cached_program_filters_like_a_fresh_compile() {
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": EACCES},
+            {"names": ["socket"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": AF_INET6, "op": "SCMP_CMP_EQ"}]}
+        ]
+    });
+    let ops = ["mkdir:d", "socket:inet6", "socket:inet", "kill:0"];
+    let fresh = probe_ok(&profile, &ops);
+    assert_eq!(
+        fresh,
+        format!("mkdir:d errno={EACCES}\nsocket:inet6 errno={EPERM}\nsocket:inet ok\nkill:0 ok\n")
+    );
+    let cache = berth_testutil::tempdir();
+    let env = [("BERTH_SECCOMP_CACHE", cache.path())];
+    for round in ["compile and store", "read from the cache"] {
+        let o = probe_env(&profile, &ops, &env);
+        assert!(o.status.success(), "{round}: {:?} {}", o.status, o.stderr);
+        assert_eq!(o.stdout, fresh, "{round}");
+        let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "{round}: one program in the cache");
+    }
+    // A default action that kills is enforced from the cached program too.
+    let kill = json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"}]});
+    for _ in 0..2 {
+        let o = probe_env(&kill, &["mkdir:d"], &env);
+        assert_eq!(o.status.signal(), Some(SIGSYS), "{}", o.stderr);
+    }
 }

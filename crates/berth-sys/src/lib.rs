@@ -3,7 +3,8 @@
 //! Most system calls Berth makes go through `nix` or `rustix`, which are
 //! already safe. What lands here is what those crates do not offer safely:
 //! a `fork(2)`-like `clone(2)` taking namespace flags, `close_range(2)`,
-//! the terminal ioctls, and `setdomainname(2)`. Each `unsafe` block carries
+//! the terminal ioctls, `setdomainname(2)` and `seccomp(2)` with a
+//! ready-made BPF program. Each `unsafe` block carries
 //! a `// SAFETY:` comment saying why it is sound.
 
 use std::io;
@@ -329,6 +330,60 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<(Option<OwnedFd>, Vec<u8>)> {
         Some(fds.remove(0))
     };
     Ok((first, data))
+}
+
+/// Longest classic-BPF program the kernel accepts (`BPF_MAXINSNS`).
+pub const BPF_MAXINSNS: usize = 4096;
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`: installs the classic
+/// BPF program `bpf` (an array of `struct sock_filter`, 8 bytes each in
+/// native byte order, as libseccomp's `seccomp_export_bpf` writes it) on
+/// the calling thread (every thread with `SECCOMP_FILTER_FLAG_TSYNC`).
+///
+/// Requires `no_new_privs` or `CAP_SYS_ADMIN` (seccomp(2)).
+///
+/// # Errors
+/// `EINVAL` when `bpf` is empty, not a whole number of instructions or
+/// longer than [`BPF_MAXINSNS`] (checked here), or for a flag or program
+/// the kernel refuses; `EACCES` without the privilege; `ESRCH` when
+/// another thread cannot be synchronised (TSYNC).
+pub fn seccomp_set_mode_filter(bpf: &[u8], flags: u32) -> io::Result<()> {
+    const INSN: usize = std::mem::size_of::<libc::sock_filter>();
+    if bpf.is_empty() || !bpf.len().is_multiple_of(INSN) || bpf.len() / INSN > BPF_MAXINSNS {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // Copy into properly aligned instructions: the byte slice has no
+    // alignment guarantee.
+    let insns: Vec<libc::sock_filter> = bpf
+        .chunks_exact(INSN)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let prog = libc::sock_fprog {
+        // Bounded by BPF_MAXINSNS above, so it fits in u16.
+        len: insns.len() as libc::c_ushort,
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `prog` points at `insns`, a live, aligned array of exactly
+    // `prog.len` sock_filter structs, which outlives the call; the kernel
+    // only reads it (and copies it) during the syscall.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+            flags as libc::c_ulong,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,10 @@
 //! /proc/self/status), `exec PROG ARG...` (the rest of the command line;
 //! replaces the probe).
 //! Exit status 2 when the profile does not compile or load.
+//!
+//! With `BERTH_SECCOMP_CACHE=DIR` the profile goes through
+//! [`berth_seccomp::compile_cached`] and is installed from its BPF
+//! program ([`berth_seccomp::Program::load`]), as the runtime does.
 
 use std::os::unix::process::CommandExt;
 
@@ -38,7 +42,12 @@ fn main() {
             eprintln!("parse {path}: {e}");
             std::process::exit(2)
         });
-    if let Err(e) = berth_seccomp::compile_and_load(&profile) {
+    let loaded = match std::env::var_os("BERTH_SECCOMP_CACHE") {
+        Some(dir) => berth_seccomp::compile_cached(&profile, std::path::Path::new(&dir))
+            .and_then(|p| p.load()),
+        None => berth_seccomp::compile_and_load(&profile).map(drop),
+    };
+    if let Err(e) = loaded {
         eprintln!("{e}");
         std::process::exit(2);
     }
