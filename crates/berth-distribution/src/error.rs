@@ -133,6 +133,11 @@ pub enum DistributionError {
     /// sha256:...`.
     #[error("filesystem layer verification failed for digest {0}")]
     DigestMismatch(Digest),
+    /// A downloaded layer whose uncompressed stream does not hash to the
+    /// image config's `rootfs.diff_ids` entry (500; moby's
+    /// `errRootFSMismatch`; neither the blob nor the layer is kept).
+    #[error("layers from manifest don't match image configuration")]
+    RootFsMismatch,
     /// A manifest whose bytes do not hash to the digest it was asked by or
     /// announced with (500).
     #[error("manifest verification failed for digest {0}")]

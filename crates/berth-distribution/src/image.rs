@@ -1,10 +1,12 @@
 //! `docker pull` end to end over an [`ImageService`]: fetch (see
 //! [`crate::pull`](mod@crate::pull)), register the image, and emit dockerd's closing lines.
 //!
-//! Registration is one call, [`ImageService::register_manifest`], which
+//! Registration is one call, [`ImageService::register_pulled`], which
 //! runs the manifest through the same code as `docker load` of an OCI
-//! layout (layers unpacked by chain ID, diff IDs checked, config recorded)
-//! and sets the tag and the RepoDigest (`name@digest`). The fetch also
+//! layout (diff IDs checked, config recorded) with the layer trees the
+//! fetch extracted while downloading (committed by chain ID there) and the
+//! layers it skipped because the store has them, and sets the tag and the
+//! RepoDigest (`name@digest`). The fetch also
 //! hard-links every blob into a private staging directory under the data
 //! root (`.pull-*`, removed when the pull ends) so that a garbage
 //! collection running between fetch and registration cannot lose them.
@@ -44,19 +46,27 @@ fn tag_ref(r: &Reference) -> Option<Reference> {
 }
 
 /// Registers a fetched image (see [`crate::pull::fetch`]) with
-/// [`ImageService::register_manifest`]: layers unpacked by chain ID, config
-/// recorded, tagged, RepoDigest `name@digest` recorded. Blocking: call
-/// from `spawn_blocking`. Emits "Extracting" and "Pull complete" for each
-/// downloaded layer. Blobs the store's garbage collector removed since the
+/// [`ImageService::register_pulled`]: the extracted trees committed as
+/// layers by chain ID (a blob found in the store but not its layer is
+/// unpacked now), config recorded, tagged, RepoDigest `name@digest`
+/// recorded. Blocking: call from `spawn_blocking`. Emits "Extracting" and
+/// "Pull complete" for each downloaded layer, bottom first, as each is
+/// committed. Blobs the store's garbage collector removed since the
 /// fetch are restored from `staging` first (a verified copy). Returns
 /// (image ID, whether the reference already pointed at it).
 pub fn register_fetched(
     svc: &ImageService,
-    f: &FetchedImage,
+    f: FetchedImage,
     staging: &Path,
     progress: &ProgressSink,
 ) -> Result<(Digest, bool)> {
     let content = &svc.store().content;
+    let skipped: std::collections::HashSet<Digest> = f
+        .layers
+        .iter()
+        .filter(|l| l.skipped)
+        .map(|l| l.descriptor.digest.clone())
+        .collect();
     let mut blobs = vec![
         (f.manifest_digest.clone(), f.manifest_bytes.len() as u64),
         (f.manifest.config.digest.clone(), f.manifest.config.size),
@@ -68,7 +78,7 @@ pub fn register_fetched(
     );
     let restore = || -> Result<()> {
         for (d, size) in &blobs {
-            if content.contains(d) {
+            if content.contains(d) || skipped.contains(d) {
                 continue;
             }
             let p = staging
@@ -118,13 +128,23 @@ pub fn register_fetched(
     };
     let tag = tag_ref(&f.reference);
     let repo_digest = f.reference.with_digest(&f.digest);
+    let mut extracted: std::collections::HashMap<_, _> = f
+        .extracted
+        .into_iter()
+        .map(|(d, x)| (d, (x.tree, x.stats)))
+        .collect();
     let mut attempt = 0;
     loop {
         restore()?;
-        match svc.register_manifest(
+        let pulled = berth_image::PulledLayers {
+            extracted: std::mem::take(&mut extracted),
+            skipped: skipped.clone(),
+        };
+        match svc.register_pulled(
             &f.manifest_digest,
             tag.as_ref(),
             Some(&repo_digest),
+            pulled,
             &mut on_layer,
         ) {
             Ok(r) => {
@@ -168,7 +188,7 @@ pub async fn pull(
         .map_err(|e| DistributionError::Store(berth_store::StoreError::io(&root)(e)))?;
     let f = match pull::fetch(
         dist,
-        &svc.store().content,
+        svc,
         Some(staging.path()),
         &r,
         opts,
@@ -191,7 +211,7 @@ pub async fn pull(
     let digest = f.digest.clone();
     let warning = f.warning.clone();
     let (id, up_to_date) = tokio::task::spawn_blocking(move || {
-        let res = register_fetched(&svc2, &f, staging.path(), &progress2);
+        let res = register_fetched(&svc2, f, staging.path(), &progress2);
         drop(staging);
         res
     })

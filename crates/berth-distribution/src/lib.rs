@@ -58,6 +58,7 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod extract;
 pub mod image;
 pub mod login;
 pub mod manifest;

@@ -4,10 +4,20 @@
 //! [`Options::max_concurrent_downloads`] at a time, resuming a dropped
 //! download with a `Range` request.
 //!
-//! Every blob goes through `berth_store::ContentStore::writer` with its
-//! descriptor's digest and size, so nothing that fails verification is
-//! ever visible. Blobs already present are not downloaded ("Already
-//! exists"). With a staging directory, each blob is also hard-linked to
+//! The config comes first: its `rootfs.diff_ids` give each layer's chain
+//! ID, and a layer whose chain ID is in the layer store is not downloaded
+//! ("Already exists"), even when its blob digest is new to the store (the
+//! same layer compressed differently); neither is a blob that is in the
+//! content store already.
+//!
+//! Every other layer blob streams, while it downloads, into
+//! `berth_store::ContentStore::writer` (digest and size of its
+//! descriptor) and through the decompressor into a temporary layer tree
+//! ([`crate::extract`]), the diff ID computed on the uncompressed stream.
+//! At the end of the blob the blob digest is checked, then the diff ID
+//! against the config's, and only then is the blob committed; the tree is
+//! committed as the layer by the registration. A failed check leaves no
+//! blob, ingest file or tree. With a staging directory, each blob is also hard-linked to
 //! `<staging>/blobs/<alg>/<hex>` as soon as it is committed (or found
 //! present): the link keeps its data alive should the store's garbage
 //! collector remove the not-yet-referenced blob before the image is
@@ -20,15 +30,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_image::oci::{self, Descriptor, Manifest};
-use berth_image::Reference;
+use berth_image::{ImageService, Reference};
 use berth_store::{ContentStore, StoreError};
-use berth_types::Digest;
+use berth_types::{Digest, Digester};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::auth::Credentials;
 use crate::client::{Distribution, Options, Repository};
 use crate::error::{DistributionError, RegistryFailure, Result};
+use crate::extract::{ExtractedLayer, Extractor};
 use crate::manifest::{self, Fetched, Platform, CONFIG_MAX};
 use crate::progress::{JsonMessage, ProgressSink};
 
@@ -47,12 +58,20 @@ pub struct PullOptions {
 pub struct FetchedLayer {
     /// Its descriptor from the manifest.
     pub descriptor: Descriptor,
-    /// True when the blob was in the store already (not downloaded).
+    /// True when the layer was not downloaded: its blob is in the content
+    /// store, or its layer (chain ID) is in the layer store ("Already
+    /// exists").
     pub already_present: bool,
+    /// True when the layer (chain ID) is in the layer store: the blob was
+    /// not downloaded, may be absent from the content store, and is not
+    /// read at registration (see [`berth_image::PulledLayers::skipped`]).
+    pub skipped: bool,
 }
 
-/// An image whose manifest, config and layers are all in the content store.
-#[derive(Debug, Clone)]
+/// An image whose manifest and config are in the content store, and each
+/// layer either downloaded (blob in the content store, tree extracted and
+/// kept in `extracted`), or already there (blob or layer).
+#[derive(Debug)]
 pub struct FetchedImage {
     /// The normalised reference pulled.
     pub reference: Reference,
@@ -71,6 +90,9 @@ pub struct FetchedImage {
     pub config: Vec<u8>,
     /// The layers, bottom first.
     pub layers: Vec<FetchedLayer>,
+    /// The trees of the downloaded layers, by blob digest, extracted while
+    /// downloading and not yet committed (dropping them removes them).
+    pub extracted: std::collections::HashMap<Digest, ExtractedLayer>,
     /// dockerd's `WARNING: image with reference ... does not match the
     /// specified platform ...` for a single-platform image that is not
     /// the `--platform` asked for; sent after the `Status:` line.
@@ -158,44 +180,146 @@ enum Cmd {
     Commit,
 }
 
+/// How the blob writer ended.
+enum Written {
+    /// Committed (and staged); with the layer tree when extracting.
+    Committed(Option<ExtractedLayer>),
+    /// The download was abandoned: nothing kept.
+    Cancelled,
+}
+
+/// Why the blob writer failed.
+enum WriteFailure {
+    Store(StoreError),
+    /// The blob's digest is not the descriptor's.
+    Digest,
+    /// The uncompressed stream's digest is not the config's diff ID.
+    DiffId,
+}
+
+/// The blocking side of [`download_blob`]: writes the chunks to an ingest
+/// file and, with `extract` (the expected diff ID), to an [`Extractor`]
+/// too; at `Commit` checks the blob digest, then the diff ID, and only
+/// then commits the blob (so neither a blob nor a layer of a bad download
+/// is ever visible).
+fn write_blob(
+    svc: &ImageService,
+    staging: Option<&Path>,
+    digest: &Digest,
+    size: u64,
+    extract: Option<&Digest>,
+    rx: &mut tokio::sync::mpsc::Receiver<Cmd>,
+) -> std::result::Result<Written, WriteFailure> {
+    let store = svc.store();
+    let content = &store.content;
+    let open = || -> std::result::Result<_, StoreError> {
+        let w = content.writer(Some(digest.clone()), Some(size))?;
+        let x = match extract {
+            Some(_) => Some((
+                Extractor::start(store)?,
+                Digester::for_algorithm(digest.algorithm()),
+            )),
+            None => None,
+        };
+        Ok((w, x))
+    };
+    let (mut w, mut x) = open().map_err(WriteFailure::Store)?;
+    while let Some(c) = rx.blocking_recv() {
+        match c {
+            Cmd::Data(b) => {
+                w.write_all(&b)
+                    .map_err(|e| WriteFailure::Store(StoreError::io("ingest")(e)))?;
+                if let Some((ex, dg)) = &mut x {
+                    dg.update(&b);
+                    ex.feed(b);
+                }
+            }
+            Cmd::Restart => {
+                // Drop the old writer and tree before making new ones.
+                drop(x.take());
+                drop(w);
+                (w, x) = open().map_err(WriteFailure::Store)?;
+            }
+            Cmd::Commit => {
+                let extracted = match x.take() {
+                    None => None,
+                    Some((ex, dg)) => {
+                        if dg.current() != *digest {
+                            return Err(WriteFailure::Digest);
+                        }
+                        let (tree, stats) = ex.finish().map_err(WriteFailure::Store)?;
+                        if Some(&stats.diff_id) != extract {
+                            tracing::warn!(blob = %digest, diff_id = %stats.diff_id,
+                                expected = ?extract, "layer diff ID mismatch");
+                            return Err(WriteFailure::DiffId);
+                        }
+                        Some(ExtractedLayer { tree, stats })
+                    }
+                };
+                w.commit().map_err(|e| match e {
+                    StoreError::DigestMismatch { .. } | StoreError::SizeMismatch { .. } => {
+                        WriteFailure::Digest
+                    }
+                    e => WriteFailure::Store(e),
+                })?;
+                if let Some(s) = staging {
+                    stage(content, s, digest)
+                        .map_err(|e| WriteFailure::Store(StoreError::io(s)(e)))?;
+                }
+                return Ok(Written::Committed(extracted));
+            }
+        }
+    }
+    Ok(Written::Cancelled) // dropping `w` and `x` removes the ingest file and tree
+}
+
+fn fail(f: WriteFailure, digest: &Digest) -> DistributionError {
+    match f {
+        WriteFailure::Store(e) => DistributionError::Store(e),
+        WriteFailure::Digest => DistributionError::DigestMismatch(digest.clone()),
+        WriteFailure::DiffId => DistributionError::RootFsMismatch,
+    }
+}
+
 /// Downloads blob `d` into the store (and staging), streaming, verified,
-/// with resume. `on_bytes(done)` reports progress.
+/// with resume (`Range: bytes=N-` after a broken body when the registry
+/// answers 206, from 0 when it answers 200, at most
+/// [`Options::max_download_attempts`] requests). With `extract` (the
+/// layer's diff ID from the image config) the bytes are also decompressed
+/// and applied into a temporary layer tree as they arrive, which is
+/// returned once both the blob digest and the diff ID check out.
+/// `on_bytes(done)` reports progress.
 pub(crate) async fn download_blob(
     repo: &Repository,
     opts: &Options,
     d: &Descriptor,
-    content: &ContentStore,
+    svc: &Arc<ImageService>,
     staging: Option<&Path>,
+    extract: Option<&Digest>,
     on_bytes: &mut (dyn FnMut(u64) + Send),
-) -> Result<()> {
+) -> Result<Option<ExtractedLayer>> {
     let size = d.size;
     let digest = d.digest.clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Cmd>(32);
     let writer = {
-        let content = content.clone();
+        let svc = svc.clone();
         let digest = digest.clone();
         let staging = staging.map(Path::to_path_buf);
-        tokio::task::spawn_blocking(move || -> std::result::Result<bool, StoreError> {
-            let mut w = content.writer(Some(digest.clone()), Some(size))?;
-            while let Some(c) = rx.blocking_recv() {
-                match c {
-                    Cmd::Data(b) => w.write_all(&b).map_err(StoreError::io("ingest"))?,
-                    Cmd::Restart => w = content.writer(Some(digest.clone()), Some(size))?,
-                    Cmd::Commit => {
-                        w.commit()?;
-                        if let Some(s) = &staging {
-                            stage(&content, s, &digest).map_err(StoreError::io(s))?;
-                        }
-                        return Ok(true);
-                    }
-                }
-            }
-            Ok(false) // cancelled: dropping `w` removes the ingest file
+        let extract = extract.cloned();
+        tokio::task::spawn_blocking(move || {
+            write_blob(
+                &svc,
+                staging.as_deref(),
+                &digest,
+                size,
+                extract.as_ref(),
+                &mut rx,
+            )
         })
     };
     let writer_error = |h: tokio::task::JoinHandle<_>| async move {
         match h.await {
-            Ok(Err(e)) => DistributionError::Store(e),
+            Ok(Err(f)) => fail(f, &d.digest),
             _ => DistributionError::Cancelled,
         }
     };
@@ -306,12 +430,9 @@ pub(crate) async fn download_blob(
         return Err(writer_error(writer).await);
     }
     match writer.await {
-        Ok(Ok(true)) => Ok(()),
-        Ok(Ok(false)) => Err(DistributionError::Cancelled),
-        Ok(Err(StoreError::DigestMismatch { .. } | StoreError::SizeMismatch { .. })) => {
-            Err(DistributionError::DigestMismatch(digest))
-        }
-        Ok(Err(e)) => Err(e.into()),
+        Ok(Ok(Written::Committed(x))) => Ok(x),
+        Ok(Ok(Written::Cancelled)) => Err(DistributionError::Cancelled),
+        Ok(Err(f)) => Err(fail(f, &d.digest)),
         Err(_) => Err(DistributionError::Cancelled),
     }
 }
@@ -337,7 +458,7 @@ fn downloading(progress: &ProgressSink, id: String, total: u64) -> impl FnMut(u6
 /// and emits the final "Digest:" and "Status:" lines.
 pub async fn fetch(
     dist: &Distribution,
-    content: &ContentStore,
+    svc: &Arc<ImageService>,
     staging: Option<&Path>,
     reference: &Reference,
     opts: &PullOptions,
@@ -345,6 +466,7 @@ pub async fn fetch(
     progress: &ProgressSink,
 ) -> Result<FetchedImage> {
     let creds = &opts.credentials;
+    let content = &svc.store().content;
     let want = tag_or_digest(reference);
     // The manifest from the first endpoint that has it (mirrors first).
     let mut last_err = None;
@@ -459,18 +581,58 @@ pub async fn fetch(
     if let Some(s) = staging {
         stage(content, s, &mdigest).map_err(StoreError::io(s))?;
     }
-    // Layers: which are present, and announce the others. When the image
-    // (its config) is registered and every blob is here, dockerd says
-    // nothing per layer.
+    // The config first: its diff IDs tell which layers the store has.
+    if !present(content, staging, &m.config.digest, m.config.size) {
+        download_blob(
+            &repo,
+            dist.options(),
+            &m.config,
+            svc,
+            staging,
+            None,
+            &mut |_| {},
+        )
+        .await?;
+    }
+    let config = content.read(&m.config.digest)?;
+    let mut warning = None;
+    if let Some(p) = &opts.platform {
+        if !was_index {
+            warning = check_platform(reference, p, &config)?;
+        }
+    }
+    let diff_ids = config_diff_ids(&config)?;
+    if diff_ids.len() != m.layers.len() {
+        return Err(DistributionError::Protocol(format!(
+            "config {} lists {} diff IDs but the manifest has {} layers",
+            m.config.digest,
+            diff_ids.len(),
+            m.layers.len()
+        )));
+    }
+    let chains = berth_store::chain_ids(&diff_ids);
+    // Layers: a layer whose chain ID is in the store is not downloaded,
+    // whatever its blob (the same layer compressed differently elsewhere);
+    // a blob already in the content store is not downloaded either (it is
+    // unpacked at registration). Announce the others. When the image (its
+    // config) is registered and everything is here, dockerd says nothing
+    // per layer.
+    let store = svc.store();
     let mut layers = Vec::new();
-    let here: Vec<bool> = m
+    let state: Vec<(bool, bool)> = m
         .layers
         .iter()
-        .map(|l| present(content, staging, &l.digest, l.size))
+        .zip(&chains)
+        .map(|(l, chain)| {
+            let have_layer = matches!(store.has_layer(chain), Ok(true));
+            let have_blob = present(content, staging, &l.digest, l.size);
+            (have_layer, have_blob)
+        })
         .collect();
-    let quiet = image_exists(&m.config.digest) && here.iter().all(|h| *h);
-    for (l, here) in m.layers.iter().zip(here) {
+    let quiet = image_exists(&m.config.digest) && state.iter().all(|(a, b)| *a || *b);
+    for (l, (have_layer, have_blob)) in m.layers.iter().zip(state) {
         berth_store::Compression::from_media_type(&l.media_type)?;
+        let here = have_layer || have_blob;
         if !quiet {
             progress(JsonMessage::layer(
                 if here {
@@ -484,54 +646,54 @@ pub async fn fetch(
         layers.push(FetchedLayer {
             descriptor: l.clone(),
             already_present: here,
+            skipped: have_layer,
         });
     }
-    // The config, then the missing layers, bounded.
-    if !present(content, staging, &m.config.digest, m.config.size) {
-        download_blob(
-            &repo,
-            dist.options(),
-            &m.config,
-            content,
-            staging,
-            &mut |_| {},
-        )
-        .await?;
-    }
-    let config = content.read(&m.config.digest)?;
-    let mut warning = None;
-    if let Some(p) = &opts.platform {
-        if !was_index {
-            warning = check_platform(reference, p, &config)?;
-        }
-    }
+    // The missing layers, bounded, each extracted as it downloads.
     let sem = Arc::new(tokio::sync::Semaphore::new(
         dist.options().max_concurrent_downloads.max(1),
     ));
     let repo = &repo;
-    let jobs = layers.iter().filter(|l| !l.already_present).map(|l| {
-        let sem = sem.clone();
-        let d = l.descriptor.clone();
-        async move {
-            let id = d.digest.short().to_string();
-            let permit = match sem.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => {
-                    progress(JsonMessage::layer("Waiting", id.clone()));
-                    sem.acquire_owned()
-                        .await
-                        .map_err(|_| DistributionError::Cancelled)?
-                }
-            };
-            let mut report = downloading(progress, id.clone(), d.size);
-            download_blob(repo, dist.options(), &d, content, staging, &mut report).await?;
-            drop(permit);
-            progress(JsonMessage::layer("Verifying Checksum", id.clone()));
-            progress(JsonMessage::layer("Download complete", id));
-            Ok::<(), DistributionError>(())
-        }
-    });
-    futures_util::future::try_join_all(jobs).await?;
+    let jobs = layers
+        .iter()
+        .zip(&diff_ids)
+        .filter(|(l, _)| !l.already_present)
+        .map(|(l, diff_id)| {
+            let sem = sem.clone();
+            let d = l.descriptor.clone();
+            async move {
+                let id = d.digest.short().to_string();
+                let permit = match sem.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        progress(JsonMessage::layer("Waiting", id.clone()));
+                        sem.acquire_owned()
+                            .await
+                            .map_err(|_| DistributionError::Cancelled)?
+                    }
+                };
+                let mut report = downloading(progress, id.clone(), d.size);
+                let x = download_blob(
+                    repo,
+                    dist.options(),
+                    &d,
+                    svc,
+                    staging,
+                    Some(diff_id),
+                    &mut report,
+                )
+                .await?;
+                drop(permit);
+                progress(JsonMessage::layer("Verifying Checksum", id.clone()));
+                progress(JsonMessage::layer("Download complete", id));
+                Ok::<_, DistributionError>((d.digest, x))
+            }
+        });
+    let extracted = futures_util::future::try_join_all(jobs)
+        .await?
+        .into_iter()
+        .filter_map(|(d, x)| x.map(|x| (d, x)))
+        .collect();
     Ok(FetchedImage {
         reference: reference.clone(),
         digest: top_digest,
@@ -541,8 +703,24 @@ pub async fn fetch(
         manifest: m,
         config,
         layers,
+        extracted,
         warning,
     })
+}
+
+/// The config's `rootfs.diff_ids`.
+fn config_diff_ids(config: &[u8]) -> Result<Vec<Digest>> {
+    #[derive(serde::Deserialize)]
+    struct Cfg {
+        rootfs: RootFs,
+    }
+    #[derive(serde::Deserialize)]
+    struct RootFs {
+        diff_ids: Vec<Digest>,
+    }
+    let c: Cfg = serde_json::from_slice(config)
+        .map_err(|e| DistributionError::Protocol(format!("invalid image config: {e}")))?;
+    Ok(c.rootfs.diff_ids)
 }
 
 /// dockerd's warning when a single-platform image is not the `--platform`

@@ -5,48 +5,14 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_distribution::{pull, Distribution, DistributionError, Options, PullOptions};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 
 const LIMIT: Duration = Duration::from_secs(240);
-
-/// Reads an HTTP/1.1 request head (bounded to 64 KiB and 30 s).
-async fn read_head(s: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut b = [0u8; 4096];
-    let fut = async {
-        loop {
-            let n = s.read(&mut b).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            buf.extend_from_slice(&b[..n]);
-            if buf[0] == 0x16 {
-                // A TLS ClientHello (the client tries https first, as
-                // dockerd does): answer like Go's net/http and close.
-                let _ = s
-                    .write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
-                    .await;
-                return None;
-            }
-            if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                return Some(String::from_utf8_lossy(&buf).into_owned());
-            }
-            if buf.len() > 64 << 10 {
-                return None;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), fut)
-        .await
-        .ok()?
-}
 
 fn fixture_blob(name: &str, digest: &str) -> Vec<u8> {
     let p: PathBuf = berth_testutil::fixture(name)
@@ -170,132 +136,74 @@ async fn digest_mismatch_fails_and_stores_nothing() {
     .await
 }
 
-/// A proxy in front of a registry, one request per connection
-/// (`Connection: close`), that cuts the first whole-blob GET of `cut_path`
-/// after `cut_after` body bytes. Records every request's Range header.
-/// (path, Range header) of every request, in order.
-type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
-
-struct CuttingProxy {
-    host: String,
-    ranges: RequestLog,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn cutting_proxy(upstream: String, cut_path: String, cut_after: usize) -> CuttingProxy {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let host = l.local_addr().unwrap().to_string();
-    let ranges: RequestLog = Arc::default();
-    let cut_done = Arc::new(AtomicBool::new(false));
-    let r2 = ranges.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut c, _)) = l.accept().await else {
-                return;
-            };
-            let (upstream, cut_path, ranges, cut_done) = (
-                upstream.clone(),
-                cut_path.clone(),
-                r2.clone(),
-                cut_done.clone(),
-            );
-            tokio::spawn(async move {
-                let Some(head) = read_head(&mut c).await else {
-                    return;
-                };
-                let mut lines: Vec<&str> = head.trim_end().split("\r\n").collect();
-                let path = lines[0].split_whitespace().nth(1).unwrap_or("").to_string();
-                let range = lines
-                    .iter()
-                    .find(|l| l.to_ascii_lowercase().starts_with("range:"))
-                    .map(|l| l[6..].trim().to_string());
-                ranges.lock().unwrap().push((path.clone(), range.clone()));
-                lines.retain(|l| !l.to_ascii_lowercase().starts_with("connection:"));
-                let head = format!("{}\r\nConnection: close\r\n\r\n", lines.join("\r\n"));
-                let Ok(mut u) = TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                if u.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let cut = path.starts_with("/v2/")
-                    && path.ends_with(&cut_path)
-                    && range.is_none()
-                    && !cut_done.swap(true, Ordering::SeqCst);
-                let mut sent = 0usize;
-                let mut header_end: Option<usize> = None;
-                let mut seen = Vec::new();
-                let mut b = vec![0u8; 16 << 10];
-                loop {
-                    let n =
-                        match tokio::time::timeout(Duration::from_secs(30), u.read(&mut b)).await {
-                            Ok(Ok(n)) if n > 0 => n,
-                            _ => break,
-                        };
-                    let mut chunk = &b[..n];
-                    if cut {
-                        if header_end.is_none() {
-                            seen.extend_from_slice(chunk);
-                            header_end = seen
-                                .windows(4)
-                                .position(|w| w == b"\r\n\r\n")
-                                .map(|p| p + 4);
-                        }
-                        if let Some(h) = header_end {
-                            let limit = h + cut_after;
-                            if sent + chunk.len() >= limit {
-                                chunk = &chunk[..limit.saturating_sub(sent)];
-                                let _ = c.write_all(chunk).await;
-                                // Drop the connection mid-body.
-                                return;
-                            }
-                        }
-                    }
-                    if c.write_all(chunk).await.is_err() {
-                        return;
-                    }
-                    sent += chunk.len();
-                }
-                let _ = c.shutdown().await;
-            });
-        }
-    });
-    CuttingProxy { host, ranges, task }
+/// Pulls busybox through a proxy that cuts the layer's first response
+/// after 400 000 bytes; returns the Range header of each layer request.
+async fn pull_through_cut(strip_range: bool) -> Vec<Option<String>> {
+    let tmp = tempdir();
+    let reg = berth_registry(tmp.path(), Auth::None).await;
+    let upstream = host_of(&reg.url());
+    skopeo_push("busybox-oci", &upstream, "library/busybox:latest", false).await;
+    let ld = "sha256:7a8bbac7ec7a7ddc63fcf715d94d04f1120346c758284080f0d1b54cb17a0fd6";
+    let proxy = fault_proxy(
+        upstream.clone(),
+        format!("/blobs/{ld}"),
+        Fault::Cut(400_000),
+        strip_range,
+    )
+    .await;
+    let svc = image_service(tmp.path(), "data");
+    let rec = Recorder::default();
+    let dist = Distribution::new(Options {
+        retry_delay: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .unwrap();
+    let out = pull(
+        &dist,
+        &svc,
+        &format!("{}/library/busybox", proxy.host),
+        &PullOptions::default(),
+        &rec.sink(),
+    )
+    .await
+    .expect("pull through the cutting proxy");
+    assert_eq!(out.id.to_string(), fixture_image_id("busybox-oci"));
+    assert!(rec.has("Pull complete", &ld[7..19]), "{:?}", rec.pairs());
+    let reqs = proxy.ranges.lock().unwrap().clone();
+    let layer_reqs: Vec<_> = reqs
+        .iter()
+        .filter(|(p, _)| p.ends_with(ld))
+        .map(|(_, r)| r.clone())
+        .collect();
+    eprintln!("layer requests: {layer_reqs:?}");
+    let root = tmp.path().join("data");
+    assert_eq!(assert_blobs_verified(&root), 3);
+    assert!(ingest_files(&root).is_empty());
+    // The layer was extracted from the resumed (or restarted) stream: its
+    // files are there and no temporary tree is left.
+    let layers: Vec<String> = std::fs::read_dir(root.join("layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    assert!(root
+        .join("layers")
+        .join(&layers[0])
+        .join("diff/bin/busybox")
+        .is_file());
+    proxy.task.abort();
+    reg.shutdown().await;
+    layer_reqs
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connection_resumes_with_range() {
     bounded(LIMIT, async {
-        let tmp = tempdir();
-        let reg = berth_registry(tmp.path(), Auth::None).await;
-        let upstream = host_of(&reg.url());
-        skopeo_push("busybox-oci", &upstream, "library/busybox:latest", false).await;
-        let ld = "sha256:7a8bbac7ec7a7ddc63fcf715d94d04f1120346c758284080f0d1b54cb17a0fd6";
-        let proxy = cutting_proxy(upstream.clone(), format!("/blobs/{ld}"), 400_000).await;
-        let svc = image_service(tmp.path(), "data");
-        let rec = Recorder::default();
-        let dist = Distribution::new(Options {
-            retry_delay: Duration::from_millis(50),
-            ..Default::default()
-        })
-        .unwrap();
-        let out = pull(
-            &dist,
-            &svc,
-            &format!("{}/library/busybox", proxy.host),
-            &PullOptions::default(),
-            &rec.sink(),
-        )
-        .await
-        .expect("pull through the cutting proxy");
-        assert_eq!(out.id.to_string(), fixture_image_id("busybox-oci"));
-        let reqs = proxy.ranges.lock().unwrap().clone();
-        let layer_reqs: Vec<_> = reqs.iter().filter(|(p, _)| p.ends_with(ld)).collect();
-        eprintln!("layer requests: {layer_reqs:?}");
-        assert_eq!(layer_reqs.len(), 2, "{reqs:?}");
-        assert_eq!(layer_reqs[0].1, None);
+        let layer_reqs = pull_through_cut(false).await;
+        assert_eq!(layer_reqs.len(), 2, "{layer_reqs:?}");
+        assert_eq!(layer_reqs[0], None);
         let r = layer_reqs[1]
-            .1
             .clone()
             .expect("the second request has a Range");
         let from: u64 = r
@@ -304,11 +212,20 @@ async fn dropped_connection_resumes_with_range() {
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("bad range {r}"));
         assert!(from > 0 && from <= 400_000, "resumed from {from}");
-        let root = tmp.path().join("data");
-        assert_eq!(assert_blobs_verified(&root), 3);
-        assert!(ingest_files(&root).is_empty());
-        proxy.task.abort();
-        reg.shutdown().await;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connection_without_range_support_restarts_from_zero() {
+    bounded(LIMIT, async {
+        // The resumed request asks for a range, the registry (the proxy
+        // drops the header) answers 200 with the whole blob: the ingest
+        // file and the extraction start over, and the pull succeeds.
+        let layer_reqs = pull_through_cut(true).await;
+        assert_eq!(layer_reqs.len(), 2, "{layer_reqs:?}");
+        assert_eq!(layer_reqs[0], None);
+        assert!(layer_reqs[1].is_some(), "{layer_reqs:?}");
     })
     .await
 }

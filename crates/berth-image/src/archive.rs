@@ -38,6 +38,9 @@ fn bad(msg: impl Into<String>) -> ImageError {
 enum Member {
     Mem(Vec<u8>),
     Blob(Digest, u64),
+    /// A pulled layer blob that was not downloaded because its layer (by
+    /// chain ID) is in the store already: (digest, size).
+    Absent(Digest, u64),
 }
 
 /// The files of an archive: small ones in memory, the rest in the content
@@ -201,18 +204,22 @@ impl Contents {
         store: &Store,
         index_json: Vec<u8>,
         blobs: &[(Digest, u64)],
+        pulled: crate::pulled::PulledLayers,
     ) -> Result<Contents> {
         let mut c = Contents::default();
         c.members
             .insert("index.json".to_string(), Member::Mem(index_json));
         for (d, size) in blobs {
-            let m = if *size <= MEM_MAX {
+            let m = if pulled.skipped.contains(d) {
+                Member::Absent(d.clone(), *size)
+            } else if *size <= MEM_MAX {
                 Member::Mem(store.content.read(d)?)
             } else {
                 Member::Blob(d.clone(), store.content.size(d)?)
             };
             c.members.insert(blob_path(d), m);
         }
+        *c.pre.borrow_mut() = pulled.extracted;
         Ok(c)
     }
 
@@ -380,6 +387,9 @@ impl Contents {
             Some((_, Member::Blob(..))) => {
                 Err(bad(format!("{name} is too large for a manifest or config")))
             }
+            Some((_, Member::Absent(d, _))) => {
+                Err(ImageError::Store(StoreError::BlobNotFound(d.clone())))
+            }
             None => Err(bad(format!("{name} is missing from the archive"))),
         }
     }
@@ -387,13 +397,18 @@ impl Contents {
     /// The member as a blob in the content store: (digest, size).
     fn blob(&self, store: &Store, name: &str) -> Result<(Digest, u64)> {
         match self.resolve(name) {
-            Some((_, Member::Blob(d, n))) => Ok((d.clone(), *n)),
+            Some((_, Member::Blob(d, n) | Member::Absent(d, n))) => Ok((d.clone(), *n)),
             Some((_, Member::Mem(v))) => {
                 let d = store.content.put(v, None)?;
                 Ok((d, v.len() as u64))
             }
             None => Err(bad(format!("{name} is missing from the archive"))),
         }
+    }
+
+    /// True for a pulled layer that was not downloaded.
+    fn is_absent(&self, name: &str) -> bool {
+        matches!(self.resolve(name), Some((_, Member::Absent(..))))
     }
 
     fn has(&self, name: &str) -> bool {
@@ -648,6 +663,7 @@ pub(crate) fn prepare_images(
         let mut blobs = Vec::new();
         for ((path, mt), diff_id) in f.layers.iter().zip(cfg.rootfs.diff_ids.iter()) {
             let (bd, bsize) = c.blob(store, path)?;
+            let absent = c.is_absent(path);
             let pre = c.pre.borrow_mut().remove(&bd);
             let chain = berth_store::chain_id(chains.last(), diff_id);
             let res = match pre {
@@ -657,6 +673,10 @@ pub(crate) fn prepare_images(
                 }),
                 Some((tree, stats)) => store.commit_extracted(tree, &stats, chains.last()),
                 None => match store.db.layer(&chain)? {
+                    // A pull that skipped the blob: the layer, verified
+                    // against its diff ID when it was made, is the content.
+                    Some(rec) if absent && store.layer_dir(&chain).is_dir() => Ok(rec),
+                    _ if absent => Err(StoreError::BlobNotFound(bd.clone())),
                     // Already unpacked: still check this archive's bytes.
                     Some(rec) if store.layer_dir(&chain).is_dir() => {
                         let actual = if bd == *diff_id {

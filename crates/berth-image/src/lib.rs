@@ -61,7 +61,7 @@ mod types;
 
 pub use berth_store::{OverlayMount, Store, StoreError};
 pub use berth_types::Digest;
-pub use pulled::{ImageBlobs, Registered};
+pub use pulled::{ImageBlobs, PulledLayers, Registered};
 pub use reference::Reference;
 pub use service::ImageService;
 pub use types::*;

@@ -1,18 +1,20 @@
 //! Images that come from a registry (`docker pull`, `docker push`): the
 //! image service's side of `berth-distribution`.
 //!
-//! A pull writes the manifest, the config and every layer archive through
-//! the content store (verified writes), then calls
-//! [`ImageService::register_manifest`] once: the manifest is read back from
+//! A pull writes the manifest, the config and each layer archive it
+//! downloads through the content store (verified writes), extracting each
+//! such layer into a temporary tree while it downloads; it skips layers
+//! whose chain ID the store has. Then it calls
+//! [`ImageService::register_pulled`] once: the manifest is read back from
 //! the store and run through the same preparation as `docker load` of an
-//! OCI layout (layers unpacked by chain ID, diff IDs checked against the
-//! config, the config and manifest recorded), then the tag and the
-//! `name@digest` RepoDigest are set. A push asks
+//! OCI layout (the extracted trees committed by chain ID, diff IDs checked
+//! against the config, the config and manifest recorded), then the tag and
+//! the `name@digest` RepoDigest are set. A push asks
 //! [`ImageService::image_blobs`] which blobs to upload.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use berth_store::RefKind;
+use berth_store::{ApplyStats, RefKind, TempTree};
 use berth_types::Digest;
 
 use crate::archive::{self, Contents};
@@ -28,6 +30,31 @@ pub struct Registered {
     /// The image the tag (or, without a tag, the RepoDigest) named before:
     /// `Some(id)` means "Image is up to date".
     pub previous: Option<Digest>,
+}
+
+/// What a pull prepared for [`ImageService::register_pulled`] besides the
+/// blobs in the content store.
+#[derive(Default)]
+pub struct PulledLayers {
+    /// Layer trees extracted while their blob was downloaded, by blob
+    /// digest, with what extracting found (the diff ID is checked against
+    /// the config's `rootfs.diff_ids` again before the tree is committed).
+    /// Trees not used are removed when the map is dropped.
+    pub extracted: HashMap<Digest, (TempTree, ApplyStats)>,
+    /// Layer blobs the pull did not download because the layer with the
+    /// same chain ID is in the store already ("Already exists"): they may
+    /// be absent from the content store, and the image uses the stored
+    /// layer.
+    pub skipped: HashSet<Digest>,
+}
+
+impl std::fmt::Debug for PulledLayers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PulledLayers")
+            .field("extracted", &self.extracted.keys().collect::<Vec<_>>())
+            .field("skipped", &self.skipped)
+            .finish()
+    }
 }
 
 /// The blobs of a stored image, everything a push uploads.
@@ -84,6 +111,28 @@ impl ImageService {
         repo_digest: Option<&Reference>,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Registered> {
+        self.register_pulled(
+            manifest,
+            tag,
+            repo_digest,
+            PulledLayers::default(),
+            progress,
+        )
+    }
+
+    /// [`ImageService::register_manifest`] for a pull that extracted
+    /// layers while downloading them and skipped layers already in the
+    /// store (see [`PulledLayers`]): an extracted tree is committed as
+    /// its layer once its diff ID matches the config's; a skipped blob
+    /// needs its layer (chain ID) in the store, else `blob ... not found`.
+    pub fn register_pulled(
+        &self,
+        manifest: &Digest,
+        tag: Option<&Reference>,
+        repo_digest: Option<&Reference>,
+        pulled: PulledLayers,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Registered> {
         let store = self.store();
         let _g = store.write_guard();
         let previous = match tag.or(repo_digest) {
@@ -125,6 +174,7 @@ impl ImageService {
             store,
             serde_json::to_vec(&index).expect("index serialises"),
             &blobs,
+            pulled,
         )?;
         let prepared = archive::prepare_images(store, &c, progress)?;
         let loaded = self.commit(prepared)?;

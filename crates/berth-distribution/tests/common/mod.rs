@@ -14,6 +14,10 @@ use berth_distribution::{JsonMessage, ProgressSink};
 use berth_image::ImageService;
 use berth_registry::{AuthConfig, Config, Server, TokenConfig};
 
+pub mod proxy;
+#[allow(unused_imports)]
+pub use proxy::*;
+
 pub const USER: &str = "alice";
 pub const PASS: &str = "s3cret-pw";
 
