@@ -262,6 +262,36 @@ pub trait Backend: Send + Sync + 'static {
     /// `POST /images/prune?filters=`.
     async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse>;
 
+    // ---- stats, update ----
+    /// `GET /containers/{id}/stats?stream=&one-shot=`: samples of the
+    /// container's cgroups. `stream`: one per second until the client goes
+    /// (the first with a zero `precpu_stats`); otherwise one item (after a
+    /// second sample 1 s later so that `precpu_stats` is filled, or at
+    /// once with `one_shot`).
+    async fn container_stats(
+        &self,
+        _id: &str,
+        _stream: bool,
+        _one_shot: bool,
+    ) -> ApiResult<BoxStream<ContainerStats>> {
+        Err(ApiError::new(
+            ErrorKind::NotImplemented,
+            "stats are not available",
+        ))
+    }
+    /// `POST /containers/{id}/update`: new resources and restart policy,
+    /// applied to a running container's cgroups and kept in its HostConfig.
+    async fn container_update(
+        &self,
+        _id: &str,
+        _req: ContainerUpdateRequest,
+    ) -> ApiResult<ContainerUpdateResponse> {
+        Err(ApiError::new(
+            ErrorKind::NotImplemented,
+            "update is not available",
+        ))
+    }
+
     // ---- networks ----
     /// `GET /networks?filters=` (filters `dangling`, `driver`, `id`, `label`,
     /// `name`, `scope`, `type`).

@@ -1741,3 +1741,6 @@ pub struct VolumePruneResponse {
     /// Bytes freed.
     pub space_reclaimed: u64,
 }
+
+mod stats;
+pub use stats::*;

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use mounts::Layout;
 pub use resources::{default_allowed_devices, device_rules_for, shares_to_weight, swap_to_v2};
-pub use stats::{CpuStats, MemoryStats, PidsStats, Stats};
+pub use stats::{BlkioEntry, BlkioStats, CpuStats, MemoryStats, PidsStats, Stats};
 
 use mounts::{own_cgroups, under_mount, Mounts};
 
@@ -624,6 +624,25 @@ impl Cgroup {
         };
         let text = read_file(&file)?;
         Ok(keyed(&text, key).and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Changes the resources of a live cgroup (`docker update`, `runc
+    /// update`): memory, cpu (with cpuset) and pids as
+    /// [`Cgroup::set_with_devices`] writes them, and v1 blockIO; the
+    /// device rules are left alone (v1 `devices.*` is not touched, v2 is
+    /// never given any). Zero fields are left unchanged.
+    ///
+    /// A v1 memory limit below the current usage that the kernel cannot
+    /// reclaim fails with [`Error::Write`] on `memory.limit_in_bytes`
+    /// carrying EBUSY.
+    pub fn update(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let mut r = resources.clone();
+        r.set_devices(None);
+        if self.uses_v1() {
+            resources::update_v1(self, &r)
+        } else {
+            resources::set_v2(self, &r, &[])
+        }
     }
 
     /// Usage figures for `docker stats` (see [`Stats`]); files of

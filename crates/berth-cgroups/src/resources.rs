@@ -164,6 +164,27 @@ fn i64_or_max(v: i64) -> String {
     }
 }
 
+/// v1 (and hybrid) implementation of [`Cgroup::update`]: memory, cpu,
+/// pids and blockIO, no device rules.
+pub(crate) fn update_v1(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
+    if let Some(m) = r.memory() {
+        set_v1_memory(cg, m)?;
+    }
+    if let Some(c) = r.cpu() {
+        set_v1_cpu(cg, c)?;
+    }
+    if let Some(p) = r.pids() {
+        if p.limit() != 0 {
+            let dir = dir_of(cg, "pids", "pids.limit")?;
+            write_file(&dir.join("pids.max"), &i64_or_max(p.limit()))?;
+        }
+    }
+    if let Some(b) = r.block_io() {
+        set_v1_blkio(cg, b)?;
+    }
+    Ok(())
+}
+
 /// v1 (and hybrid) implementation of [`Cgroup::set_with_devices`].
 pub(crate) fn set_v1(cg: &Cgroup, r: &LinuxResources, linux_devices: &[LinuxDevice]) -> Result<()> {
     if let Some(m) = r.memory() {

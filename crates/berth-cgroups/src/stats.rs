@@ -21,6 +21,49 @@ pub struct Stats {
     pub pids: PidsStats,
     /// OOM kills so far (see [`Cgroup::oom_kill_count`]).
     pub oom_kills: u64,
+    /// Block I/O figures.
+    pub blkio: BlkioStats,
+}
+
+/// One `major:minor op value` entry of a block I/O statistic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlkioEntry {
+    /// Device major number.
+    pub major: u64,
+    /// Device minor number.
+    pub minor: u64,
+    /// v1: the file's operation (`Read`, `Write`, `Sync`, `Async`,
+    /// `Discard`, `Total`, or empty for `blkio.sectors_recursive`);
+    /// v2: `read` or `write`.
+    pub op: String,
+    /// Bytes, operations, nanoseconds or sectors, per file.
+    pub value: u64,
+}
+
+/// Block I/O per device. v1 reads the `blkio.*_recursive` files (the CFQ
+/// ones first, then `blkio.throttle.io_service_bytes_recursive` and
+/// `blkio.throttle.io_serviced_recursive`, which every kernel has); files
+/// that do not exist give empty lists. v2 fills `service_bytes` (`rbytes`,
+/// `wbytes`) and `serviced` (`rios`, `wios`) from `io.stat`; the others stay
+/// empty (cgroup v2 has no equivalent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlkioStats {
+    /// Bytes transferred (`io_service_bytes_recursive`).
+    pub service_bytes: Vec<BlkioEntry>,
+    /// Operations issued (`io_serviced_recursive`).
+    pub serviced: Vec<BlkioEntry>,
+    /// Queued operations (`io_queued_recursive`, CFQ only).
+    pub queued: Vec<BlkioEntry>,
+    /// Service time, ns (`io_service_time_recursive`, CFQ only).
+    pub service_time: Vec<BlkioEntry>,
+    /// Wait time, ns (`io_wait_time_recursive`, CFQ only).
+    pub wait_time: Vec<BlkioEntry>,
+    /// Merged operations (`io_merged_recursive`, CFQ only).
+    pub merged: Vec<BlkioEntry>,
+    /// Disk time, ms (`time_recursive`, CFQ only).
+    pub time: Vec<BlkioEntry>,
+    /// Sectors (`sectors_recursive`, CFQ only).
+    pub sectors: Vec<BlkioEntry>,
 }
 
 /// Memory usage, bytes.
@@ -105,6 +148,61 @@ fn flat(text: Option<String>) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Parses v1 `blkio.*` lines: `8:0 Read 4096` (or `8:0 4096` for the
+/// files without an operation); the `Total 123` summary line is skipped.
+fn blkio_v1(text: Option<String>) -> Vec<BlkioEntry> {
+    text.unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (dev, op, v) = match f.as_slice() {
+                [dev, op, v] => (*dev, op.to_string(), *v),
+                [dev, v] if dev.contains(':') => (*dev, String::new(), *v),
+                _ => return None,
+            };
+            let (ma, mi) = dev.split_once(':')?;
+            Some(BlkioEntry {
+                major: ma.parse().ok()?,
+                minor: mi.parse().ok()?,
+                op,
+                value: v.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Parses v2 `io.stat` (`8:0 rbytes=1 wbytes=2 rios=3 wios=4 ...`) into
+/// (bytes, ios) entries with ops `read` and `write`.
+fn blkio_v2(text: Option<String>) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
+    let (mut bytes, mut ios) = (Vec::new(), Vec::new());
+    for l in text.unwrap_or_default().lines() {
+        let mut it = l.split_whitespace();
+        let Some((ma, mi)) = it.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (ma.parse(), mi.parse()) else {
+            continue;
+        };
+        let kv: BTreeMap<&str, u64> = it
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                Some((k, v.parse().ok()?))
+            })
+            .collect();
+        let e = |op: &str, key: &str| BlkioEntry {
+            major,
+            minor,
+            op: op.into(),
+            value: kv.get(key).copied().unwrap_or(0),
+        };
+        bytes.push(e("read", "rbytes"));
+        bytes.push(e("write", "wbytes"));
+        ios.push(e("read", "rios"));
+        ios.push(e("write", "wios"));
+    }
+    (bytes, ios)
+}
+
 pub(crate) fn collect(cg: &Cgroup) -> Result<Stats> {
     let mut s = Stats::default();
     if cg.uses_v1() {
@@ -131,6 +229,22 @@ pub(crate) fn collect(cg: &Cgroup) -> Result<Stats> {
         let pids = cg.path_of("pids");
         s.pids.current = parse_u64(num(pids, "pids.current")?);
         s.pids.limit = parse_limit(num(pids, "pids.max")?);
+        let blk = cg.path_of("blkio");
+        let b = &mut s.blkio;
+        b.service_bytes = blkio_v1(num(blk, "blkio.io_service_bytes_recursive")?);
+        if b.service_bytes.is_empty() {
+            b.service_bytes = blkio_v1(num(blk, "blkio.throttle.io_service_bytes_recursive")?);
+        }
+        b.serviced = blkio_v1(num(blk, "blkio.io_serviced_recursive")?);
+        if b.serviced.is_empty() {
+            b.serviced = blkio_v1(num(blk, "blkio.throttle.io_serviced_recursive")?);
+        }
+        b.queued = blkio_v1(num(blk, "blkio.io_queued_recursive")?);
+        b.service_time = blkio_v1(num(blk, "blkio.io_service_time_recursive")?);
+        b.wait_time = blkio_v1(num(blk, "blkio.io_wait_time_recursive")?);
+        b.merged = blkio_v1(num(blk, "blkio.io_merged_recursive")?);
+        b.time = blkio_v1(num(blk, "blkio.time_recursive")?);
+        b.sectors = blkio_v1(num(blk, "blkio.sectors_recursive")?);
         if let Some(oc) = num(mem, "memory.oom_control")? {
             s.oom_kills = keyed(&oc, "oom_kill")
                 .and_then(|v| v.parse().ok())
@@ -154,6 +268,40 @@ pub(crate) fn collect(cg: &Cgroup) -> Result<Stats> {
         s.cpu.throttled_ns = cst.get("throttled_usec").copied().unwrap_or(0) * 1000;
         s.pids.current = parse_u64(num(d, "pids.current")?);
         s.pids.limit = parse_limit(num(d, "pids.max")?);
+        (s.blkio.service_bytes, s.blkio.serviced) = blkio_v2(num(d, "io.stat")?);
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blkio_lines() {
+        let v1 = blkio_v1(Some(
+            "8:0 Read 4096\n8:0 Write 0\n8:0 Total 4096\nTotal 4096\n".into(),
+        ));
+        assert_eq!(v1.len(), 3);
+        assert_eq!(
+            v1[0],
+            BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: "Read".into(),
+                value: 4096
+            }
+        );
+        let sectors = blkio_v1(Some("253:1 16\n".into()));
+        assert_eq!(sectors[0].op, "");
+        assert_eq!(sectors[0].value, 16);
+        let (b, i) = blkio_v2(Some(
+            "259:0 rbytes=12288 wbytes=4096 rios=3 wios=1 dbytes=0 dios=0\n".into(),
+        ));
+        assert_eq!(b.len(), 2);
+        assert_eq!((b[0].op.as_str(), b[0].value), ("read", 12288));
+        assert_eq!((b[1].op.as_str(), b[1].value), ("write", 4096));
+        assert_eq!((i[0].value, i[1].value), (3, 1));
+        assert_eq!((b[0].major, b[0].minor), (259, 0));
+    }
 }

@@ -28,6 +28,8 @@ mod network;
 mod restart;
 pub mod seccomp_profile;
 mod session;
+pub mod stats;
+pub mod update;
 pub mod util;
 pub mod volumes;
 
@@ -1758,6 +1760,23 @@ impl Backend for Engine {
             processes.push(row);
         }
         Ok(TopResponse { titles, processes })
+    }
+
+    async fn container_stats(
+        &self,
+        id: &str,
+        stream: bool,
+        one_shot: bool,
+    ) -> ApiResult<BoxStream<ContainerStats>> {
+        Ok(stats::stream(self.find(id)?, stream, one_shot))
+    }
+
+    async fn container_update(
+        &self,
+        id: &str,
+        req: ContainerUpdateRequest,
+    ) -> ApiResult<ContainerUpdateResponse> {
+        update::update(self, &self.find(id)?, req).await
     }
 
     async fn container_remove(&self, id: &str, force: bool, volumes: bool) -> ApiResult<()> {

@@ -180,6 +180,12 @@ pub enum Cmd {
     /// Display the running processes of a container
     #[command(override_usage = "berth top CONTAINER [ps OPTIONS]", help_template = HELP, disable_help_flag = true)]
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    #[command(override_usage = "berth stats [OPTIONS] [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Stats(crate::stats::StatsArgs),
+    /// Update configuration of one or more containers
+    #[command(override_usage = "berth update [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Update(crate::stats::UpdateArgs),
     /// Unpause all processes within one or more containers
     #[command(override_usage = "berth unpause CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
     Unpause(Containers),
@@ -242,6 +248,12 @@ pub enum ContainerCmd {
     /// Display the running processes of a container
     #[command(override_usage = "berth container top CONTAINER [ps OPTIONS]", help_template = HELP, disable_help_flag = true)]
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    #[command(override_usage = "berth container stats [OPTIONS] [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Stats(crate::stats::StatsArgs),
+    /// Update configuration of one or more containers
+    #[command(override_usage = "berth container update [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
+    Update(crate::stats::UpdateArgs),
     /// Unpause all processes within one or more containers
     #[command(override_usage = "berth container unpause CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
     Unpause(Containers),

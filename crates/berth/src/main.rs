@@ -14,6 +14,7 @@ mod images;
 mod jsonmsg;
 mod net;
 mod registry;
+mod stats;
 mod stream;
 mod system;
 mod term;
@@ -503,6 +504,8 @@ async fn dispatch(c: &mut berth_client::Client, top: Cmd) -> CmdResult {
         }
         Cmd::Rename(a) | Cmd::Container(ContainerCmd::Rename(a)) => containers::rename(c, a).await,
         Cmd::Top(a) | Cmd::Container(ContainerCmd::Top(a)) => containers::top(c, a).await,
+        Cmd::Stats(a) | Cmd::Container(ContainerCmd::Stats(a)) => stats::stats(c, a).await,
+        Cmd::Update(a) | Cmd::Container(ContainerCmd::Update(a)) => stats::update(c, a).await,
         Cmd::Container(ContainerCmd::Inspect(a)) => system::inspect(c, a, Some("container")).await,
         Cmd::Container(ContainerCmd::Prune(a)) => containers::prune(c, a).await,
         Cmd::Inspect(a) => {

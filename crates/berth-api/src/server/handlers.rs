@@ -43,6 +43,8 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/containers/{id}/unpause", post(container_unpause))
         .route("/containers/{id}/rename", post(container_rename))
         .route("/containers/{id}/top", get(container_top))
+        .route("/containers/{id}/stats", get(container_stats))
+        .route("/containers/{id}/update", post(container_update))
         .route("/containers/{id}/exec", post(exec_create))
         .route("/containers/{id}", delete(container_remove))
         .route("/exec/{id}/start", post(exec_start))
@@ -397,6 +399,29 @@ async fn container_top(State(b): B, Path(id): Path<String>, req: Request) -> R {
         .filter(|s| !s.is_empty())
         .map(str::to_string);
     Ok(json(StatusCode::OK, &b.container_top(&id, args).await?))
+}
+
+/// dockerd: `stream` defaults to true; `one-shot` only with `stream=false`.
+async fn container_stats(State(b): B, Path(id): Path<String>, req: Request) -> R {
+    let q = q(&req);
+    let stream = q.get("stream").is_none() || q.bool("stream");
+    let one_shot = q.bool("one-shot");
+    if stream && one_shot {
+        return Err(ApiError::invalid("cannot have stream=true and one-shot=true").into());
+    }
+    let mut s = b.container_stats(&id, stream, one_shot).await?;
+    if stream {
+        return Ok(json_stream(s));
+    }
+    match s.next().await {
+        Some(v) => Ok(json(StatusCode::OK, &v)),
+        None => Err(ApiError::system("no stats sample").into()),
+    }
+}
+
+async fn container_update(State(b): B, Path(id): Path<String>, req: Request) -> R {
+    let body: ContainerUpdateRequest = body_json(req).await?;
+    Ok(json(StatusCode::OK, &b.container_update(&id, body).await?))
 }
 
 async fn container_remove(State(b): B, Path(id): Path<String>, req: Request) -> R {
