@@ -185,6 +185,23 @@ pub trait Backend: Send + Sync + 'static {
     async fn container_logs(&self, id: &str, opts: LogsOptions) -> ApiResult<LogsStream>;
     /// `POST /containers/{id}/resize?h=&w=`.
     async fn container_resize(&self, id: &str, height: u16, width: u16) -> ApiResult<()>;
+    /// `GET /containers/{id}/changes`: the container's rw layer as changes
+    /// against its image, in walk order (dockerd's order is unspecified);
+    /// empty when nothing changed (the handler answers `null` then, as
+    /// dockerd does).
+    async fn container_changes(&self, _id: &str) -> ApiResult<Vec<FilesystemChange>> {
+        Err(no_commit())
+    }
+    /// `GET /containers/{id}/export`: the container's whole filesystem (the
+    /// merged view) as a tar stream, running or not.
+    async fn container_export(&self, _id: &str) -> ApiResult<BoxStream<std::io::Result<Bytes>>> {
+        Err(no_commit())
+    }
+    /// `POST /commit` (201 `{"Id": "sha256:..."}`): a new image from the
+    /// container's rw layer.
+    async fn container_commit(&self, _opts: ContainerCommitOptions) -> ApiResult<IdResponse> {
+        Err(no_commit())
+    }
     /// `POST /containers/{id}/pause`.
     async fn container_pause(&self, id: &str) -> ApiResult<()>;
     /// `POST /containers/{id}/unpause`.
@@ -346,6 +363,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn volume_prune(&self, _filters: Filters) -> ApiResult<VolumePruneResponse> {
         Err(no_volumes())
     }
+}
+
+/// What the default diff/export/commit methods answer.
+fn no_commit() -> ApiError {
+    ApiError::new(
+        ErrorKind::NotImplemented,
+        "diff, export and commit are not available",
+    )
 }
 
 /// What the default volume methods answer (a backend without volumes).

@@ -1744,3 +1744,6 @@ pub struct VolumePruneResponse {
 
 mod stats;
 pub use stats::*;
+
+mod changes;
+pub use changes::*;

@@ -18,6 +18,8 @@
 //! `monitor.json`, `monitor.sock`, `exit.json`, `monitor.log`.
 
 pub mod bundle;
+mod changes;
+mod commit;
 pub mod container;
 pub mod events;
 mod images;
@@ -1633,6 +1635,21 @@ impl Backend for Engine {
         .await
         .map_err(ApiError::system)?;
         Ok(())
+    }
+
+    async fn container_changes(&self, id: &str) -> ApiResult<Vec<FilesystemChange>> {
+        changes::changes(self, id).await
+    }
+
+    async fn container_export(
+        &self,
+        id: &str,
+    ) -> ApiResult<BoxStream<std::io::Result<bytes::Bytes>>> {
+        changes::export(self, id).await
+    }
+
+    async fn container_commit(&self, opts: ContainerCommitOptions) -> ApiResult<IdResponse> {
+        commit::commit(self, opts).await
     }
 
     async fn container_pause(&self, id: &str) -> ApiResult<()> {

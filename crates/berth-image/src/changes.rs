@@ -203,7 +203,13 @@ pub fn apply(cfg: &mut RunConfig, line: &str) -> Result<()> {
             }
         }
         "" => return Err(err("empty change command".into())),
-        _ => return Err(err(format!("{up} is not a valid change command"))),
+        // dockerd names the instruction in lower case
+        _ => {
+            return Err(err(format!(
+                "{} is not a valid change command",
+                up.to_ascii_lowercase()
+            )))
+        }
     }
     Ok(())
 }
@@ -259,7 +265,7 @@ mod tests {
         let mut c = RunConfig::default();
         assert_eq!(
             apply(&mut c, "FROM busybox").unwrap_err().to_string(),
-            "FROM is not a valid change command"
+            "from is not a valid change command"
         );
         assert!(apply(&mut c, "RUN true").is_err());
         assert!(apply(&mut c, "EXPOSE eighty").is_err());

@@ -54,6 +54,7 @@ pub mod reference;
 
 mod archive;
 mod changes;
+mod commit;
 mod pulled;
 mod service;
 mod time;
@@ -61,6 +62,7 @@ mod types;
 
 pub use berth_store::{OverlayMount, Store, StoreError};
 pub use berth_types::Digest;
+pub use commit::{apply_changes, merge_run_config, CommitOptions};
 pub use pulled::{ImageBlobs, PulledLayers, Registered};
 pub use reference::Reference;
 pub use service::ImageService;

@@ -386,7 +386,7 @@ fn list_filters_history_import_and_prune() {
         .unwrap_err();
     assert_eq!(
         (e.to_string().as_str(), e.status()),
-        ("RUN is not a valid change command", 400)
+        ("run is not a valid change command", 400)
     );
     let e = s
         .import(

@@ -686,9 +686,22 @@ pub fn sync_filesystem(dir: &Path) -> Result<(), StoreError> {
 /// Paths are relative (`etc/passwd`), directories first, names sorted, so
 /// the same tree gives the same stream. Errors: I/O naming the path.
 pub fn write_tar<W: io::Write>(dir: &Path, w: W, whiteouts: bool) -> Result<W, StoreError> {
+    write_tar_filtered(dir, w, whiteouts, &|_| false)
+}
+
+/// [`write_tar`] leaving out every entry (and everything below it) whose
+/// relative path (`etc/hosts`) `skip` returns true for: `docker commit`
+/// leaves out the mount points the runtime made in the rw layer, as
+/// dockerd's init layer keeps them out of the container's own layer.
+pub fn write_tar_filtered<W: io::Write>(
+    dir: &Path,
+    w: W,
+    whiteouts: bool,
+    skip: &dyn Fn(&Path) -> bool,
+) -> Result<W, StoreError> {
     let mut b = tar::Builder::new(w);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    walk(&mut b, dir, Path::new(""), whiteouts, &mut links)?;
+    walk(&mut b, dir, Path::new(""), whiteouts, &mut links, skip)?;
     b.into_inner().map_err(StoreError::io(dir))
 }
 
@@ -734,6 +747,7 @@ fn walk<W: io::Write>(
     rel: &Path,
     whiteouts: bool,
     links: &mut HashMap<(u64, u64), PathBuf>,
+    skip: &dyn Fn(&Path) -> bool,
 ) -> Result<(), StoreError> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let dir = root.join(rel);
@@ -747,6 +761,9 @@ fn walk<W: io::Write>(
     for name in names {
         let full = dir.join(&name);
         let rel_path = rel.join(&name);
+        if skip(&rel_path) {
+            continue;
+        }
         let md = std::fs::symlink_metadata(&full).map_err(io_err(&full))?;
         let ft = md.file_type();
         let mut h = tar::Header::new_gnu();
@@ -791,7 +808,7 @@ fn walk<W: io::Write>(
                 b.append_data(&mut oh, rel_path.join(".wh..wh..opq"), io::empty())
                     .map_err(io_err(&full))?;
             }
-            walk(b, root, &rel_path, whiteouts, links)?;
+            walk(b, root, &rel_path, whiteouts, links, skip)?;
         } else if ft.is_symlink() {
             let target = std::fs::read_link(&full).map_err(io_err(&full))?;
             h.set_entry_type(tar::EntryType::Symlink);

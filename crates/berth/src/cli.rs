@@ -126,12 +126,21 @@ pub enum Cmd {
     /// Attach local standard input, output, and error streams to a running container
     #[command(override_usage = "berth attach [OPTIONS] CONTAINER", help_template = HELP, disable_help_flag = true)]
     Attach(AttachArgs),
+    /// Create a new image from a container's changes
+    #[command(override_usage = "berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
+    Commit(crate::commit::CommitArgs),
     /// Create a new container
     #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
     Create(RunArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "berth diff CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Diff(crate::commit::DiffArgs),
     /// Get real time events from the server
     #[command(override_usage = "berth events [OPTIONS]", help_template = HELP, disable_help_flag = true)]
     Events(EventsArgs),
+    /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "berth export [OPTIONS] CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Export(crate::commit::ExportArgs),
     /// Show the history of an image
     #[command(override_usage = "berth history [OPTIONS] IMAGE", help_template = HELP, disable_help_flag = true)]
     History(HistoryArgs),
@@ -200,12 +209,21 @@ pub enum ContainerCmd {
     /// Attach local standard input, output, and error streams to a running container
     #[command(override_usage = "berth container attach [OPTIONS] CONTAINER", help_template = HELP, disable_help_flag = true)]
     Attach(AttachArgs),
+    /// Create a new image from a container's changes
+    #[command(override_usage = "berth container commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
+    Commit(crate::commit::CommitArgs),
     /// Create a new container
     #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
     Create(RunArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "berth container diff CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Diff(crate::commit::DiffArgs),
     /// Execute a command in a running container
     #[command(override_usage = "berth container exec [OPTIONS] CONTAINER COMMAND [ARG...]", help_template = HELP, disable_help_flag = true)]
     Exec(ExecArgs),
+    /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "berth container export [OPTIONS] CONTAINER", help_template = HELP, disable_help_flag = true)]
+    Export(crate::commit::ExportArgs),
     /// Display detailed information on one or more containers
     #[command(override_usage = "berth container inspect [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
     Inspect(InspectArgs),

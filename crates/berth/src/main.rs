@@ -8,6 +8,7 @@
 //! cannot be invoked / found, else the container's own exit code.
 
 mod cli;
+mod commit;
 mod containers;
 mod fmt;
 mod images;
@@ -504,6 +505,9 @@ async fn dispatch(c: &mut berth_client::Client, top: Cmd) -> CmdResult {
         }
         Cmd::Rename(a) | Cmd::Container(ContainerCmd::Rename(a)) => containers::rename(c, a).await,
         Cmd::Top(a) | Cmd::Container(ContainerCmd::Top(a)) => containers::top(c, a).await,
+        Cmd::Diff(a) | Cmd::Container(ContainerCmd::Diff(a)) => commit::diff(c, a).await,
+        Cmd::Export(a) | Cmd::Container(ContainerCmd::Export(a)) => commit::export(c, a).await,
+        Cmd::Commit(a) | Cmd::Container(ContainerCmd::Commit(a)) => commit::commit(c, a).await,
         Cmd::Stats(a) | Cmd::Container(ContainerCmd::Stats(a)) => stats::stats(c, a).await,
         Cmd::Update(a) | Cmd::Container(ContainerCmd::Update(a)) => stats::update(c, a).await,
         Cmd::Container(ContainerCmd::Inspect(a)) => system::inspect(c, a, Some("container")).await,

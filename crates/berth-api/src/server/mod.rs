@@ -7,6 +7,7 @@
 //! [`ErrorKind`](crate::ErrorKind); unknown paths get 404 `page not found`.
 //! Handlers only parse and format: all behaviour is in the [`Backend`].
 
+mod commit;
 mod handlers;
 mod hijack;
 mod query;
