@@ -121,6 +121,17 @@ pub struct LogsStream {
     pub chunks: BoxStream<OutputChunk>,
 }
 
+/// Query of `PUT /containers/{id}/archive` besides `path`.
+#[derive(Debug, Clone, Default)]
+pub struct ArchivePutOptions {
+    /// `noOverwriteDirNonDir=1`: an error to replace a directory with a
+    /// non-directory or the reverse.
+    pub no_overwrite_dir_non_dir: bool,
+    /// `copyUIDGID=1`: the extracted files belong to the container's user
+    /// (`Config.User`), not to the tar headers' uid/gid.
+    pub copy_uid_gid: bool,
+}
+
 /// Query of `GET /events`.
 #[derive(Debug, Clone, Default)]
 pub struct EventsOptions {
@@ -309,6 +320,33 @@ pub trait Backend: Send + Sync + 'static {
         ))
     }
 
+    // ---- archive (docker cp) ----
+    /// `HEAD /containers/{id}/archive?path=`: the path's stat (the
+    /// `X-Docker-Container-Path-Stat` header).
+    async fn container_archive_stat(&self, _id: &str, _path: &str) -> ApiResult<ContainerPathStat> {
+        Err(no_archive())
+    }
+    /// `GET /containers/{id}/archive?path=`: the path's stat and a tar of
+    /// it (a directory with its content).
+    async fn container_archive_get(
+        &self,
+        _id: &str,
+        _path: &str,
+    ) -> ApiResult<(ContainerPathStat, BoxStream<std::io::Result<Bytes>>)> {
+        Err(no_archive())
+    }
+    /// `PUT /containers/{id}/archive?path=`: extracts the tar `body` into
+    /// the directory `path`.
+    async fn container_archive_put(
+        &self,
+        _id: &str,
+        _path: &str,
+        _opts: ArchivePutOptions,
+        _body: BodyReader,
+    ) -> ApiResult<()> {
+        Err(no_archive())
+    }
+
     // ---- networks ----
     /// `GET /networks?filters=` (filters `dangling`, `driver`, `id`, `label`,
     /// `name`, `scope`, `type`).
@@ -381,4 +419,9 @@ fn no_volumes() -> ApiError {
 /// What the default network methods answer (a backend without networking).
 fn no_networks() -> ApiError {
     ApiError::new(ErrorKind::NotImplemented, "networking is not available")
+}
+
+/// What the default archive methods answer (a backend without `docker cp`).
+fn no_archive() -> ApiError {
+    ApiError::new(ErrorKind::NotImplemented, "copying files is not available")
 }

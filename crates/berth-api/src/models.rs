@@ -1747,3 +1747,6 @@ pub use stats::*;
 
 mod changes;
 pub use changes::*;
+
+mod archive;
+pub use archive::*;

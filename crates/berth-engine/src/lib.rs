@@ -17,6 +17,7 @@
 //! overlay mount point). `<exec-root>/containers/<id>/`: `bundle/config.json`,
 //! `monitor.json`, `monitor.sock`, `exit.json`, `monitor.log`.
 
+pub mod archive;
 pub mod bundle;
 mod changes;
 mod commit;
@@ -1794,6 +1795,28 @@ impl Backend for Engine {
         req: ContainerUpdateRequest,
     ) -> ApiResult<ContainerUpdateResponse> {
         update::update(self, &self.find(id)?, req).await
+    }
+
+    async fn container_archive_stat(&self, id: &str, path: &str) -> ApiResult<ContainerPathStat> {
+        archive::stat_path(self.find(id)?, id, path).await
+    }
+
+    async fn container_archive_get(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> ApiResult<(ContainerPathStat, BoxStream<std::io::Result<bytes::Bytes>>)> {
+        archive::get_archive(self.find(id)?, id, path).await
+    }
+
+    async fn container_archive_put(
+        &self,
+        id: &str,
+        path: &str,
+        opts: ArchivePutOptions,
+        body: BodyReader,
+    ) -> ApiResult<()> {
+        archive::put_archive(self.find(id)?, id, path, opts, body).await
     }
 
     async fn container_remove(&self, id: &str, force: bool, volumes: bool) -> ApiResult<()> {

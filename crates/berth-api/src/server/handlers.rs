@@ -48,6 +48,12 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/containers/{id}/changes", get(super::commit::changes))
         .route("/containers/{id}/export", get(super::commit::export))
         .route("/commit", post(super::commit::commit))
+        .route(
+            "/containers/{id}/archive",
+            axum::routing::head(super::archive::head)
+                .get(super::archive::get)
+                .put(super::archive::put),
+        )
         .route("/containers/{id}/exec", post(exec_create))
         .route("/containers/{id}", delete(container_remove))
         .route("/exec/{id}/start", post(exec_start))

@@ -8,6 +8,7 @@
 //! Handlers only parse and format: all behaviour is in the [`Backend`].
 
 mod commit;
+mod archive;
 mod handlers;
 mod hijack;
 mod query;
