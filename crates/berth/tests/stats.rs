@@ -320,3 +320,73 @@ fn stats_json_fields_match_dockerd() {
         assert_ne!(v["preread"], "0001-01-01T00:00:00Z", "{v}");
     }
 }
+
+/// A container on a bridge: `networks` per interface with dockerd's eight
+/// counters, traffic counted, and NET I/O the same through both CLIs.
+#[test]
+fn stats_networks_on_a_bridge() {
+    let d = Daemon::start_kind_net("berthd", true);
+    let id = ok(
+        &d,
+        &["run", "-d", "--name", "na", "busybox", "sleep", "300"],
+    );
+    let gw = ok(
+        &d,
+        &[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}",
+            "na",
+        ],
+    );
+    let p = d.docker(&["exec", "na", "ping", "-c", "2", "-W", "2", &gw]);
+    assert_eq!(p.code, 0, "ping {gw}: {p:?}");
+    let sock = d.host.trim_start_matches("unix://").to_string();
+    let r = run_bounded(
+        Command::new("curl").args([
+            "-sf",
+            "--unix-socket",
+            &sock,
+            &format!("http://d/containers/{id}/stats?stream=false&one-shot=true"),
+        ]),
+        Duration::from_secs(30),
+        None,
+    );
+    assert_eq!(r.code, 0, "curl: {r:?}");
+    let v: Value = serde_json::from_str(&r.out).expect("json");
+    let nets = v["networks"].as_object().expect("networks");
+    assert_eq!(nets.keys().collect::<Vec<_>>(), ["eth0"], "{v}");
+    let eth0 = &nets["eth0"];
+    let k: BTreeSet<&str> = eth0
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        k,
+        BTreeSet::from([
+            "rx_bytes",
+            "rx_dropped",
+            "rx_errors",
+            "rx_packets",
+            "tx_bytes",
+            "tx_dropped",
+            "tx_errors",
+            "tx_packets"
+        ])
+    );
+    assert!(eth0["rx_packets"].as_u64().unwrap() >= 2, "{eth0}");
+    assert!(eth0["tx_packets"].as_u64().unwrap() >= 2, "{eth0}");
+    assert!(eth0["tx_bytes"].as_u64().unwrap() >= 2 * 84, "{eth0}");
+    d.same(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.NetIO}}",
+        "na",
+    ]);
+    let b = d.berth(&["stats", "--no-stream", "--format", "{{.NetIO}}", "na"]);
+    assert!(!b.out.starts_with("0B / 0B"), "{b:?}");
+    ok(&d, &["rm", "-f", "na"]);
+}
