@@ -22,6 +22,7 @@
 mod mounts;
 mod resources;
 mod stats;
+pub mod warmup;
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;

@@ -755,49 +755,21 @@ fn ns_plan(spec: &Spec) -> Result<NsPlan> {
     Ok(p)
 }
 
-/// Starts the kernel's cgroup-migration slow path early.
-///
-/// The first cgroup migration after a quiet period takes the global
-/// `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace
-/// period (~10 ms here); migrations during or right after it are fast. A
-/// throwaway child that "moves" itself into the cgroup it is already in
-/// starts that wait at the beginning of create, so it overlaps with
-/// parsing the config and making the cgroup instead of following them.
-/// The child is reaped on drop (it never outlives create).
+/// Starts the kernel's cgroup-migration slow path early (see
+/// [`berth_cgroups::warmup`]): a throwaway child "moves" itself into the
+/// cgroup it is already in at the beginning of create, so the grace-period
+/// wait overlaps with parsing the config and making the cgroup instead of
+/// following them. The child is reaped on drop (it never outlives create).
 struct CgroupWarmup(Option<i32>);
 
 impl CgroupWarmup {
     fn start() -> CgroupWarmup {
-        let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+        if berth_cgroups::warmup::own_procs_file().is_none() {
             return CgroupWarmup(None);
-        };
-        let procs = own.lines().find_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
-            let path = path.trim_start_matches('/');
-            if ctrl.is_empty() {
-                let base = if Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
-                    "/sys/fs/cgroup/unified"
-                } else {
-                    "/sys/fs/cgroup"
-                };
-                Some(PathBuf::from(base).join(path).join("cgroup.procs"))
-            } else if ctrl == "pids" {
-                Some(
-                    PathBuf::from("/sys/fs/cgroup/pids")
-                        .join(path)
-                        .join("cgroup.procs"),
-                )
-            } else {
-                None
-            }
-        });
-        let Some(procs) = procs else {
-            return CgroupWarmup(None);
-        };
+        }
         match berth_sys::clone_fork(0) {
             Ok(Fork::Child) => {
-                let _ = std::fs::write(&procs, b"0");
+                let _ = berth_cgroups::warmup::warm_migration_lock();
                 berth_sys::exit_now(0)
             }
             Ok(Fork::Parent(pid)) => CgroupWarmup(Some(pid)),
