@@ -120,6 +120,14 @@ pub enum DistributionError {
     /// Unauthorized` (the full text is kept here).
     #[error("{0}")]
     Unauthorized(String),
+    /// A pull the registry refused for missing or wrong credentials, before
+    /// any progress (500, as dockerd answers `POST /images/create`: its
+    /// registry errors are not errdefs' Unauthorized, and a 401 would make
+    /// the docker CLI prompt `Login prior to pull:` and read a user name):
+    /// `Head "http://127.0.0.1:5000/v2/x/manifests/latest": no basic auth
+    /// credentials`, `unauthorized: authentication required`.
+    #[error("{0}")]
+    PullUnauthorized(String),
     /// Push without the rights (403 from the registry): `denied: requested
     /// access to the resource is denied`.
     #[error("{0}")]

@@ -204,7 +204,10 @@ pub async fn pull(
             drop(staging);
             let svc = svc.clone();
             let _ = tokio::task::spawn_blocking(move || svc.store().gc()).await;
-            return Err(e);
+            return Err(match e {
+                DistributionError::Unauthorized(m) => DistributionError::PullUnauthorized(m),
+                e => e,
+            });
         }
     };
     let (svc2, progress2) = (svc.clone(), progress.clone());

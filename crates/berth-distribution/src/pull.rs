@@ -317,12 +317,33 @@ pub(crate) async fn download_blob(
             )
         })
     };
-    let writer_error = |h: tokio::task::JoinHandle<_>| async move {
-        match h.await {
-            Ok(Err(f)) => fail(f, &d.digest),
-            _ => DistributionError::Cancelled,
-        }
-    };
+    let got = receive(repo, opts, &digest, size, &tx, on_bytes).await;
+    let committing = got.is_ok() && tx.send(Cmd::Commit).await.is_ok();
+    // Always wait for the writer: after a failure it sees the channel
+    // close and removes its ingest file and tree before the pull reports.
+    drop(tx);
+    let written = writer.await;
+    match got {
+        Err(Some(e)) => Err(e),
+        _ => match written {
+            Ok(Ok(Written::Committed(x))) if committing => Ok(x),
+            Ok(Err(f)) => Err(fail(f, &digest)),
+            _ => Err(DistributionError::Cancelled),
+        },
+    }
+}
+
+/// The network side of [`download_blob`]: GETs the blob (with `Range`
+/// after an interruption) and sends its bytes to the writer. `Err(None)`:
+/// the writer stopped (its own error tells why).
+async fn receive(
+    repo: &Repository,
+    opts: &Options,
+    digest: &Digest,
+    size: u64,
+    tx: &tokio::sync::mpsc::Sender<Cmd>,
+    on_bytes: &mut (dyn FnMut(u64) + Send),
+) -> std::result::Result<(), Option<DistributionError>> {
     let mut offset = 0u64;
     let mut attempt = 1u32;
     let mut delay = opts.retry_delay;
@@ -338,7 +359,7 @@ pub(crate) async fn download_blob(
             *delay = (*delay * 2).min(Duration::from_secs(10));
             true
         };
-        let resp = match repo.get_blob(&digest, offset).await {
+        let resp = match repo.get_blob(digest, offset).await {
             Ok(r) => r,
             Err(e) => {
                 let wait = delay;
@@ -346,7 +367,7 @@ pub(crate) async fn download_blob(
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                return Err(e);
+                return Err(Some(e));
             }
         };
         let status = resp.status().as_u16();
@@ -355,7 +376,7 @@ pub(crate) async fn download_blob(
                 if offset > 0 {
                     // No range support: start over.
                     if tx.send(Cmd::Restart).await.is_err() {
-                        return Err(writer_error(writer).await);
+                        return Err(None);
                     }
                     offset = 0;
                     on_bytes(0);
@@ -370,9 +391,9 @@ pub(crate) async fn download_blob(
                     .and_then(|s| s.split('-').next())
                     .and_then(|s| s.parse::<u64>().ok());
                 if start != Some(offset) {
-                    return Err(DistributionError::Protocol(format!(
+                    return Err(Some(DistributionError::Protocol(format!(
                         "blob {digest}: asked for bytes from {offset}, got range {start:?}"
-                    )));
+                    ))));
                 }
             }
             s if s >= 500 => {
@@ -382,11 +403,11 @@ pub(crate) async fn download_blob(
                     continue;
                 }
                 let f = Repository::failure(resp).await;
-                return Err(repo.word(s, &f));
+                return Err(Some(repo.word(s, &f)));
             }
             s => {
                 let f = Repository::failure(resp).await;
-                return Err(repo.word(s, &f));
+                return Err(Some(repo.word(s, &f)));
             }
         }
         let mut stream = resp.bytes_stream();
@@ -395,10 +416,10 @@ pub(crate) async fn download_blob(
                 Ok(b) => {
                     offset += b.len() as u64;
                     if offset > size {
-                        return Err(DistributionError::DigestMismatch(digest.clone()));
+                        return Err(Some(DistributionError::DigestMismatch(digest.clone())));
                     }
                     if tx.send(Cmd::Data(b)).await.is_err() {
-                        return Err(writer_error(writer).await);
+                        return Err(None);
                     }
                     on_bytes(offset);
                 }
@@ -408,9 +429,9 @@ pub(crate) async fn download_blob(
                         tokio::time::sleep(wait).await;
                         continue 'outer;
                     }
-                    return Err(DistributionError::Transport(format!(
+                    return Err(Some(DistributionError::Transport(format!(
                         "blob {digest}: {e} after {offset} of {size} bytes"
-                    )));
+                    ))));
                 }
             }
         }
@@ -420,20 +441,11 @@ pub(crate) async fn download_blob(
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            return Err(DistributionError::Transport(format!(
+            return Err(Some(DistributionError::Transport(format!(
                 "blob {digest}: unexpected EOF after {offset} of {size} bytes"
-            )));
+            ))));
         }
-        break;
-    }
-    if tx.send(Cmd::Commit).await.is_err() {
-        return Err(writer_error(writer).await);
-    }
-    match writer.await {
-        Ok(Ok(Written::Committed(x))) => Ok(x),
-        Ok(Ok(Written::Cancelled)) => Err(DistributionError::Cancelled),
-        Ok(Err(f)) => Err(fail(f, &d.digest)),
-        Err(_) => Err(DistributionError::Cancelled),
+        return Ok(());
     }
 }
 

@@ -644,7 +644,9 @@ pub fn print_list(
 /// the list's header table ("*formatter.ContainerContext" for `ps`).
 fn context_type(headers: &[(&str, &str)]) -> &'static str {
     let has = |title: &str| headers.iter().any(|(_, t)| *t == title);
-    if has("CONTAINER ID") {
+    if has("CPU %") {
+        "*container.statsContext"
+    } else if has("CONTAINER ID") {
         "*formatter.ContainerContext"
     } else if has("IMAGE ID") {
         "*formatter.imageContext"

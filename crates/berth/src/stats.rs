@@ -72,13 +72,18 @@ pub struct UpdateArgs {
     #[arg(long = "cpuset-mems", value_name = "string")]
     pub cpuset_mems: Option<String>,
     /// Memory limit
-    #[arg(short = 'm', long = "memory", value_name = "bytes")]
+    #[arg(short = 'm', long = "memory", value_name = "bytes", value_parser = parse_size)]
     pub memory: Option<String>,
     /// Memory soft limit
-    #[arg(long = "memory-reservation", value_name = "bytes")]
+    #[arg(long = "memory-reservation", value_name = "bytes", value_parser = parse_size)]
     pub memory_reservation: Option<String>,
     /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true)]
+    #[arg(
+        long = "memory-swap",
+        value_name = "bytes",
+        allow_hyphen_values = true,
+        value_parser = parse_swap
+    )]
     pub memory_swap: Option<String>,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
@@ -89,6 +94,19 @@ pub struct UpdateArgs {
     /// CONTAINER
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
+}
+
+/// Validates a size flag at parse time (docker reports it as a flag error).
+fn parse_size(s: &str) -> Result<String, String> {
+    f::parse_ram(s).map(|_| s.to_string())
+}
+
+/// `--memory-swap`: a size or -1.
+fn parse_swap(s: &str) -> Result<String, String> {
+    if s.trim() == "-1" {
+        return Ok(s.to_string());
+    }
+    parse_size(s)
 }
 
 /// The figures of one row, as docker's `StatsEntry`.

@@ -165,6 +165,28 @@ fn docker_pull_push_login_through_berthd() {
         d.docker(&a)
     };
     let target = format!("{}/e2e/auth:v1", closed.host);
+    // A pull without credentials: dockerd's words and status (500, so the
+    // docker CLI does not prompt "Login prior to pull:").
+    let o = with_cfg(&["pull", &target]);
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "Error response from daemon: Head \"http://{}/v2/e2e/auth/manifests/v1\": no basic auth credentials",
+            closed.host
+        )
+    );
+    assert!(
+        !stdout(&o).contains("Login prior to pull"),
+        "{}",
+        stdout(&o)
+    );
+    let (status, _, body) = d.http(
+        "POST",
+        &format!("/images/create?fromImage={}/e2e/auth&tag=v1", closed.host),
+        b"",
+    );
+    assert_eq!(status, 500, "{}", String::from_utf8_lossy(&body));
     d.ok(&["tag", &name, &target]);
     let o = with_cfg(&["push", &target]);
     assert_ne!(o.status.code(), Some(0));
@@ -495,5 +517,156 @@ fn docker_push_pull_through_berthd_against_berth_registry() {
         open.leftover_uploads()
     );
     drop((open, basic, token));
+    d.finish();
+}
+
+/// (path, Range header) of each request a proxy forwarded, in order.
+type RequestLog = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+/// A TCP proxy (one thread per connection, `Connection: close`) in front
+/// of `upstream` that drops the connection after `cut_after` body bytes of
+/// the first whole GET whose path ends with `cut_suffix`. Returns its
+/// address and the (path, Range header) of every request.
+fn cutting_proxy(upstream: String, cut_suffix: String, cut_after: usize) -> (String, RequestLog) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = l.local_addr().unwrap().to_string();
+    let log: RequestLog = Arc::default();
+    let cut_done = Arc::new(AtomicBool::new(false));
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { return };
+            let (upstream, cut_suffix, log, cut_done) = (
+                upstream.clone(),
+                cut_suffix.clone(),
+                log2.clone(),
+                cut_done.clone(),
+            );
+            std::thread::spawn(move || {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
+                let mut head = Vec::new();
+                let mut b = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = match c.read(&mut b) {
+                        Ok(n) if n > 0 => n,
+                        _ => return,
+                    };
+                    head.extend_from_slice(&b[..n]);
+                    if head[0] == 0x16 {
+                        // TLS first (berthd tries https, as dockerd does).
+                        let _ = c.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n");
+                        return;
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let mut lines: Vec<&str> = text.trim_end().split("\r\n").collect();
+                let mut first = lines[0].split_whitespace();
+                let method = first.next().unwrap_or("").to_string();
+                let path = first.next().unwrap_or("").to_string();
+                let range = lines
+                    .iter()
+                    .find(|l| l.to_ascii_lowercase().starts_with("range:"))
+                    .map(|l| l[6..].trim().to_string());
+                log.lock().unwrap().push((path.clone(), range.clone()));
+                lines.retain(|l| !l.to_ascii_lowercase().starts_with("connection:"));
+                let fwd = format!("{}\r\nConnection: close\r\n\r\n", lines.join("\r\n"));
+                let Ok(mut u) = std::net::TcpStream::connect(&upstream) else {
+                    return;
+                };
+                let _ = u.set_read_timeout(Some(Duration::from_secs(30)));
+                if u.write_all(fwd.as_bytes()).is_err() {
+                    return;
+                }
+                let cut = method == "GET"
+                    && path.ends_with(&cut_suffix)
+                    && range.is_none()
+                    && !cut_done.swap(true, Ordering::SeqCst);
+                let mut seen: Vec<u8> = Vec::new();
+                let mut sent = 0usize;
+                let mut b = vec![0u8; 16 << 10];
+                loop {
+                    let n = match u.read(&mut b) {
+                        Ok(n) if n > 0 => n,
+                        _ => break,
+                    };
+                    let mut chunk = &b[..n];
+                    if cut {
+                        if seen.len() < 64 << 10 {
+                            seen.extend_from_slice(chunk);
+                        }
+                        if let Some(h) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let limit = h + 4 + cut_after;
+                            if sent + chunk.len() >= limit {
+                                chunk = &chunk[..limit - sent];
+                                let _ = c.write_all(chunk);
+                                return; // dropped mid-body
+                            }
+                        }
+                    }
+                    if c.write_all(chunk).is_err() {
+                        return;
+                    }
+                    sent += chunk.len();
+                }
+            });
+        }
+    });
+    (host, log)
+}
+
+#[test]
+fn docker_pull_resumes_a_dropped_layer_download_and_the_image_runs() {
+    let d = Daemon::start();
+    let dir = d.dir.path().to_path_buf();
+    // Debian's docker-registry (distribution) answers Range with 206.
+    let reg = Registry::start(&dir, "cut", None);
+    let fixture = berth_testutil::fixture("busybox-oci");
+    run_ok(
+        Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}:latest", fixture.display()))
+            .arg(format!("docker://{}/library/busybox:latest", reg.host)),
+    );
+    let layer = "sha256:7a8bbac7ec7a7ddc63fcf715d94d04f1120346c758284080f0d1b54cb17a0fd6";
+    let (proxy, log) = cutting_proxy(reg.host.clone(), layer.to_string(), 300_000);
+    let name = format!("{proxy}/library/busybox");
+    let out = d.ok(&["pull", &name]);
+    assert!(out.contains("7a8bbac7ec7a: Pull complete"), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}:latest")),
+        "{out}"
+    );
+    let reqs: Vec<Option<String>> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p.ends_with(layer))
+        .map(|(_, r)| r.clone())
+        .collect();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert_eq!(reqs[0], None);
+    let from: u64 = reqs[1]
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|s| s.strip_suffix('-'))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("the resumed request has no Range: {reqs:?}"));
+    assert!(from > 0 && from <= 300_000, "resumed from {from}");
+    assert_eq!(d.ok(&["run", "--rm", &name, "echo", "resumed"]), "resumed");
+    let ingest: Vec<_> = std::fs::read_dir(d.root().join("ingest"))
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(ingest.is_empty(), "{ingest:?}");
+    let tmp_layers: Vec<_> = std::fs::read_dir(d.root().join("layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(tmp_layers.is_empty(), "{tmp_layers:?}");
+    drop(reg);
     d.finish();
 }
