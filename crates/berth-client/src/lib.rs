@@ -30,6 +30,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
+/// Response headers ([`Client::request_with_response_headers`]).
+pub use hyper::HeaderMap;
 /// HTTP methods for [`Client::request`].
 pub use hyper::Method;
 
@@ -371,6 +373,21 @@ impl Client {
         let req = self.build(method, path, body, ctype).await?;
         let resp = self.send(req).await?;
         check(resp).await
+    }
+
+    /// Like [`Client::request`], also returning the answer's headers (the
+    /// `X-Docker-Container-Path-Stat` of `/containers/{id}/archive`).
+    pub async fn request_with_response_headers(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        ctype: Option<&str>,
+    ) -> Result<(hyper::HeaderMap, Body)> {
+        let req = self.build(method, path, body, ctype).await?;
+        let resp = self.send(req).await?;
+        let headers = resp.headers().clone();
+        Ok((headers, check(resp).await?))
     }
 
     /// Like [`Client::request`], with extra request headers (e.g.

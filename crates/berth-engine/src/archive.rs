@@ -1043,40 +1043,68 @@ pub async fn get_archive(
 /// for a bad tar or a failed write (what was written stays, as with
 /// dockerd).
 pub async fn put_archive(
-    c: Arc<Container>,
+    c: ApiResult<Arc<Container>>,
     given: &str,
     path: &str,
     opts: ArchivePutOptions,
     body: BodyReader,
 ) -> ApiResult<()> {
-    check_path(path)?;
+    let mut input = tokio_util::io::SyncIoBridge::new(body);
+    let c = match c.and_then(|c| check_path(path).map(|_| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || drain(&mut input)).await;
+            return Err(e);
+        }
+    };
     let p = DockerPath::parse(path);
     let given = given.to_string();
     let user = c.get().config.user.clone();
-    let input = tokio_util::io::SyncIoBridge::new(body);
     with_root(c, move |root| {
+        let r = put_in(root, &p, &given, &opts, &user, &mut input);
+        if r.is_err() {
+            drain(&mut input);
+        }
+        r
+    })
+    .await
+}
+
+/// Reads and drops what is left of a refused request body (up to 4 MiB),
+/// so that the client gets the answer instead of a broken pipe on its
+/// write (Go's server drains 256 KiB the same way).
+fn drain<R: Read>(r: &mut R) {
+    let _ = std::io::copy(&mut r.take(4 << 20), &mut std::io::sink());
+}
+
+fn put_in<R: Read>(
+    root: &Root,
+    p: &DockerPath,
+    given: &str,
+    opts: &ArchivePutOptions,
+    user: &str,
+    input: R,
+) -> ApiResult<()> {
+    {
         let fd = root
             .open(&p.rel(), OFlags::PATH)
-            .map_err(|e| stat_err(&p, &given, e))?;
-        let st = fstat(&fd).map_err(|e| stat_err(&p, &given, e))?;
+            .map_err(|e| stat_err(p, given, e))?;
+        let st = fstat(&fd).map_err(|e| stat_err(p, given, e))?;
         if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
             return Err(ApiError::new(
                 ErrorKind::InvalidParameter,
                 "extraction point is not a directory",
             ));
         }
-        let dest = root
-            .resolve(&p.clean)
-            .map_err(|e| stat_err(&p, &given, e))?;
+        let dest = root.resolve(&p.clean).map_err(|e| stat_err(p, given, e))?;
         let owner = if opts.copy_uid_gid {
-            let (u, g) = container_user(root, &user);
+            let (u, g) = container_user(root, user);
             Owner::Fixed(u, g)
         } else {
             Owner::Header
         };
-        extract(root, &dest, &opts, owner, input)
-    })
-    .await
+        extract(root, &dest, opts, owner, input)
+    }
 }
 
 #[cfg(test)]

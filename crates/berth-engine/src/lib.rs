@@ -1819,7 +1819,7 @@ impl Backend for Engine {
         opts: ArchivePutOptions,
         body: BodyReader,
     ) -> ApiResult<()> {
-        archive::put_archive(self.find(id)?, id, path, opts, body).await
+        archive::put_archive(self.find(id), id, path, opts, body).await
     }
 
     async fn container_remove(&self, id: &str, force: bool, volumes: bool) -> ApiResult<()> {

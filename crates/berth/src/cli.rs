@@ -129,6 +129,9 @@ pub enum Cmd {
     /// Create a new image from a container's changes
     #[command(override_usage = "berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
     Commit(crate::commit::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    #[command(override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", help_template = HELP, disable_help_flag = true)]
+    Cp(crate::cp::CpArgs),
     /// Create a new container
     #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
     Create(RunArgs),
@@ -212,6 +215,9 @@ pub enum ContainerCmd {
     /// Create a new image from a container's changes
     #[command(override_usage = "berth container commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", help_template = HELP, disable_help_flag = true)]
     Commit(crate::commit::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    #[command(override_usage = "berth container cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", help_template = HELP, disable_help_flag = true)]
+    Cp(crate::cp::CpArgs),
     /// Create a new container
     #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
     Create(RunArgs),

@@ -10,6 +10,7 @@
 mod cli;
 mod commit;
 mod containers;
+mod cp;
 mod fmt;
 mod images;
 mod jsonmsg;
@@ -508,6 +509,7 @@ async fn dispatch(c: &mut berth_client::Client, top: Cmd) -> CmdResult {
         Cmd::Diff(a) | Cmd::Container(ContainerCmd::Diff(a)) => commit::diff(c, a).await,
         Cmd::Export(a) | Cmd::Container(ContainerCmd::Export(a)) => commit::export(c, a).await,
         Cmd::Commit(a) | Cmd::Container(ContainerCmd::Commit(a)) => commit::commit(c, a).await,
+        Cmd::Cp(a) | Cmd::Container(ContainerCmd::Cp(a)) => cp::cp(c, a).await,
         Cmd::Stats(a) | Cmd::Container(ContainerCmd::Stats(a)) => stats::stats(c, a).await,
         Cmd::Update(a) | Cmd::Container(ContainerCmd::Update(a)) => stats::update(c, a).await,
         Cmd::Container(ContainerCmd::Inspect(a)) => system::inspect(c, a, Some("container")).await,
