@@ -329,4 +329,60 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn whiteouts_and_opaque_directories() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root (device nodes, trusted.* xattrs)");
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let (l1, l0, upper) = (t.path().join("l1"), t.path().join("l0"), t.path().join("u"));
+        for d in ["etc", "root", "var/lib", "gone"] {
+            fs::create_dir_all(l1.join(d)).unwrap();
+        }
+        fs::write(l1.join("etc/group"), "g").unwrap();
+        fs::write(l1.join("old"), "o").unwrap();
+        fs::create_dir_all(&l0).unwrap();
+        let sh = |cmd: &str| {
+            let st = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .status()
+                .unwrap();
+            assert!(st.success(), "{cmd}");
+        };
+        // l0 (the upper image layer) deleted /old: it is not below any more
+        sh(&format!("mknod {}/old c 0 0", l0.display()));
+        for d in ["etc", "var"] {
+            fs::create_dir_all(upper.join(d)).unwrap();
+        }
+        sh(&format!("mknod {}/etc/group c 0 0", upper.display()));
+        sh(&format!("mknod {}/gone c 0 0", upper.display()));
+        // /var replaced: opaque, same mode, one new file
+        let opaque = |p: &Path| {
+            sh(&format!(
+                "python3 -c \"import os; os.setxattr('{}', 'trusted.overlay.opaque', b'y')\"",
+                p.display()
+            ))
+        };
+        opaque(&upper.join("var"));
+        fs::write(upper.join("var/y"), "y").unwrap();
+        // /root replaced by an empty directory of the same mode: no change
+        fs::create_dir_all(upper.join("root")).unwrap();
+        opaque(&upper.join("root"));
+        fs::write(upper.join("old"), "again").unwrap();
+        let got = layer_changes(&upper, &[l0, l1]).unwrap();
+        assert_eq!(
+            kinds(&got),
+            [
+                "C /etc",
+                "D /etc/group",
+                "D /gone",
+                "A /old",
+                "C /var",
+                "A /var/y"
+            ]
+        );
+    }
 }
