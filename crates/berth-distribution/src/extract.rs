@@ -8,7 +8,7 @@
 //! Nothing of it is visible until the pull registers the image: the tree is
 //! renamed into `layers/<chain-id>` by
 //! [`berth_image::ImageService::register_pulled`] only after both the blob
-//! digest and the diff ID have been checked; dropping an [`Extractor`]
+//! digest and the diff ID have been checked; dropping an `Extractor`
 //! stops its thread and removes the tree.
 
 use std::io::{self, Read};

@@ -26,7 +26,8 @@
 //! | [`client`] | [`Distribution`] (settings, connection pools, token cache), endpoints (https, insecure https, http for loopback and `insecure-registries`, mirrors), [`Repository`] requests |
 //! | [`auth`] | [`Credentials`], `X-Registry-Auth` ([`AuthConfig`]), config.json and credential helpers ([`DockerConfigFile`]), `WWW-Authenticate` ([`auth::Challenge`]) |
 //! | [`manifest`] | the `Accept` list, media types, [`Platform`] choice in an index |
-//! | [`pull`](mod@pull) | [`pull::fetch`]: manifest, config and layers into the content store (streamed, verified, 3 at a time, resumed with `Range`) |
+//! | [`pull`](mod@pull) | [`pull::fetch`]: manifest, config, then the layers the store lacks (by chain ID) into the content store (streamed, verified, 3 at a time, resumed with `Range`), each extracted while it downloads |
+//! | [`extract`] | the extractor thread a layer's bytes go through while downloading (decompression, tar apply, diff ID) |
 //! | [`image`] | [`pull()`]: fetch + registration in the image service + the final `Digest:`/`Status:` lines |
 //! | [`push`](mod@push) | [`push()`]: HEAD, mount, monolithic or chunked upload, manifest PUT |
 //! | [`login`](mod@login) | [`login()`]: `POST /auth` |
