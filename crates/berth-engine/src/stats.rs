@@ -178,8 +178,10 @@ pub fn sample(c: &Container) -> ContainerStats {
     };
     let b = &st.blkio;
     out.blkio_stats = if v2 {
+        // dockerd's statsV2 leaves the list nil (null) when io.stat is empty.
         BlkioStats {
-            io_service_bytes_recursive: Some(entries(&b.service_bytes)),
+            io_service_bytes_recursive: (!b.service_bytes.is_empty())
+                .then(|| entries(&b.service_bytes)),
             ..Default::default()
         }
     } else {
