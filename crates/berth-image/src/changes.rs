@@ -1,7 +1,7 @@
 //! `--change` instructions of `docker import` / `docker commit`, in
 //! Dockerfile syntax (Dockerfile reference: CMD, ENTRYPOINT, ENV, WORKDIR,
-//! USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL, ONBUILD), applied to an image's
-//! run config.
+//! USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL, ONBUILD, HEALTHCHECK), applied to
+//! an image's run config.
 
 use serde_json::Value;
 
@@ -92,6 +92,120 @@ fn pairs(inst: &str, rest: &str, legacy_space: bool) -> Result<Vec<(String, Stri
             ))),
         })
         .collect()
+}
+
+/// Go's `time.ParseDuration`: `1m30s`, `1.5s`, `500ms`, `2h`; nanoseconds.
+fn go_duration(s: &str) -> Option<i64> {
+    if s == "0" {
+        return Some(0);
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += num * mult;
+    }
+    Some(total as i64)
+}
+
+/// `HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D]
+/// [--start-interval=D] [--retries=N] CMD ...` or `HEALTHCHECK NONE`, as
+/// the Dockerfile reference and dockerd's builder give it: `Test`
+/// (`["NONE"]`, `["CMD", ...]` for the exec form, `["CMD-SHELL", "..."]`),
+/// durations in nanoseconds, zero fields left out.
+fn healthcheck(rest: &str) -> Result<Value> {
+    let mut rest = rest.trim();
+    if rest.is_empty() {
+        return Err(err("HEALTHCHECK requires at least one argument".into()));
+    }
+    let mut hc = serde_json::Map::new();
+    while let Some(flag) = rest.strip_prefix("--") {
+        let end = flag.find(char::is_whitespace).unwrap_or(flag.len());
+        let (kv, after) = flag.split_at(end);
+        rest = after.trim_start();
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let (field, what) = match k {
+            "interval" => ("Interval", "Interval"),
+            "timeout" => ("Timeout", "Timeout"),
+            "start-period" => ("StartPeriod", "StartPeriod"),
+            "start-interval" => ("StartInterval", "StartInterval"),
+            "retries" => ("Retries", ""),
+            other => return Err(err(format!("Unknown flag: {other}"))),
+        };
+        if field == "Retries" {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| err(format!("strconv.ParseInt: parsing {v:?}: invalid syntax")))?;
+            if n < 0 {
+                return Err(err("--retries cannot be negative".into()));
+            }
+            if n > 0 {
+                hc.insert(field.into(), Value::from(n));
+            }
+            continue;
+        }
+        let d = go_duration(v).ok_or_else(|| err(format!("time: invalid duration {v:?}")))?;
+        if d != 0 && d < 1_000_000 {
+            return Err(err(format!("{what} {k:?} cannot be less than 1ms")));
+        }
+        if d > 0 {
+            hc.insert(field.into(), Value::from(d));
+        }
+    }
+    let (kind, cmd) = match rest.split_once(char::is_whitespace) {
+        Some((k, c)) => (k, c.trim()),
+        None => (rest, ""),
+    };
+    let test: Vec<String> = match kind.to_ascii_uppercase().as_str() {
+        "NONE" => {
+            if !cmd.is_empty() || !hc.is_empty() {
+                return Err(err("HEALTHCHECK NONE takes no arguments".into()));
+            }
+            vec!["NONE".into()]
+        }
+        "CMD" => {
+            if cmd.is_empty() {
+                return Err(err("Missing command after HEALTHCHECK CMD".into()));
+            }
+            let form = exec_or_shell(cmd);
+            if cmd.trim_start().starts_with('[')
+                && form.first().map(String::as_str) != Some("/bin/sh")
+            {
+                std::iter::once("CMD".to_string()).chain(form).collect()
+            } else {
+                vec!["CMD-SHELL".into(), cmd.to_string()]
+            }
+        }
+        other => {
+            return Err(err(format!(
+                "Unknown type \"{other}\" in HEALTHCHECK (try CMD)"
+            )))
+        }
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("Test".into(), Value::from(test));
+    out.extend(hc);
+    Ok(Value::Object(out))
 }
 
 /// Applies one `--change` line to `cfg`.
@@ -190,6 +304,10 @@ pub fn apply(cfg: &mut RunConfig, line: &str) -> Result<()> {
             }
             cfg.stop_signal = Some(rest.to_string());
         }
+        "HEALTHCHECK" => {
+            cfg.extra
+                .insert("Healthcheck".to_string(), healthcheck(rest)?);
+        }
         "ONBUILD" => {
             if rest.is_empty() {
                 return Err(err("ONBUILD requires at least one argument".into()));
@@ -258,6 +376,44 @@ mod tests {
         assert_eq!(c.volumes.unwrap().len(), 3);
         assert_eq!(c.stop_signal.as_deref(), Some("SIGTERM"));
         assert!(c.extra.contains_key("OnBuild"));
+    }
+
+    #[test]
+    fn healthcheck_as_dockerd_writes_it() {
+        let hc = |l: &str| {
+            let mut c = RunConfig::default();
+            apply(&mut c, l).map(|_| c.extra["Healthcheck"].clone())
+        };
+        let j = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+        assert_eq!(
+            hc("HEALTHCHECK --interval=5s --retries=2 CMD true").unwrap(),
+            j(r#"{"Test":["CMD-SHELL","true"],"Interval":5000000000,"Retries":2}"#)
+        );
+        assert_eq!(
+            hc(r#"HEALTHCHECK CMD ["cat","/x"]"#).unwrap(),
+            j(r#"{"Test":["CMD","cat","/x"]}"#)
+        );
+        assert_eq!(hc("HEALTHCHECK NONE").unwrap(), j(r#"{"Test":["NONE"]}"#));
+        assert_eq!(
+            hc("HEALTHCHECK --timeout=1m30s --start-period=1.5s CMD curl -f x || exit 1").unwrap(),
+            j(
+                r#"{"Test":["CMD-SHELL","curl -f x || exit 1"],"Timeout":90000000000,"StartPeriod":1500000000}"#
+            )
+        );
+        for (l, e) in [
+            (
+                "HEALTHCHECK FOO x",
+                r#"Unknown type "FOO" in HEALTHCHECK (try CMD)"#,
+            ),
+            ("HEALTHCHECK --bogus=1 CMD x", "Unknown flag: bogus"),
+            ("HEALTHCHECK", "HEALTHCHECK requires at least one argument"),
+            (
+                "HEALTHCHECK --interval=0.5ms CMD x",
+                r#"Interval "interval" cannot be less than 1ms"#,
+            ),
+        ] {
+            assert_eq!(hc(l).unwrap_err().to_string(), e, "{l}");
+        }
     }
 
     #[test]

@@ -46,8 +46,8 @@ pub struct CommitOptions {
 }
 
 /// Applies `--change` lines (Dockerfile syntax: CMD, ENTRYPOINT, ENV,
-/// EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL, ONBUILD) to `cfg`, in
-/// order. Errors (400): `from is not a valid change command` and malformed
+/// EXPOSE, LABEL, USER, WORKDIR, VOLUME, STOPSIGNAL, ONBUILD, HEALTHCHECK) to
+/// `cfg`, in order. Errors (400): `from is not a valid change command` and malformed
 /// arguments, with dockerd's wording; `cfg` may be partly changed then.
 pub fn apply_changes(cfg: &mut RunConfig, lines: &[String]) -> Result<()> {
     for l in lines {

@@ -268,6 +268,8 @@ fn diff_export_commit_match_docker(d: &Daemon) {
             "USER root",
             "-c",
             "VOLUME /data",
+            "-c",
+            "HEALTHCHECK --interval=5s --retries=2 CMD true",
             &stopped,
             &img,
         ]),
@@ -289,10 +291,10 @@ fn diff_export_commit_match_docker(d: &Daemon) {
         ),
         "ls: /etc/group: No such file or directory\nls: /root: No such file or directory\ny\n/newdir"
     );
-    let fmt = "{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}|{{json .Config.Env}}|{{json .Config.ExposedPorts}}|{{json .Config.Labels}}|{{.Config.WorkingDir}}|{{.Config.User}}|{{json .Config.Volumes}}|{{len .RootFS.Layers}}";
+    let fmt = "{{.Author}}|{{.Comment}}|{{json .Config.Cmd}}|{{json .Config.Env}}|{{json .Config.ExposedPorts}}|{{json .Config.Labels}}|{{.Config.WorkingDir}}|{{.Config.User}}|{{json .Config.Volumes}}|{{json .Config.Healthcheck}}|{{len .RootFS.Layers}}";
     assert_eq!(
         ok(&d.docker(&["image", "inspect", "-f", fmt, &img]), "inspect"),
-        r#"Ann Author <ann@example.com>|a message|["cat","/newdir/a","/etc/newfile"]|["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","A=1","B=2"]|{"53/udp":{},"8080/tcp":{}}|{"k":"v"}|/newdir|root|{"/data":{}}|2"#,
+        r#"Ann Author <ann@example.com>|a message|["cat","/newdir/a","/etc/newfile"]|["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","A=1","B=2"]|{"53/udp":{},"8080/tcp":{}}|{"k":"v"}|/newdir|root|{"/data":{}}|{"Test":["CMD-SHELL","true"],"Interval":5000000000,"Retries":2}|2"#,
         "{} committed config",
         d.kind
     );
