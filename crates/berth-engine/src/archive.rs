@@ -455,7 +455,8 @@ impl<W: Write> TarOut<W> {
         let n = nb.len().min(100);
         h.as_old_mut().name[..n].copy_from_slice(&nb[..n]);
         h.set_entry_type(kind);
-        h.set_mode(st.st_mode & 0o7777);
+        // with the type bits (c_ISREG, c_ISDIR...), as Go's FileInfoHeader writes it
+        h.set_mode(st.st_mode & 0o177777);
         h.set_uid(st.st_uid as u64);
         h.set_gid(st.st_gid as u64);
         h.set_mtime(st.st_mtime.max(0) as u64);
