@@ -406,6 +406,43 @@ async fn a_layer_in_the_store_is_not_downloaded_again_when_compressed_differentl
         let img = svc.inspect(&format!("{host}/two/b:v1")).unwrap();
         assert_eq!(img.id, out.id.to_string());
         assert_eq!(img.root_fs.layers.len(), 2);
+        // Pushed to another registry: the layer goes as the gzip blob the
+        // store has for its diff ID (the manifest names it instead of the
+        // zstd one), and a pull from there gives the same image.
+        let reg2 = berth_registry(&tmp.path().join("r2"), Auth::None).await;
+        let host2 = host_of(&reg2.url());
+        let pushed = format!("{host2}/three/c");
+        svc.tag(&format!("{host}/two/b:v1"), &format!("{pushed}:v1"))
+            .unwrap();
+        let pr = Recorder::default();
+        berth_distribution::push(
+            &dist,
+            &svc,
+            &pushed,
+            "v1",
+            &berth_distribution::PushOptions::default(),
+            &pr.sink(),
+        )
+        .await
+        .expect("push of an image pulled without one of its blobs");
+        let svc2 = image_service(tmp.path(), "data2");
+        let back = pull(
+            &dist,
+            &svc2,
+            &format!("{pushed}:v1"),
+            &PullOptions::default(),
+            &Recorder::default().sink(),
+        )
+        .await
+        .expect("pull back");
+        assert_eq!(back.id, out.id, "the same image (config) came back");
+        assert!(
+            svc2.store().content.contains(&a[0]),
+            "the gzip blob was pushed"
+        );
+        assert!(svc2.store().has_layer(&chains[0]).unwrap());
+        assert!(svc2.store().has_layer(&chains[1]).unwrap());
+        reg2.shutdown().await;
         // Pulled again: up to date, nothing per layer.
         rec.clear();
         let again = pull(

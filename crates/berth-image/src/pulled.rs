@@ -191,6 +191,35 @@ impl ImageService {
         Ok(Registered { id, previous })
     }
 
+    /// A layer blob in the content store whose layer has diff ID `diff_id`,
+    /// taken from any stored image's manifest: what a push uploads for a
+    /// layer its image was pulled without (see [`PulledLayers::skipped`]:
+    /// the same layer came compressed differently). `None` when no stored
+    /// blob has that diff ID.
+    pub fn layer_blob_for(&self, diff_id: &Digest) -> Result<Option<Descriptor>> {
+        let store = self.store();
+        for rec in store.db.images()? {
+            let Ok(cfg) = serde_json::from_slice::<oci::ImageConfig>(&rec.config) else {
+                continue;
+            };
+            if !cfg.rootfs.diff_ids.contains(diff_id) {
+                continue;
+            }
+            let Ok(mbytes) = store.content.read(&rec.manifest) else {
+                continue;
+            };
+            let Ok(m) = serde_json::from_slice::<Manifest>(&mbytes) else {
+                continue;
+            };
+            for (l, d) in m.layers.iter().zip(&cfg.rootfs.diff_ids) {
+                if d == diff_id && store.content.size(&l.digest).ok() == Some(l.size) {
+                    return Ok(Some(l.clone()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The blobs `docker push` uploads for `name` (a reference or an ID):
     /// manifest, config and layer descriptors, read from the store.
     /// Errors: `No such image: ...` (404).
