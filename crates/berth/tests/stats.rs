@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{run_bounded, Daemon};
+use common::Daemon;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Command;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 /// Per daemon kind: the CLI comparisons.
@@ -23,6 +24,41 @@ fn ok(d: &Daemon, args: &[&str]) -> String {
     let r = d.docker(args);
     assert_eq!(r.code, 0, "docker {args:?}: {r:?}\n{}", d.log());
     r.out.trim().to_string()
+}
+
+/// `GET path` on the daemon's socket; the body of a 200 answer.
+fn http_get(d: &Daemon, path: &str) -> String {
+    let sock = d.host.trim_start_matches("unix://");
+    let mut s = UnixStream::connect(sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let (head, body) = out.split_once("\r\n\r\n").expect("http answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return body.to_string();
+    }
+    // dockerd may flush stream=false stats as a chunked body
+    let mut rest = body;
+    let mut text = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+        if n == 0 {
+            break;
+        }
+        text.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    text
 }
 
 fn cpu_perc(s: &str) -> bool {
@@ -269,19 +305,8 @@ fn stats_json_fields_match_dockerd() {
                 "300",
             ],
         );
-        let sock = d.host.trim_start_matches("unix://").to_string();
-        let r = run_bounded(
-            Command::new("curl").args([
-                "-sf",
-                "--unix-socket",
-                &sock,
-                &format!("http://d/containers/{id}/stats?stream=false"),
-            ]),
-            Duration::from_secs(30),
-            None,
-        );
-        assert_eq!(r.code, 0, "curl: {r:?}");
-        got.push(serde_json::from_str::<Value>(&r.out).expect("stats json"));
+        let body = http_get(d, &format!("/containers/{id}/stats?stream=false"));
+        got.push(serde_json::from_str::<Value>(&body).expect("stats json"));
     }
     let keys = |v: &Value| -> BTreeSet<String> {
         v.as_object()
@@ -341,19 +366,11 @@ fn stats_networks_on_a_bridge() {
     );
     let p = d.docker(&["exec", "na", "ping", "-c", "2", "-W", "2", &gw]);
     assert_eq!(p.code, 0, "ping {gw}: {p:?}");
-    let sock = d.host.trim_start_matches("unix://").to_string();
-    let r = run_bounded(
-        Command::new("curl").args([
-            "-sf",
-            "--unix-socket",
-            &sock,
-            &format!("http://d/containers/{id}/stats?stream=false&one-shot=true"),
-        ]),
-        Duration::from_secs(30),
-        None,
+    let body = http_get(
+        &d,
+        &format!("/containers/{id}/stats?stream=false&one-shot=true"),
     );
-    assert_eq!(r.code, 0, "curl: {r:?}");
-    let v: Value = serde_json::from_str(&r.out).expect("json");
+    let v: Value = serde_json::from_str(&body).expect("json");
     let nets = v["networks"].as_object().expect("networks");
     assert_eq!(nets.keys().collect::<Vec<_>>(), ["eth0"], "{v}");
     let eth0 = &nets["eth0"];
