@@ -1060,9 +1060,18 @@ pub async fn put_archive(
     };
     let p = DockerPath::parse(path);
     let given = given.to_string();
-    let user = c.get().config.user.clone();
+    let rec = c.get();
+    let user = rec.config.user.clone();
+    let mounts: Vec<(String, bool)> = crate::mount_points(&rec)
+        .into_iter()
+        .map(|m| (m.destination, m.rw))
+        .collect();
+    let ro_rootfs = rec.host_config.readonly_rootfs;
     with_root(c, move |root| {
-        let r = put_in(root, &p, &given, &opts, &user, &mut input);
+        let r = put_in(root, &p, &given, &opts, &user).and_then(|(dest, owner)| {
+            writable(&dest, ro_rootfs, &mounts)?;
+            extract(root, &dest, &opts, owner, &mut input)
+        });
         if r.is_err() {
             drain(&mut input);
         }
@@ -1078,14 +1087,15 @@ fn drain<R: Read>(r: &mut R) {
     let _ = std::io::copy(&mut r.take(4 << 20), &mut std::io::sink());
 }
 
-fn put_in<R: Read>(
+/// Checks the destination of a `PUT` (a directory, followed through
+/// symlinks) and returns its container path and who will own the files.
+fn put_in(
     root: &Root,
     p: &DockerPath,
     given: &str,
     opts: &ArchivePutOptions,
     user: &str,
-    input: R,
-) -> ApiResult<()> {
+) -> ApiResult<(String, Owner)> {
     {
         let fd = root
             .open(&p.rel(), OFlags::PATH)
@@ -1104,7 +1114,31 @@ fn put_in<R: Read>(
         } else {
             Owner::Header
         };
-        extract(root, &dest, opts, owner, input)
+        Ok((dest, owner))
+    }
+}
+
+/// moby's `checkIfPathIsInAVolume` and the read-only rootfs check: a
+/// destination in a read-only volume or bind is refused, and outside of
+/// every volume and bind when the rootfs is read-only (`--read-only`).
+///
+/// # Errors
+/// 500 `mounted volume is marked read-only`, 400 `container rootfs is
+/// marked read-only`.
+fn writable(dest: &str, ro_rootfs: bool, mounts: &[(String, bool)]) -> ApiResult<()> {
+    let under = |d: &str| {
+        let d = d.trim_end_matches('/');
+        d.is_empty() || dest == d || dest.starts_with(&format!("{d}/"))
+    };
+    let best = mounts
+        .iter()
+        .filter(|(d, _)| under(d))
+        .max_by_key(|(d, _)| d.trim_end_matches('/').len());
+    match best {
+        Some((_, false)) => Err(ApiError::system("mounted volume is marked read-only")),
+        Some((_, true)) => Ok(()),
+        None if ro_rootfs => Err(ApiError::invalid("container rootfs is marked read-only")),
+        None => Ok(()),
     }
 }
 
@@ -1134,6 +1168,24 @@ mod tests {
         assert_eq!(below("/tmp", "../etc"), None);
         assert_eq!(below("/tmp", "./a/../b").as_deref(), Some("/tmp/b"));
         assert_eq!(below("/", "x").as_deref(), Some("/x"));
+    }
+
+    #[test]
+    fn read_only_rootfs_and_volumes() {
+        let m = vec![("/data".to_string(), true), ("/data/ro".to_string(), false)];
+        assert!(writable("/data/x", true, &m).is_ok());
+        assert!(writable("/data", true, &m).is_ok());
+        let e = writable("/data/ro/x", false, &m).expect_err("ro volume");
+        assert_eq!(e.message, "mounted volume is marked read-only");
+        let e = writable("/datax", true, &m).expect_err("ro rootfs");
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (
+                ErrorKind::InvalidParameter,
+                "container rootfs is marked read-only"
+            )
+        );
+        assert!(writable("/tmp", false, &m).is_ok());
     }
 
     #[test]

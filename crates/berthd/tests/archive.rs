@@ -134,5 +134,41 @@ fn archive_api_stat_symlinks_and_no_mount_left() {
     assert_eq!(st, 400);
     assert!(String::from_utf8_lossy(&out).contains("bad parameter: pathcannot be empty"));
     d.ok(&["rm", &id]);
+    // --read-only: only volumes take files, and not read-only ones
+    let ro = d
+        .ok(&[
+            "run",
+            "-d",
+            "--read-only",
+            "--network",
+            "none",
+            "-v",
+            "arch-rw:/data",
+            "-v",
+            "arch-ro:/ro:ro",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let body = tar_of(tmp.path(), &[&marker]);
+    for (path, want, msg) in [
+        ("/tmp", 400, "container rootfs is marked read-only"),
+        ("/ro", 500, "mounted volume is marked read-only"),
+        ("/data", 200, ""),
+    ] {
+        let (st, _, out) = d.http(
+            "PUT",
+            &format!("/containers/{ro}/archive?path={path}"),
+            &body,
+        );
+        let out = String::from_utf8_lossy(&out);
+        assert_eq!(st, want, "{path}: {out}");
+        assert!(out.contains(msg), "{path}: {out}");
+    }
+    assert_eq!(d.ok(&["exec", &ro, "cat", &format!("/data/{marker}")]), "x");
+    d.ok(&["rm", "-f", &ro]);
+    d.ok(&["volume", "rm", "arch-rw", "arch-ro"]);
     d.finish();
 }
