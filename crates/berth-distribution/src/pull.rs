@@ -26,6 +26,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -288,7 +289,10 @@ fn fail(f: WriteFailure, digest: &Digest) -> DistributionError {
 /// layer's diff ID from the image config) the bytes are also decompressed
 /// and applied into a temporary layer tree as they arrive, which is
 /// returned once both the blob digest and the diff ID check out.
-/// `on_bytes(done)` reports progress.
+/// `on_bytes(done)` reports progress. When `cancel` becomes true (another
+/// layer of the pull failed) the download stops at its next chunk with
+/// `Cancelled`, after its ingest file and tree are removed.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn download_blob(
     repo: &Repository,
     opts: &Options,
@@ -296,6 +300,7 @@ pub(crate) async fn download_blob(
     svc: &Arc<ImageService>,
     staging: Option<&Path>,
     extract: Option<&Digest>,
+    cancel: &AtomicBool,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Option<ExtractedLayer>> {
     let size = d.size;
@@ -317,7 +322,7 @@ pub(crate) async fn download_blob(
             )
         })
     };
-    let got = receive(repo, opts, &digest, size, &tx, on_bytes).await;
+    let got = receive(repo, opts, &digest, size, &tx, cancel, on_bytes).await;
     let committing = got.is_ok() && tx.send(Cmd::Commit).await.is_ok();
     // Always wait for the writer: after a failure it sees the channel
     // close and removes its ingest file and tree before the pull reports.
@@ -342,6 +347,7 @@ async fn receive(
     digest: &Digest,
     size: u64,
     tx: &tokio::sync::mpsc::Sender<Cmd>,
+    cancel: &AtomicBool,
     on_bytes: &mut (dyn FnMut(u64) + Send),
 ) -> std::result::Result<(), Option<DistributionError>> {
     let mut offset = 0u64;
@@ -412,6 +418,9 @@ async fn receive(
         }
         let mut stream = resp.bytes_stream();
         while let Some(item) = stream.next().await {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(Some(DistributionError::Cancelled));
+            }
             match item {
                 Ok(b) => {
                     offset += b.len() as u64;
@@ -602,6 +611,7 @@ pub async fn fetch(
             svc,
             staging,
             None,
+            &AtomicBool::new(false),
             &mut |_| {},
         )
         .await?;
@@ -666,6 +676,10 @@ pub async fn fetch(
         dist.options().max_concurrent_downloads.max(1),
     ));
     let repo = &repo;
+    // A failed layer stops the others, and the pull waits for them to
+    // clean up (try_join_all would drop them mid-write: their ingest files
+    // and trees would go only later, from the blocking pool).
+    let failed = &AtomicBool::new(false);
     let jobs = layers
         .iter()
         .zip(&diff_ids)
@@ -675,37 +689,63 @@ pub async fn fetch(
             let d = l.descriptor.clone();
             async move {
                 let id = d.digest.short().to_string();
-                let permit = match sem.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    Err(_) => {
-                        progress(JsonMessage::layer("Waiting", id.clone()));
-                        sem.acquire_owned()
-                            .await
-                            .map_err(|_| DistributionError::Cancelled)?
+                let r = async {
+                    let permit = match sem.clone().try_acquire_owned() {
+                        Ok(p) => p,
+                        Err(_) => {
+                            progress(JsonMessage::layer("Waiting", id.clone()));
+                            sem.acquire_owned()
+                                .await
+                                .map_err(|_| DistributionError::Cancelled)?
+                        }
+                    };
+                    if failed.load(Ordering::SeqCst) {
+                        return Err(DistributionError::Cancelled);
                     }
-                };
-                let mut report = downloading(progress, id.clone(), d.size);
-                let x = download_blob(
-                    repo,
-                    dist.options(),
-                    &d,
-                    svc,
-                    staging,
-                    Some(diff_id),
-                    &mut report,
-                )
-                .await?;
-                drop(permit);
-                progress(JsonMessage::layer("Verifying Checksum", id.clone()));
-                progress(JsonMessage::layer("Download complete", id));
-                Ok::<_, DistributionError>((d.digest, x))
+                    let mut report = downloading(progress, id.clone(), d.size);
+                    let x = download_blob(
+                        repo,
+                        dist.options(),
+                        &d,
+                        svc,
+                        staging,
+                        Some(diff_id),
+                        failed,
+                        &mut report,
+                    )
+                    .await?;
+                    drop(permit);
+                    progress(JsonMessage::layer("Verifying Checksum", id.clone()));
+                    progress(JsonMessage::layer("Download complete", id));
+                    Ok::<_, DistributionError>((d.digest, x))
+                }
+                .await;
+                if r.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                r
             }
         });
-    let extracted = futures_util::future::try_join_all(jobs)
-        .await?
-        .into_iter()
-        .filter_map(|(d, x)| x.map(|x| (d, x)))
-        .collect();
+    let mut extracted = std::collections::HashMap::new();
+    let mut first_err: Option<DistributionError> = None;
+    for r in futures_util::future::join_all(jobs).await {
+        match r {
+            Ok((d, Some(x))) => {
+                extracted.insert(d, x);
+            }
+            Ok((_, None)) => {}
+            // The layer that failed first, not the ones it stopped.
+            Err(DistributionError::Cancelled) if first_err.is_some() => {}
+            Err(e) => {
+                if matches!(first_err, None | Some(DistributionError::Cancelled)) {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
     Ok(FetchedImage {
         reference: reference.clone(),
         digest: top_digest,

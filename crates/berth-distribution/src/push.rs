@@ -391,50 +391,23 @@ pub async fn push(
 /// Layers of an image pulled without their blob (the store had the layer
 /// by chain ID, from a blob compressed differently) are pushed as the blob
 /// the store has for the same diff ID, as dockerd pushes whatever blob it
-/// knows for a layer: the manifest is rewritten with that blob's digest,
-/// size and media type (so its digest differs from the pulled one), the
-/// config and image ID stay. A layer with no blob for its diff ID keeps
-/// its descriptor (the registry may still have it, or the upload says
-/// `blob ... not found`).
+/// knows for a layer (see [`berth_image::manifest_with_stored_blobs`]):
+/// the manifest names that blob, so its digest differs from the pulled
+/// one; the config and image ID stay. A layer with no stored blob for its
+/// diff ID keeps its descriptor (the registry may still have it, or the
+/// upload says `blob ... not found`).
 fn substitute_absent_layers(
     svc: &ImageService,
-    mut layers: Vec<oci::Descriptor>,
+    layers: Vec<oci::Descriptor>,
     diff_ids: &[Digest],
     manifest_bytes: Vec<u8>,
 ) -> Result<(Vec<oci::Descriptor>, Vec<u8>)> {
-    let content = &svc.store().content;
-    let mut changed = Vec::new();
-    for (i, (l, d)) in layers.iter_mut().zip(diff_ids).enumerate() {
-        if content.contains(&l.digest) {
-            continue;
-        }
-        if let Some(sub) = svc.layer_blob_for(d)? {
-            tracing::info!(layer = %l.digest, with = %sub.digest, "pushing the stored blob of the same layer");
-            l.digest = sub.digest;
-            l.size = sub.size;
-            l.media_type = sub.media_type;
-            changed.push(i);
+    match berth_image::manifest_with_stored_blobs(svc.store(), &manifest_bytes, diff_ids)? {
+        None => Ok((layers, manifest_bytes)),
+        Some(bytes) => {
+            let m: Manifest = serde_json::from_slice(&bytes)
+                .map_err(|e| DistributionError::Protocol(format!("stored manifest: {e}")))?;
+            Ok((m.layers, bytes))
         }
     }
-    if changed.is_empty() {
-        return Ok((layers, manifest_bytes));
-    }
-    let mut v: serde_json::Value = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| DistributionError::Protocol(format!("stored manifest: {e}")))?;
-    let docker = v.get("mediaType").and_then(|m| m.as_str()) == Some(oci::MT_DOCKER_MANIFEST);
-    for i in changed {
-        let l = &layers[i];
-        let mt = match (docker, l.media_type.as_str()) {
-            (true, oci::MT_OCI_LAYER_GZIP) => "application/vnd.docker.image.rootfs.diff.tar.gzip",
-            (true, oci::MT_OCI_LAYER_TAR) => "application/vnd.docker.image.rootfs.diff.tar",
-            (_, other) => other,
-        };
-        let e = &mut v["layers"][i];
-        e["mediaType"] = mt.into();
-        e["digest"] = l.digest.to_string().into();
-        e["size"] = l.size.into();
-        layers[i].media_type = mt.to_string();
-    }
-    let bytes = serde_json::to_vec(&v).expect("manifest serialises");
-    Ok((layers, bytes))
 }

@@ -406,6 +406,15 @@ async fn a_layer_in_the_store_is_not_downloaded_again_when_compressed_differentl
         let img = svc.inspect(&format!("{host}/two/b:v1")).unwrap();
         assert_eq!(img.id, out.id.to_string());
         assert_eq!(img.root_fs.layers.len(), 2);
+        // Saved: the archive carries the gzip blob for the layer, and loads
+        // as the same image into a fresh store.
+        let mut archive = Vec::new();
+        svc.save(&[&format!("{host}/two/b:v1")], &mut archive)
+            .expect("save of an image pulled without one of its blobs");
+        let svc3 = image_service(tmp.path(), "data3");
+        let loaded = svc3.load(archive.as_slice(), &mut |_| {}).expect("load");
+        assert_eq!(loaded[0].id, out.id);
+        assert!(svc3.store().has_layer(&chains[1]).unwrap());
         // Pushed to another registry: the layer goes as the gzip blob the
         // store has for its diff ID (the manifest names it instead of the
         // zstd one), and a pull from there gives the same image.

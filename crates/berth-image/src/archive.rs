@@ -816,11 +816,22 @@ pub(crate) fn write_archive(store: &Store, images: &[ToSave], w: impl Write) -> 
     let mut manifest_json: Vec<ArchiveManifestEntry> = Vec::new();
     let mut repositories: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for img in images {
-        let mbytes = store.content.read(&img.record.manifest)?;
+        let stored = store.content.read(&img.record.manifest)?;
+        // A pulled image whose layer blob was not downloaded (the store had
+        // the layer): the archive gets the stored blob of the same diff ID,
+        // and a manifest naming it.
+        let cfg: ImageConfig = parse_json("stored config", &img.record.config)?;
+        let (mdigest, mbytes) = match crate::pulled::manifest_with_stored_blobs(
+            store,
+            &stored,
+            &cfg.rootfs.diff_ids,
+        )? {
+            Some(v) => (Digest::sha256_of(&v), v),
+            None => (img.record.manifest.clone(), stored),
+        };
         let m: Manifest = parse_json("stored manifest", &mbytes)?;
         let mut all: Vec<Digest> = m.layers.iter().map(|l| l.digest.clone()).collect();
         all.push(m.config.digest.clone());
-        all.push(img.record.manifest.clone());
         for d in all {
             if !written.insert(d.clone()) {
                 continue;
@@ -830,12 +841,23 @@ pub(crate) fn write_archive(store: &Store, images: &[ToSave], w: impl Write) -> 
             b.append(&header(&blob_path(&d), size, tar::EntryType::Regular), f)
                 .map_err(io_err)?;
         }
+        if written.insert(mdigest.clone()) {
+            b.append(
+                &header(
+                    &blob_path(&mdigest),
+                    mbytes.len() as u64,
+                    tar::EntryType::Regular,
+                ),
+                mbytes.as_slice(),
+            )
+            .map_err(io_err)?;
+        }
         let desc = |ann: Option<BTreeMap<String, String>>| Descriptor {
             media_type: m
                 .media_type
                 .clone()
                 .unwrap_or_else(|| oci::MT_OCI_MANIFEST.to_string()),
-            digest: img.record.manifest.clone(),
+            digest: mdigest.clone(),
             size: mbytes.len() as u64,
             annotations: ann,
             platform: None,

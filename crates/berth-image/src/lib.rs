@@ -63,7 +63,7 @@ mod types;
 pub use berth_store::{OverlayMount, Store, StoreError};
 pub use berth_types::Digest;
 pub use commit::{apply_changes, merge_run_config, CommitOptions};
-pub use pulled::{ImageBlobs, PulledLayers, Registered};
+pub use pulled::{manifest_with_stored_blobs, ImageBlobs, PulledLayers, Registered};
 pub use reference::Reference;
 pub use service::ImageService;
 pub use types::*;

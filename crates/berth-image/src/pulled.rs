@@ -192,32 +192,12 @@ impl ImageService {
     }
 
     /// A layer blob in the content store whose layer has diff ID `diff_id`,
-    /// taken from any stored image's manifest: what a push uploads for a
-    /// layer its image was pulled without (see [`PulledLayers::skipped`]:
-    /// the same layer came compressed differently). `None` when no stored
-    /// blob has that diff ID.
+    /// taken from any stored image's manifest: what a push or save writes
+    /// for a layer its image was pulled without (see
+    /// [`PulledLayers::skipped`]: the same layer came compressed
+    /// differently). `None` when no stored blob has that diff ID.
     pub fn layer_blob_for(&self, diff_id: &Digest) -> Result<Option<Descriptor>> {
-        let store = self.store();
-        for rec in store.db.images()? {
-            let Ok(cfg) = serde_json::from_slice::<oci::ImageConfig>(&rec.config) else {
-                continue;
-            };
-            if !cfg.rootfs.diff_ids.contains(diff_id) {
-                continue;
-            }
-            let Ok(mbytes) = store.content.read(&rec.manifest) else {
-                continue;
-            };
-            let Ok(m) = serde_json::from_slice::<Manifest>(&mbytes) else {
-                continue;
-            };
-            for (l, d) in m.layers.iter().zip(&cfg.rootfs.diff_ids) {
-                if d == diff_id && store.content.size(&l.digest).ok() == Some(l.size) {
-                    return Ok(Some(l.clone()));
-                }
-            }
-        }
-        Ok(None)
+        stored_layer_blob(self.store(), diff_id)
     }
 
     /// The blobs `docker push` uploads for `name` (a reference or an ID):
@@ -253,4 +233,75 @@ impl ImageService {
             diff_ids: cfg.rootfs.diff_ids,
         })
     }
+}
+
+/// See [`ImageService::layer_blob_for`].
+pub(crate) fn stored_layer_blob(
+    store: &berth_store::Store,
+    diff_id: &Digest,
+) -> Result<Option<Descriptor>> {
+    for rec in store.db.images()? {
+        let Ok(cfg) = serde_json::from_slice::<oci::ImageConfig>(&rec.config) else {
+            continue;
+        };
+        if !cfg.rootfs.diff_ids.contains(diff_id) {
+            continue;
+        }
+        let Ok(mbytes) = store.content.read(&rec.manifest) else {
+            continue;
+        };
+        let Ok(m) = serde_json::from_slice::<Manifest>(&mbytes) else {
+            continue;
+        };
+        for (l, d) in m.layers.iter().zip(&cfg.rootfs.diff_ids) {
+            if d == diff_id && store.content.size(&l.digest).ok() == Some(l.size) {
+                return Ok(Some(l.clone()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The manifest `manifest_bytes` (of an image whose config lists
+/// `diff_ids`) with each layer whose blob is not in the content store
+/// replaced by a stored blob of the same diff ID (digest, size, media
+/// type; Docker's layer media types in a Docker manifest), as dockerd
+/// pushes and saves whatever blob it has for a layer. `None` when nothing
+/// needed replacing (or nothing could be). The config, so the image ID,
+/// stays; the manifest digest changes.
+pub fn manifest_with_stored_blobs(
+    store: &berth_store::Store,
+    manifest_bytes: &[u8],
+    diff_ids: &[Digest],
+) -> Result<Option<Vec<u8>>> {
+    let m: Manifest =
+        serde_json::from_slice(manifest_bytes).map_err(|e| bad(format!("stored manifest: {e}")))?;
+    let mut subs = Vec::new();
+    for (i, (l, d)) in m.layers.iter().zip(diff_ids).enumerate() {
+        if store.content.contains(&l.digest) {
+            continue;
+        }
+        if let Some(sub) = stored_layer_blob(store, d)? {
+            tracing::info!(layer = %l.digest, with = %sub.digest, "using the stored blob of the same layer");
+            subs.push((i, sub));
+        }
+    }
+    if subs.is_empty() {
+        return Ok(None);
+    }
+    let mut v: serde_json::Value =
+        serde_json::from_slice(manifest_bytes).map_err(|e| bad(format!("stored manifest: {e}")))?;
+    let docker = v.get("mediaType").and_then(|m| m.as_str()) == Some(oci::MT_DOCKER_MANIFEST);
+    for (i, sub) in subs {
+        let mt = match (docker, sub.media_type.as_str()) {
+            (true, oci::MT_OCI_LAYER_GZIP) => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            (true, oci::MT_OCI_LAYER_TAR) => "application/vnd.docker.image.rootfs.diff.tar",
+            (_, other) => other,
+        };
+        let e = &mut v["layers"][i];
+        e["mediaType"] = mt.into();
+        e["digest"] = sub.digest.to_string().into();
+        e["size"] = sub.size.into();
+    }
+    Ok(Some(serde_json::to_vec(&v).expect("manifest serialises")))
 }
