@@ -664,7 +664,7 @@ impl Engine {
                 },
             )
             .await;
-            self.watch_exit(c.clone(), waitc, Some(child));
+            self.watch_exit(c.clone(), waitc, child);
             return Err(fail(e));
         }
         // Attach sessions that were waiting for the start connect now.
@@ -693,7 +693,7 @@ impl Engine {
                     },
                 )
                 .await;
-                self.watch_exit(c.clone(), waitc, Some(child));
+                self.watch_exit(c.clone(), waitc, child);
                 let kind = if e.contains("not found")
                     || e.contains("no such file")
                     || e.contains("ermission denied")
@@ -718,7 +718,7 @@ impl Engine {
         });
         c.snap.send_modify(|s| s.running = true);
         self.event(c, "start", &[]);
-        self.watch_exit(c.clone(), waitc, Some(child));
+        self.watch_exit(c.clone(), waitc, child);
         Ok(())
     }
 

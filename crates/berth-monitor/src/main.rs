@@ -16,22 +16,34 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // The zygote's last argument is padding: room for the command line of
+    // the monitors it forks (see zygote_child_stdio).
+    if (args.len() == 3 || args.len() == 4) && args[1] == "--zygote" {
+        zygote(Path::new(&args[2]));
+    }
     if args.len() != 2 || args[1].starts_with('-') {
         eprintln!(
-            "usage: berth-monitor STATE_DIR\n(started by berthd; see the berth-monitor crate docs)"
+            "usage: berth-monitor STATE_DIR | berth-monitor --zygote SOCKET\n(started by berthd; see the berth-monitor crate docs)"
         );
         std::process::exit(2);
     }
-    let dir = PathBuf::from(&args[1]);
-    // Output before the ready line goes to stdout (berthd reads it); our
-    // own diagnostics go to stderr, which berthd points at monitor.log.
-    let code = match Monitor::setup(&dir) {
+    run_monitor(Path::new(&args[1]))
+}
+
+/// The monitor proper, for the container whose state dir is `dir`. The
+/// ready line (`ok <pid>` or `error <message>`) goes to stdout, which
+/// berthd reads; later diagnostics go to stderr (monitor.log).
+fn run_monitor(dir: &Path) -> ! {
+    let code = match Monitor::setup(dir) {
         Ok(mut m) => {
             println!("ok {}", m.init_pid);
             let _ = std::io::stdout().flush();
             if let Ok(null) = File::options().write(true).open("/dev/null") {
                 let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
             }
+            // What create allocated and the stack it used are not needed
+            // while the container runs: give the pages back.
+            berth_sys::release_unused_memory();
             m.run();
             0
         }
@@ -41,6 +53,119 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `berth-monitor --zygote SOCKET`: a pre-started monitor that forks one
+/// monitor per request instead of berthd executing the binary for every
+/// container (see the crate docs, "Zygote").
+///
+/// Protocol: berthd connects to SOCKET and sends one line, the state dir;
+/// the forked monitor answers on that connection with the ready line, as
+/// an executed monitor does on its stdout. Only root peers are served.
+/// The zygote exits when its stdin (a pipe berthd holds) reaches EOF, so
+/// it never outlives the daemon; the monitors it forked do.
+fn zygote(sock: &Path) -> ! {
+    let fail = |what: &str, e: &dyn std::fmt::Display| -> ! {
+        eprintln!("berth-monitor zygote: {what}: {e}");
+        std::process::exit(1)
+    };
+    let _ = std::fs::remove_file(sock);
+    let listener = UnixListener::bind(sock).unwrap_or_else(|e| fail("bind", &e));
+    listener
+        .set_nonblocking(true)
+        .unwrap_or_else(|e| fail("nonblocking", &e));
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    let stdin = std::io::stdin();
+    loop {
+        let (mut hup, mut pending) = (false, false);
+        {
+            let mut fds = [
+                PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
+                PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::from(1000u16)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => fail("poll", &e),
+            }
+            if fds[0].any().unwrap_or(false) {
+                hup = true;
+            }
+            if fds[1].any().unwrap_or(false) {
+                pending = true;
+            }
+        }
+        if hup {
+            // berthd only ever closes the pipe: any readiness is EOF.
+            let mut b = [0u8; 64];
+            if !matches!(nix::unistd::read(stdin.as_raw_fd(), &mut b), Ok(n) if n > 0) {
+                let _ = std::fs::remove_file(sock);
+                std::process::exit(0);
+            }
+        }
+        // Monitors that ended (they are our children until then).
+        while let Ok(ws) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            if ws == WaitStatus::StillAlive {
+                break;
+            }
+        }
+        if !pending {
+            continue;
+        }
+        let Ok((conn, _)) = listener.accept() else {
+            continue;
+        };
+        let root = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
+            .map(|c| c.uid() == 0)
+            .unwrap_or(false);
+        if !root {
+            continue;
+        }
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut line = Vec::new();
+        let mut r = std::io::BufReader::new(&conn);
+        if std::io::BufRead::read_until(&mut r, b'\n', &mut line).is_err() || line.is_empty() {
+            continue;
+        }
+        drop(r);
+        let dir = PathBuf::from(String::from_utf8_lossy(&line).trim_end().to_string());
+        match berth_sys::clone_fork(0) {
+            Ok(berth_sys::Fork::Child) => {
+                drop(listener);
+                zygote_child_stdio(&dir, &conn);
+                drop(conn);
+                run_monitor(&dir)
+            }
+            Ok(berth_sys::Fork::Parent(_)) => {}
+            Err(e) => {
+                let mut c = &conn;
+                let _ = writeln!(c, "error fork a monitor: {e}");
+            }
+        }
+    }
+}
+
+/// In a monitor forked by the zygote: the command line an executed
+/// monitor has (`berth-monitor <state-dir>`, for ps and for tools that find
+/// a container's monitor by it), its own process group (signals to
+/// berthd's group do not reach it), stdin /dev/null, stdout the request's
+/// connection (the ready line), stderr the state dir's monitor.log.
+fn zygote_child_stdio(dir: &Path, conn: &UnixStream) {
+    let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
+    if let Ok(null) = File::open("/dev/null") {
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
+    }
+    let _ = nix::unistd::dup2(conn.as_raw_fd(), 1);
+    if let Ok(log) = File::create(dir.join("monitor.log")) {
+        let _ = nix::unistd::dup2(log.as_raw_fd(), 2);
+    }
+    let exe = std::env::args().next().unwrap_or_else(|| "berth-monitor".into());
+    if let Err(e) = berth_sys::set_cmdline(&[&exe, &dir.to_string_lossy()]) {
+        // The padding ran short (a very deep state dir): ps shows the
+        // zygote's command line for this monitor.
+        eprintln!("berth-monitor: set the command line: {e}");
+    }
 }
 
 #[derive(PartialEq)]

@@ -386,6 +386,108 @@ pub fn seccomp_set_mode_filter(bpf: &[u8], flags: u32) -> io::Result<()> {
     }
 }
 
+/// Gives memory the process no longer uses back to the kernel, for a
+/// long-lived process after a start-up that used much more than its
+/// steady state (berth-monitor after creating the container):
+/// `malloc_trim(0)` returns freed heap pages (glibc), and the main
+/// thread's stack pages below the current frame (a start-up deep in
+/// serde and the runtime touches ~100 KiB of stack) are dropped with
+/// `madvise(MADV_DONTNEED)`; they read as zeros if touched again.
+///
+/// Only for single-threaded processes, called from `main`'s own frame or
+/// close to it: it must be the main thread, and nothing below the caller's
+/// frame may be live (no other thread, no signal handler running on this
+/// stack). Errors are ignored: the memory just stays resident.
+pub fn release_unused_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap memory to the kernel; it
+    // takes malloc's own lock and touches no memory a caller owns.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let Some(low) = main_stack_low() else {
+        return;
+    };
+    let here = 0u8;
+    let sp = std::ptr::addr_of!(here) as usize;
+    let page = 4096usize;
+    // Keep a margin of 16 pages below this frame for the calls that follow
+    // (madvise itself, and whatever the caller does next).
+    let end = (sp & !(page - 1)).saturating_sub(16 * page);
+    if end <= low {
+        return;
+    }
+    // SAFETY: [low, end) is inside this process's main-thread stack mapping
+    // ("[stack]" in /proc/self/maps) and entirely below the current stack
+    // pointer with a 64 KiB margin, so no live frame is in it (the caller
+    // guarantees a single thread, so no other thread's data either).
+    // MADV_DONTNEED on private anonymous memory only drops pages; the
+    // mapping stays and later touches fault in zero pages.
+    unsafe {
+        libc::madvise(low as *mut libc::c_void, end - low, libc::MADV_DONTNEED);
+    }
+}
+
+/// Start (lowest address) of the main thread's stack mapping, from the
+/// `[stack]` line of /proc/self/maps.
+fn main_stack_low() -> Option<usize> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let line = maps.lines().find(|l| l.ends_with("[stack]"))?;
+    let range = line.split_whitespace().next()?;
+    let (lo, _) = range.split_once('-')?;
+    usize::from_str_radix(lo, 16).ok()
+}
+
+/// Replaces what `/proc/self/cmdline` (and so `ps`) shows for this
+/// process with `args`, NUL-separated, by overwriting the original
+/// argument strings in place (the kernel shows the bytes between the
+/// `arg_start` and `arg_end` of /proc/self/stat, fields 48 and 49), with
+/// NUL padding. For a process forked from a zygote, which would otherwise
+/// show the zygote's command line; the zygote reserves room by being
+/// started with a trailing padding argument. (`prctl(PR_SET_MM)` would
+/// not need the room but needs `CAP_SYS_RESOURCE`, which containers and
+/// CI sandboxes often drop.)
+///
+/// After this, `std::env::args()` no longer returns the original
+/// arguments: read them before.
+///
+/// # Errors
+/// `ENAMETOOLONG` when `args` do not fit in the original arguments' room;
+/// reading /proc/self/stat.
+pub fn set_cmdline(args: &[&str]) -> io::Result<()> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/stat");
+    // Fields after "(comm)" start at field 3; arg_start is field 48.
+    let rest = &stat[stat.rfind(')').ok_or_else(bad)? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| -> io::Result<usize> {
+        f.get(n - 3)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(bad)
+    };
+    let (start, end) = (field(48)?, field(49)?);
+    let mut buf = Vec::new();
+    for a in args {
+        buf.extend_from_slice(a.as_bytes());
+        buf.push(0);
+    }
+    if end <= start || buf.len() > end - start {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    // SAFETY: [start, end) is where the kernel placed this process's
+    // argument strings at exec (the initial stack, read-write and mapped
+    // for the process's life); `buf` fits in it, checked above. Nothing
+    // but argv points into it; the caller accepts that std::env::args()
+    // changes. The process is single-threaded in the callers (a freshly
+    // forked monitor), so no one reads the strings concurrently.
+    unsafe {
+        let dst = start as *mut u8;
+        std::ptr::copy_nonoverlapping(buf.as_ptr(), dst, buf.len());
+        std::ptr::write_bytes(dst.add(buf.len()), 0, end - start - buf.len());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
