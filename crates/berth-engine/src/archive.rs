@@ -175,7 +175,11 @@ impl Root {
     ///
     /// # Errors
     /// The overlay cannot be mounted (`fsopen`, `fsconfig`, `fsmount`).
-    pub fn of_overlay(data: &str, cwd: Option<&std::path::Path>) -> std::io::Result<Root> {
+    pub fn of_overlay(
+        data: &str,
+        cwd: Option<&std::path::Path>,
+        mounts: &[(String, String)],
+    ) -> std::io::Result<Root> {
         use rustix::mount::{
             fsconfig_create, fsconfig_set_string, fsmount, fsopen, FsMountFlags, FsOpenFlags,
             MountAttrFlags,
@@ -207,7 +211,69 @@ impl Root {
             FsMountFlags::FSMOUNT_CLOEXEC,
             MountAttrFlags::empty(),
         )?;
-        Ok(Root { fd })
+        let root = Root { fd };
+        root.attach(mounts);
+        Ok(root)
+    }
+
+    /// Attaches clones of the container's volumes and binds
+    /// (`(destination, host source)`, parents first) inside the detached
+    /// tree, as they would be mounted at start, so that a stopped
+    /// container's paths in them are the volume's (as with dockerd). A
+    /// destination missing from the overlay is made (a directory, or an
+    /// empty file for a file's bind), as the runtime makes it at start; a
+    /// failure leaves the overlay's content there.
+    /// The clones go away with the tree.
+    fn attach(&self, mounts: &[(String, String)]) {
+        use rustix::mount::{move_mount, open_tree, MoveMountFlags, OpenTreeFlags};
+        let mut ms: Vec<&(String, String)> = mounts.iter().collect();
+        ms.sort_by_key(|(d, _)| d.matches('/').count());
+        for (dest, src) in ms {
+            let r = (|| -> Result<(), Errno> {
+                let target = match self.open(&rel(dest), OFlags::PATH) {
+                    Err(Errno::NOENT) => {
+                        // made as the runtime makes a mount point at start
+                        let is_dir = std::fs::metadata(src).map(|m| m.is_dir()).unwrap_or(true);
+                        if is_dir {
+                            mkdir_all(self, dest).map_err(|_| Errno::NOENT)?
+                        } else {
+                            let (parent, base) = split_parent(dest);
+                            let pfd = mkdir_all(self, &parent).map_err(|_| Errno::NOENT)?;
+                            drop(openat(
+                                &pfd,
+                                base.as_str(),
+                                OFlags::WRONLY
+                                    | OFlags::CREATE
+                                    | OFlags::EXCL
+                                    | OFlags::NOFOLLOW
+                                    | OFlags::CLOEXEC,
+                                Mode::from_raw_mode(0o644),
+                            )?);
+                            self.open(&rel(dest), OFlags::PATH)?
+                        }
+                    }
+                    r => r?,
+                };
+                let tree = open_tree(
+                    rustix::fs::CWD,
+                    src.as_str(),
+                    OpenTreeFlags::OPEN_TREE_CLONE
+                        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                        | OpenTreeFlags::AT_RECURSIVE,
+                )?;
+                move_mount(
+                    tree.as_fd(),
+                    "",
+                    target.as_fd(),
+                    "",
+                    MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
+                        | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+                )
+            })();
+            if let Err(e) = r {
+                tracing::debug!("archive: {src} on {dest} of a stopped container: {e}");
+            }
+        }
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
@@ -933,8 +999,14 @@ fn open_root(c: &Container) -> ApiResult<Root> {
             Root::of_process(rec.state.pid)
                 .map_err(|e| ApiError::system(format!("open the root of container {}: {e}", c.id)))
         }
-        _ => Root::of_overlay(&rec.mount_data, rec.mount_cwd.as_deref())
-            .map_err(|e| ApiError::system(format!("mount the rootfs of container {}: {e}", c.id))),
+        _ => {
+            let mounts: Vec<(String, String)> = crate::mount_points(&rec)
+                .into_iter()
+                .map(|m| (m.destination, m.source))
+                .collect();
+            Root::of_overlay(&rec.mount_data, rec.mount_cwd.as_deref(), &mounts)
+        }
+        .map_err(|e| ApiError::system(format!("mount the rootfs of container {}: {e}", c.id))),
     }
 }
 

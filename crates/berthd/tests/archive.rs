@@ -169,6 +169,56 @@ fn archive_api_stat_symlinks_and_no_mount_left() {
     }
     assert_eq!(d.ok(&["exec", &ro, "cat", &format!("/data/{marker}")]), "x");
     d.ok(&["rm", "-f", &ro]);
+    // a stopped container's volume: the volume's content, not the overlay's
+    let st_id = d
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            "-v",
+            "arch-rw:/data",
+            "busybox",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    let (st, _, _) = d.http(
+        "HEAD",
+        &format!("/containers/{st_id}/archive?path=/data/{marker}"),
+        b"",
+    );
+    assert_eq!(
+        st, 200,
+        "the volume's file is not seen in the stopped container"
+    );
+    std::fs::write(tmp.path().join("second"), "2\n").expect("write");
+    let body = tar_of(tmp.path(), &["second"]);
+    let (st, _, out) = d.http(
+        "PUT",
+        &format!("/containers/{st_id}/archive?path=/data"),
+        &body,
+    );
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&out));
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "arch-rw:/v",
+            "busybox",
+            "cat",
+            "/v/second"
+        ]),
+        "2"
+    );
+    assert!(
+        berth_testutil::mounts_containing(&st_id).is_empty()
+            && berth_testutil::mounts_containing("arch-rw").is_empty(),
+        "a mount is left"
+    );
+    d.ok(&["rm", &st_id]);
     d.ok(&["volume", "rm", "arch-rw", "arch-ro"]);
     d.finish();
 }
