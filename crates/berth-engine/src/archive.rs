@@ -11,8 +11,9 @@
 //! (`fsopen`/`fsconfig`/`fsmount`) as a *detached* mount, never attached
 //! to any mount point, and released when its file descriptor is closed,
 //! so no mount can be left behind, not even by a crash. The container's
-//! operation lock is held meanwhile (a `start` waits). Volumes of a
-//! stopped container are not mounted: its paths are the overlay's only.
+//! operation lock is held meanwhile (a `start` waits). Its volumes and
+//! binds are attached inside that detached tree as clones (`open_tree`,
+//! `move_mount`), so its paths in them are the volumes' as with dockerd.
 //!
 //! # Safety of paths
 //! Every path is opened with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`
