@@ -93,7 +93,10 @@ mod tests {
         let before = std::fs::read_to_string("/proc/self/cgroup").unwrap();
         warm_migration_lock().unwrap();
         warm_migration_lock().unwrap();
-        assert_eq!(std::fs::read_to_string("/proc/self/cgroup").unwrap(), before);
+        assert_eq!(
+            std::fs::read_to_string("/proc/self/cgroup").unwrap(),
+            before
+        );
     }
 
     fn nix_is_root() -> bool {

@@ -121,7 +121,10 @@ impl Program {
             .map(String::from)
             .collect();
         let bpf = rest.to_vec();
-        if bpf.is_empty() || !bpf.len().is_multiple_of(8) || hex::encode(Sha256::digest(&bpf)) != sum {
+        if bpf.is_empty()
+            || !bpf.len().is_multiple_of(8)
+            || hex::encode(Sha256::digest(&bpf)) != sum
+        {
             return None;
         }
         Some(Program {

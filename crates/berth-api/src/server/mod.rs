@@ -7,8 +7,8 @@
 //! [`ErrorKind`](crate::ErrorKind); unknown paths get 404 `page not found`.
 //! Handlers only parse and format: all behaviour is in the [`Backend`].
 
-mod commit;
 mod archive;
+mod commit;
 mod handlers;
 mod hijack;
 mod query;
