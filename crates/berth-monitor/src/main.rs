@@ -160,13 +160,24 @@ fn zygote_child_stdio(dir: &Path, conn: &UnixStream) {
     if let Ok(log) = File::create(dir.join("monitor.log")) {
         let _ = nix::unistd::dup2(log.as_raw_fd(), 2);
     }
-    let exe = std::env::args().next().unwrap_or_else(|| "berth-monitor".into());
+    let exe = std::env::args()
+        .next()
+        .unwrap_or_else(|| "berth-monitor".into());
     if let Err(e) = berth_sys::set_cmdline(&[&exe, &dir.to_string_lossy()]) {
         // The padding ran short (a very deep state dir): ps shows the
         // zygote's command line for this monitor.
         eprintln!("berth-monitor: set the command line: {e}");
     }
 }
+
+/// Bytes read from a container output or a client at a time (on the
+/// stack: 4 pages).
+const READ_BUF: usize = 16 * 1024;
+
+/// After this long without events the monitor returns the memory its last
+/// burst of work used (`berth_sys::release_unused_memory`), so an idle
+/// container's monitor holds only its steady state.
+const QUIET_MS: u16 = 1000;
 
 #[derive(PartialEq)]
 enum ClientKind {
@@ -407,6 +418,8 @@ impl Monitor {
 
     fn run(&mut self) {
         let mut drain_deadline: Option<Instant> = None;
+        // Work was done since memory was last given back.
+        let mut touched = true;
         loop {
             if self.exit.is_some() {
                 let deadline =
@@ -445,11 +458,20 @@ impl Monitor {
             }
             let timeout = if self.exit.is_some() {
                 PollTimeout::from(100u16)
+            } else if touched {
+                PollTimeout::from(QUIET_MS)
             } else {
                 PollTimeout::NONE
             };
             match poll(&mut fds, timeout) {
-                Ok(_) => {}
+                Ok(0) if touched && self.exit.is_none() => {
+                    // Quiet for a second: give back the stack and heap the
+                    // last burst of work (a request, an exec) used.
+                    berth_sys::release_unused_memory();
+                    touched = false;
+                    continue;
+                }
+                Ok(_) => touched = true,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => {
                     eprintln!("berth-monitor: poll: {e}");
@@ -512,8 +534,13 @@ impl Monitor {
 
     /// Reads what output `i` has and hands it to the log and attached
     /// clients; true when the output ended (the caller removes it).
+    ///
+    /// The read handlers are never inlined, so that their buffers (one
+    /// live at a time) do not add up in `run`'s frame: each stack page the
+    /// loop touches stays resident for the container's life.
+    #[inline(never)]
     fn read_output(&mut self, i: usize) -> bool {
-        let mut buf = [0u8; 32 * 1024];
+        let mut buf = [0u8; READ_BUF];
         let (n, kind) = {
             let (f, kind) = &mut self.outs[i];
             (f.read(&mut buf), *kind)
@@ -552,8 +579,9 @@ impl Monitor {
         }
     }
 
+    #[inline(never)]
     fn read_exec_output(&mut self, pid: i32, i: usize) {
-        let mut buf = [0u8; 32 * 1024];
+        let mut buf = [0u8; READ_BUF];
         let Some(e) = self.execs.get_mut(&pid) else {
             return;
         };
@@ -616,11 +644,12 @@ impl Monitor {
         }
     }
 
+    #[inline(never)]
     fn client_readable(&mut self, k: usize) {
         let Some(c) = self.clients.get_mut(&k) else {
             return;
         };
-        let mut buf = [0u8; 32 * 1024];
+        let mut buf = [0u8; READ_BUF];
         let n = match c.sock.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,

@@ -411,15 +411,16 @@ pub fn release_unused_memory() {
     let here = 0u8;
     let sp = std::ptr::addr_of!(here) as usize;
     let page = 4096usize;
-    // Keep a margin of 16 pages below this frame for the calls that follow
-    // (madvise itself, and whatever the caller does next).
-    let end = (sp & !(page - 1)).saturating_sub(16 * page);
+    // Keep the page this frame is on and the one below it: madvise's libc
+    // wrapper pushes a few bytes below this frame; whatever the caller
+    // calls next faults in fresh zero pages as it goes deeper.
+    let end = (sp & !(page - 1)).saturating_sub(page);
     if end <= low {
         return;
     }
     // SAFETY: [low, end) is inside this process's main-thread stack mapping
     // ("[stack]" in /proc/self/maps) and entirely below the current stack
-    // pointer with a 64 KiB margin, so no live frame is in it (the caller
+    // pointer with a one-page margin, so no live frame is in it (the caller
     // guarantees a single thread, so no other thread's data either).
     // MADV_DONTNEED on private anonymous memory only drops pages; the
     // mapping stays and later touches fault in zero pages.
@@ -461,9 +462,7 @@ pub fn set_cmdline(args: &[&str]) -> io::Result<()> {
     let rest = &stat[stat.rfind(')').ok_or_else(bad)? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize| -> io::Result<usize> {
-        f.get(n - 3)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(bad)
+        f.get(n - 3).and_then(|v| v.parse().ok()).ok_or_else(bad)
     };
     let (start, end) = (field(48)?, field(49)?);
     let mut buf = Vec::new();
