@@ -127,27 +127,11 @@ pub async fn launch(
             }
         }
     }
-    let bin = bin.to_path_buf();
-    let dir = state_dir.to_path_buf();
-    let spawned = spawner
-        .run(move || -> std::io::Result<(Child, std::os::fd::OwnedFd)> {
-            use std::os::unix::process::CommandExt;
-            let log = std::fs::File::create(dir.join("monitor.log"))?;
-            let mut child = Command::new(&bin)
-                .arg(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::from(log))
-                .process_group(0)
-                .spawn()?;
-            let out = child.stdout.take().expect("piped stdout");
-            Ok((child, out.into()))
-        })
+    let mut cmd = Command::new(bin);
+    cmd.arg(state_dir).stdin(Stdio::null());
+    let (mut child, rx) = spawn_reporting(spawner, cmd, state_dir.join("monitor.log"))
         .await
         .map_err(|e| format!("start monitor {}: {e}", state_dir.display()))?;
-    let (mut child, out) = spawned;
-    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(out)
-        .map_err(|e| format!("monitor pipe: {e}"))?;
     let mut line = String::new();
     let r = BufReader::new(rx).read_line(&mut line).await;
     match ready_line(&line, r, state_dir) {
@@ -157,6 +141,30 @@ pub async fn launch(
             Err(msg)
         }
     }
+}
+
+/// Runs `cmd` on the spawner thread in its own process group, stdout a
+/// pipe it reports on (returned as an async reader), stderr the file
+/// `log` (created or truncated); stdin as `cmd` sets it.
+async fn spawn_reporting(
+    spawner: &Spawner,
+    mut cmd: Command,
+    log: PathBuf,
+) -> std::io::Result<(Child, tokio::net::unix::pipe::Receiver)> {
+    let (child, out) = spawner
+        .run(move || -> std::io::Result<(Child, std::os::fd::OwnedFd)> {
+            use std::os::unix::process::CommandExt;
+            let log = std::fs::File::create(log)?;
+            let mut child = cmd
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(log))
+                .process_group(0)
+                .spawn()?;
+            let out = child.stdout.take().expect("piped stdout");
+            Ok((child, out.into()))
+        })
+        .await?;
+    Ok((child, tokio::net::unix::pipe::Receiver::from_owned_fd(out)?))
 }
 
 /// Parses a monitor's ready line: `ok <pid>` or `error <message>`.
@@ -195,31 +203,17 @@ async fn zygote_socket(spawner: &Spawner, bin: &Path, state_dir: &Path) -> Resul
     let sdir = root.join("s");
     let sock = sdir.join("zygote.sock");
     let log = root.join("monitor-zygote.log");
-    let bin = bin.to_path_buf();
-    let s2 = sock.clone();
-    let (mut child, out) = spawner
-        .run(move || -> std::io::Result<(Child, std::os::fd::OwnedFd)> {
-            use std::os::unix::process::CommandExt;
-            std::fs::create_dir_all(&sdir)?;
-            let log = std::fs::File::create(log)?;
-            let mut child = Command::new(&bin)
-                .arg("--zygote")
-                .arg(&s2)
-                // Room for the command line of each forked monitor,
-                // `berth-monitor <state-dir>` (berth_sys::set_cmdline).
-                .arg(" ".repeat(s2.as_os_str().len() + 100))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::from(log))
-                .process_group(0)
-                .spawn()?;
-            let out = child.stdout.take().expect("piped stdout");
-            Ok((child, out.into()))
-        })
+    std::fs::create_dir_all(&sdir).map_err(|e| format!("create {}: {e}", sdir.display()))?;
+    let mut cmd = Command::new(bin);
+    cmd.arg("--zygote")
+        .arg(&sock)
+        // Room for the command line of each forked monitor,
+        // `berth-monitor <state-dir>` (berth_sys::set_cmdline).
+        .arg(" ".repeat(sock.as_os_str().len() + 100))
+        .stdin(Stdio::piped());
+    let (mut child, rx) = spawn_reporting(spawner, cmd, log)
         .await
         .map_err(|e| format!("start berth-monitor --zygote: {e}"))?;
-    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(out)
-        .map_err(|e| format!("zygote pipe: {e}"))?;
     let mut line = String::new();
     let ready = tokio::time::timeout(
         std::time::Duration::from_secs(10),
