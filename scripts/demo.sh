@@ -20,8 +20,8 @@ scripts/install-deps.sh
 export BERTH_FIXTURES="${BERTH_FIXTURES:-/var/tmp/berth-fixtures}"
 echo "==> building fixture images (cached after the first run)"
 "$SHARED/fixtures/make-images.sh" "$BERTH_FIXTURES" --debian >/dev/null
-echo "==> building berth (release)"
-cargo build --release --quiet -p berthd -p berth -p berth-monitor
+echo "==> building berth (release; the first build takes 5-15 minutes on 2 cores)"
+cargo build --release -p berthd -p berth -p berth-monitor
 
 WORK="$(mktemp -d /var/tmp/berth-demo.XXXXXX)"
 SOCK="$WORK/berth.sock"

@@ -111,3 +111,35 @@ fn system_df_counts_an_image_in_use_as_not_reclaimable() {
     assert!(out.lines().any(|l| l == "Images 0B (0%)"), "{out}");
     d.finish();
 }
+
+/// `docker build` (legacy builder, and the CLI's default, which falls back
+/// to it without buildx) gets a clear refusal naming what to do instead,
+/// after its context upload, not a 404 `page not found` or a broken pipe.
+#[test]
+fn build_is_refused_clearly() {
+    let d = Daemon::start();
+    let ctx = berth_testutil::tempdir();
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\n").unwrap();
+    // Enough context that an early answer would break the upload.
+    std::fs::write(ctx.path().join("blob"), vec![7u8; 4 << 20]).unwrap();
+    let dir = ctx.path().to_str().unwrap();
+    for env in [None, Some("0")] {
+        let mut c = std::process::Command::new("docker");
+        c.args(["-H", &d.host(), "build", "-t", "nope", dir]);
+        if let Some(v) = env {
+            c.env("DOCKER_BUILDKIT", v);
+        }
+        let o = c.output().expect("docker build");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("Error response from daemon: Berth has no image builder yet")
+                && err.contains("docker load"),
+            "{err}"
+        );
+        assert!(!err.contains("broken pipe"), "{err}");
+    }
+    let (code, _, body) = d.http("POST", "/build", b"");
+    assert_eq!(code, 501, "{}", String::from_utf8_lossy(&body));
+    d.finish();
+}

@@ -61,6 +61,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/exec/{id}/json", get(exec_inspect))
         .route("/images/json", get(image_list))
         .route("/images/load", post(image_load))
+        .route("/build", post(build))
         .route("/images/get", get(image_save_many))
         .route("/images/create", post(image_create))
         .route("/auth", post(auth))
@@ -81,6 +82,19 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/volumes/{name}", get(volume_inspect).delete(volume_remove))
         .fallback(not_found)
         .with_state(backend)
+}
+
+/// `POST /build`: Berth has no image builder yet. The build context the
+/// docker CLI uploads is read to its end first, so the client gets this
+/// answer rather than a broken pipe in the middle of its upload.
+async fn build(req: Request) -> ErrorReply {
+    let mut body = req.into_body().into_data_stream();
+    while let Some(Ok(_)) = body.next().await {}
+    ErrorReply(ApiError::new(
+        crate::ErrorKind::NotImplemented,
+        "Berth has no image builder yet: docker build is not supported; \
+         build the image elsewhere and bring it in with docker load or docker import",
+    ))
 }
 
 async fn not_found() -> ErrorReply {
