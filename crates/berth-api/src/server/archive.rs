@@ -67,11 +67,33 @@ pub async fn put(State(b): B, Path(id): Path<String>, req: Request) -> R {
         copy_uid_gid: q.bool("copyUIDGID"),
     };
     let p = q.get("path").unwrap_or("").to_string();
-    let s = req
-        .into_body()
-        .into_data_stream()
-        .map(|r| r.map_err(std::io::Error::other));
-    let body: BodyReader = Box::new(tokio_util::io::StreamReader::new(s));
-    b.container_archive_put(&id, &p, opts, body).await?;
+    // The backend stops reading at the tar's end-of-archive blocks (or at
+    // an error), but clients send the rest (the docker CLI pads to a whole
+    // record): the request body is pumped through a channel and read to
+    // its end before the answer goes out, or the client's upload fails
+    // with a broken pipe although the copy succeeded.
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+    let mut upload = req.into_body().into_data_stream();
+    let pump = tokio::spawn(async move {
+        let mut tx = Some(tx);
+        while let Some(chunk) = upload.next().await {
+            let chunk = chunk.map_err(std::io::Error::other);
+            let failed = chunk.is_err();
+            if let Some(t) = &tx {
+                if t.send(chunk).await.is_err() {
+                    tx = None; // the backend is done: drain the rest
+                }
+            }
+            if failed {
+                break;
+            }
+        }
+    });
+    let s =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let body: BodyReader = Box::new(tokio_util::io::StreamReader::new(Box::pin(s)));
+    let r = b.container_archive_put(&id, &p, opts, body).await;
+    let _ = pump.await;
+    r?;
     Ok(StatusCode::OK.into_response())
 }
