@@ -143,3 +143,79 @@ fn build_is_refused_clearly() {
     assert_eq!(code, 501, "{}", String::from_utf8_lossy(&body));
     d.finish();
 }
+
+/// Monitors are forked by the daemon's monitor zygote, not executed: the
+/// monitor's parent is `berth-monitor --zygote`, its command line is
+/// rewritten to `berth-monitor <state-dir>`, the zygote serves a second
+/// container too, and it exits with the daemon while the monitors (and so
+/// the containers) live on.
+#[test]
+fn monitors_are_forked_by_the_zygote_which_ends_with_the_daemon() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let exec = d.exec_root().display().to_string();
+    let cmdline = |pid: &str| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .replace('\0', " ")
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let ppid = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .nth(1)
+                    .map(String::from)
+            })
+            .unwrap_or_default()
+    };
+    let mut zygote = String::new();
+    for name in ["z1", "z2"] {
+        let id = d.ok(&["run", "-d", "--name", name, "busybox", "sleep", "300"]);
+        let id = id.trim();
+        let want = format!("{exec}/containers/{id}");
+        let monitor = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|p| cmdline(p).ends_with(&format!("berth-monitor {want}")))
+            .unwrap_or_else(|| panic!("no process with command line 'berth-monitor {want}'"));
+        let parent = ppid(&monitor);
+        let pc = cmdline(&parent);
+        assert!(
+            pc.contains("berth-monitor --zygote") && pc.contains(&exec),
+            "monitor {monitor}'s parent {parent} is {pc:?}"
+        );
+        if zygote.is_empty() {
+            zygote = parent;
+        } else {
+            assert_eq!(parent, zygote, "one zygote per daemon");
+        }
+    }
+    d.kill9();
+    assert!(
+        eventually(10, || !std::path::Path::new(&format!("/proc/{zygote}"))
+            .exists()
+            || cmdline(&zygote).is_empty()),
+        "the zygote outlived the daemon"
+    );
+    d.spawn();
+    assert_eq!(
+        d.ok(&["ps", "--format", "{{.Names}} {{.State}}"])
+            .lines()
+            .count(),
+        2,
+        "containers outlived the zygote"
+    );
+    let ps = d.ok(&["ps", "--format", "{{.State}}"]);
+    assert!(ps.lines().all(|l| l == "running"), "{ps}");
+    d.ok(&["rm", "-f", "z1", "z2"]);
+    d.finish();
+}
