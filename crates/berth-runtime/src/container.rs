@@ -764,12 +764,13 @@ struct CgroupWarmup(Option<i32>);
 
 impl CgroupWarmup {
     fn start() -> CgroupWarmup {
-        if berth_cgroups::warmup::own_procs_file().is_none() {
+        let Some(procs) = berth_cgroups::warmup::own_procs_file() else {
             return CgroupWarmup(None);
-        }
+        };
         match berth_sys::clone_fork(0) {
             Ok(Fork::Child) => {
-                let _ = berth_cgroups::warmup::warm_migration_lock();
+                // "0": the writer itself (the child), into its own cgroup.
+                let _ = std::fs::write(&procs, b"0");
                 berth_sys::exit_now(0)
             }
             Ok(Fork::Parent(pid)) => CgroupWarmup(Some(pid)),
