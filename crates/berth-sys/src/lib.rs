@@ -3,12 +3,17 @@
 //! Most system calls Berth makes go through `nix` or `rustix`, which are
 //! already safe. What lands here is what those crates do not offer safely:
 //! a `fork(2)`-like `clone(2)` taking namespace flags, `close_range(2)`,
-//! the terminal ioctls, `setdomainname(2)` and `seccomp(2)` with a
-//! ready-made BPF program. Each `unsafe` block carries
-//! a `// SAFETY:` comment saying why it is sound.
+//! the terminal ioctls, `setdomainname(2)`, `seccomp(2)` with a
+//! ready-made BPF program, read-only `mmap(2)` of immutable files and
+//! `sync_file_range(2)`.
+//! Each `unsafe` block carries a `// SAFETY:` comment saying why it is
+//! sound.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+mod mmap;
+pub use mmap::{map_file, start_writeback, FileMap};
 
 /// `CLONE_PARENT`: the child's parent is the caller's parent (clone(2)).
 pub const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;

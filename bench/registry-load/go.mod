@@ -1,0 +1,3 @@
+module registryload
+
+go 1.24
