@@ -68,6 +68,11 @@ impl Htpasswd {
         })
     }
 
+    /// True when `user` is in the file.
+    pub fn has_user(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+
     /// True when `user` exists and `password` matches its bcrypt hash.
     pub fn verify(&self, user: &str, password: &str) -> bool {
         let Some(hash) = self.users.get(user) else {
@@ -147,6 +152,9 @@ impl Access {
             && self.actions.iter().any(|a| a == action || a == "*")
     }
 }
+
+/// Lifetime of refresh tokens ([`TokenAuth::issue_refresh`]): 30 days.
+pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The JWT claims of an issued token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -264,6 +272,48 @@ impl TokenAuth {
         )
         .expect("HS256 signing cannot fail");
         (tok, self.ttl.as_secs())
+    }
+
+    /// Issues an OAuth2 refresh token for `user` (the `refresh_token` of
+    /// Docker's token specification, which dockerd's login hands to the
+    /// docker CLI as `IdentityToken`): a JWT signed with the same key, for
+    /// the audience `<service> refresh` so that it is never accepted as a
+    /// bearer token, with no access of its own, valid for
+    /// [`REFRESH_TTL`]. It stays valid across restarts only with a
+    /// configured key file (the default key is random per start).
+    pub fn issue_refresh(&self, user: &str) -> String {
+        let now = unix_now();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: user.to_string(),
+            aud: format!("{} refresh", self.service),
+            exp: now + REFRESH_TTL.as_secs(),
+            nbf: now.saturating_sub(5),
+            iat: now,
+            jti: berth_types::new_id()[..32].to_string(),
+            access: Vec::new(),
+        };
+        jsonwebtoken::encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &self.enc,
+        )
+        .expect("HS256 signing cannot fail")
+    }
+
+    /// The user of a refresh token from [`TokenAuth::issue_refresh`]:
+    /// signature, expiry, issuer and the refresh audience checked, and the
+    /// user still in the htpasswd file. None otherwise.
+    pub fn verify_refresh(&self, token: &str) -> Option<String> {
+        let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
+        v.set_audience(&[format!("{} refresh", self.service)]);
+        v.set_issuer(&[&self.issuer]);
+        v.validate_nbf = true;
+        let c = jsonwebtoken::decode::<Claims>(token, &self.dec, &v)
+            .ok()?
+            .claims;
+        let known = self.users.as_ref().is_some_and(|h| h.has_user(&c.sub));
+        (known && !c.sub.is_empty()).then_some(c.sub)
     }
 
     /// Verifies a bearer token: signature, expiry, issuer, audience.

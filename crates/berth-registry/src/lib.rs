@@ -4,8 +4,10 @@
 //! Docker schema 2 manifests and manifest lists), tags and referrers on
 //! the filesystem ([`storage`]), serves the spec's endpoints over HTTP/1.1
 //! or HTTPS ([`server`]), authenticates with htpasswd Basic or Bearer
-//! tokens from its own token endpoint ([`auth`]), and collects unreferenced
-//! blobs ([`gc`]).
+//! tokens from its own token endpoint ([`auth`]; with `offline_token=true`
+//! it also hands out refresh tokens, which dockerd's login returns to the
+//! docker CLI as identity tokens, and it answers the OAuth2 `POST` grants
+//! of Docker's token spec), and collects unreferenced blobs ([`gc`]).
 //!
 //! In-process use (what tests and `berth registry serve` do):
 //!
@@ -26,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod gc;
 pub mod manifest;
+mod oauth;
 pub mod server;
 pub mod storage;
 

@@ -43,10 +43,10 @@ pub enum StartError {
     Config(String),
 }
 
-struct App {
+pub(crate) struct App {
     storage: Storage,
     tls: bool,
-    auth: Auth,
+    pub(crate) auth: Auth,
     /// Path of the built-in token endpoint, in token mode.
     token_path: Option<String>,
 }
@@ -314,7 +314,7 @@ fn resp(status: StatusCode) -> http::response::Builder {
         .header("Docker-Distribution-API-Version", "registry/2.0")
 }
 
-fn json_resp(status: StatusCode, v: &Value) -> Response<Body> {
+pub(crate) fn json_resp(status: StatusCode, v: &Value) -> Response<Body> {
     let b = serde_json::to_vec(v).expect("serialise json");
     resp(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -323,7 +323,7 @@ fn json_resp(status: StatusCode, v: &Value) -> Response<Body> {
         .expect("response")
 }
 
-fn error_resp(e: &RegistryError) -> Response<Body> {
+pub(crate) fn error_resp(e: &RegistryError) -> Response<Body> {
     if let RegistryError::Internal(err) = e {
         tracing::error!("internal error: {err}");
     }
@@ -425,7 +425,7 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f)
         .await
         .expect("blocking task panicked")
@@ -485,10 +485,14 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
         header_str(req.headers(), "host").unwrap_or("127.0.0.1")
     );
     let (response, user) = if matches!(route, Route::Token) {
-        (
-            token_endpoint(app.clone(), authz.as_deref(), &query).await,
-            String::new(),
-        )
+        if method == Method::POST {
+            (crate::oauth::token_post(&app, req).await, String::new())
+        } else {
+            (
+                token_endpoint(app.clone(), authz.as_deref(), &query).await,
+                String::new(),
+            )
+        }
     } else {
         let decision = {
             let app = app.clone();
@@ -579,15 +583,21 @@ async fn token_endpoint(
         })
         .collect();
     let (token, ttl) = t.issue(user.as_deref(), &requested);
-    json_resp(
-        StatusCode::OK,
-        &json!({
-            "token": token,
-            "access_token": token,
-            "expires_in": ttl,
-            "issued_at": auth::now_rfc3339(),
-        }),
-    )
+    let mut body = json!({
+        "token": token,
+        "access_token": token,
+        "expires_in": ttl,
+        "issued_at": auth::now_rfc3339(),
+    });
+    // Docker's token spec: `offline_token=true` with credentials asks for a
+    // refresh token too (dockerd's login does, and returns it to the CLI
+    // as IdentityToken).
+    if let Some(u) = &user {
+        if query_get(query, "offline_token") == Some("true") {
+            body["refresh_token"] = json!(t.issue_refresh(u));
+        }
+    }
+    json_resp(StatusCode::OK, &body)
 }
 
 async fn dispatch(

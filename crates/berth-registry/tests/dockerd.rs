@@ -156,3 +156,80 @@ async fn dockerd_login_push_pull() {
     let left = berth_testutil::mounts_containing(&dir.to_string_lossy());
     assert!(left.is_empty(), "dockerd left mounts: {left:?}");
 }
+
+/// The token flow with refresh tokens, as Docker Hub does it: dockerd's
+/// login asks berth-registry's token endpoint for an offline token, the
+/// docker CLI stores the refresh token (`identitytoken`, no password) in
+/// its config.json, and dockerd's push and pull then get their access
+/// tokens with the OAuth2 refresh-token grant (the CLI has nothing else to
+/// send). A corrupted identity token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dockerd_login_stores_an_identity_token_and_uses_it() {
+    berth_testutil::require_root();
+    let tmp = tempdir();
+    let dir = tmp.path().to_path_buf();
+    let htpasswd = make_htpasswd(&dir, "erin", "t0ken");
+    let auth = AuthConfig::Token(berth_registry::TokenConfig {
+        realm: "/token".into(),
+        service: "berth-dockerd".into(),
+        issuer: "berth-dockerd-issuer".into(),
+        htpasswd: Some(htpasswd),
+        key_file: None,
+        ttl: Duration::from_secs(300),
+        anonymous_pull: false,
+    });
+    let srv = start(&dir.join("registry"), auth, None).await;
+    let host = srv.local_addr().to_string();
+    let tarball = berth_testutil::fixture("busybox-docker.tar");
+
+    let d = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let dockerd = start_dockerd(&d);
+        ok(docker(&d).arg("load").arg("-i").arg(&tarball));
+        let original = image_id(&d, "busybox:latest");
+        let target = format!("{host}/idtok/busybox:v1");
+        ok(docker(&d).args(["tag", "busybox:latest", &target]));
+        ok(docker(&d).args(["login", &host, "-u", "erin", "-p", "t0ken"]));
+        let cfg_path = d.join("client-config/config.json");
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+        let entry = &cfg["auths"][&host];
+        let idtok = entry["identitytoken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no identitytoken in {cfg}"))
+            .to_string();
+        assert!(!idtok.is_empty());
+        // The CLI keeps only the user name with it, not the password.
+        let auth_field = entry["auth"].as_str().unwrap_or_default();
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth_field)
+            .unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&decoded).contains("t0ken"),
+            "password stored: {cfg}"
+        );
+
+        let pushed = ok(docker(&d).args(["push", &target]));
+        assert!(pushed.contains("digest: sha256:"), "{pushed}");
+        ok(docker(&d).args(["rmi", &target, "busybox:latest"]));
+        ok(docker(&d).args(["pull", &target]));
+        assert_eq!(image_id(&d, &target), original);
+
+        // A corrupted identity token: the pull is refused.
+        ok(docker(&d).args(["rmi", &target]));
+        let mut bad = cfg.clone();
+        bad["auths"][&host]["identitytoken"] = serde_json::json!(format!("{idtok}x"));
+        std::fs::write(&cfg_path, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let out = run_bounded(docker(&d).args(["pull", &target]), LIMIT);
+        assert!(!out.status.success(), "pull with a bad identity token");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("unauthorized"), "{err}");
+        drop(dockerd);
+    })
+    .await
+    .unwrap();
+    srv.shutdown().await;
+    let left = berth_testutil::mounts_containing(&dir.to_string_lossy());
+    assert!(left.is_empty(), "dockerd left mounts: {left:?}");
+}
