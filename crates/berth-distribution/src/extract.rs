@@ -12,8 +12,11 @@
 //! stops its thread and removes the tree.
 
 use std::io::{self, Read};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use berth_store::{ApplyStats, Store, StoreError, TempTree};
 use bytes::Bytes;
@@ -23,9 +26,13 @@ use bytes::Bytes;
 const QUEUE: usize = 32;
 
 /// The reading end of the chunk channel: EOF when the sender is dropped.
+/// `consumed` counts the compressed bytes handed to the decompressor (what
+/// "Extracting" reports, as dockerd counts the bytes its decompressor has
+/// read of the blob).
 struct ChannelReader {
     rx: Receiver<Bytes>,
     cur: Bytes,
+    consumed: Arc<AtomicU64>,
 }
 
 impl Read for ChannelReader {
@@ -38,6 +45,7 @@ impl Read for ChannelReader {
         }
         let n = buf.len().min(self.cur.len());
         buf[..n].copy_from_slice(&self.cur.split_to(n));
+        self.consumed.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -46,6 +54,10 @@ impl Read for ChannelReader {
 pub(crate) struct Extractor {
     tx: Option<SyncSender<Bytes>>,
     handle: Option<JoinHandle<Result<ApplyStats, StoreError>>>,
+    /// Compressed bytes the extracting thread has taken so far.
+    consumed: Arc<AtomicU64>,
+    /// Disconnected when the thread has returned (its sender is dropped).
+    done: Receiver<()>,
     /// Declared after `handle`: removed only once the thread has stopped
     /// writing into it (see `Drop`).
     tree: Option<TempTree>,
@@ -58,12 +70,17 @@ impl Extractor {
         let tree = store.temp_layer_dir()?;
         let dest = tree.diff();
         let (tx, rx) = sync_channel::<Bytes>(QUEUE);
+        let (done_tx, done) = sync_channel::<()>(0);
+        let consumed = Arc::new(AtomicU64::new(0));
+        let counter = consumed.clone();
         let handle = std::thread::Builder::new()
             .name("berth-extract".into())
             .spawn(move || {
+                let _done = done_tx;
                 let r = ChannelReader {
                     rx,
                     cur: Bytes::new(),
+                    consumed: counter,
                 };
                 berth_store::layer::apply_layer(r, &dest)
             })
@@ -71,6 +88,8 @@ impl Extractor {
         Ok(Extractor {
             tx: Some(tx),
             handle: Some(handle),
+            consumed,
+            done,
             tree: Some(tree),
         })
     }
@@ -92,8 +111,23 @@ impl Extractor {
     /// Ends the stream and waits for the extractor: the tree and what
     /// applying found (the diff ID of the uncompressed stream). Errors:
     /// `BadLayer` (not a layer, truncated, hostile paths), I/O.
-    pub(crate) fn finish(mut self) -> Result<(TempTree, ApplyStats), StoreError> {
+    pub(crate) fn finish(self) -> Result<(TempTree, ApplyStats), StoreError> {
+        self.finish_reporting(Duration::MAX, &mut |_| {})
+    }
+
+    /// [`Extractor::finish`], calling `report(consumed)` every `every`
+    /// while the thread is still at work, `consumed` being the compressed
+    /// bytes it has taken so far (for "Extracting" progress: what is left
+    /// of a layer's extraction once its last byte has arrived).
+    pub(crate) fn finish_reporting(
+        mut self,
+        every: Duration,
+        report: &mut dyn FnMut(u64),
+    ) -> Result<(TempTree, ApplyStats), StoreError> {
         self.tx = None;
+        while let Err(RecvTimeoutError::Timeout) = self.done.recv_timeout(every) {
+            report(self.consumed.load(Ordering::Relaxed));
+        }
         let res = match self.handle.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
             _ => Err(StoreError::BadLayer("layer extraction panicked".into())),

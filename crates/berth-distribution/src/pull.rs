@@ -210,6 +210,7 @@ fn write_blob(
     size: u64,
     extract: Option<&Digest>,
     rx: &mut tokio::sync::mpsc::Receiver<Cmd>,
+    report: Option<&LayerReport>,
 ) -> std::result::Result<Written, WriteFailure> {
     let store = svc.store();
     let content = &store.content;
@@ -248,7 +249,20 @@ fn write_blob(
                         if dg.current() != *digest {
                             return Err(WriteFailure::Digest);
                         }
-                        let (tree, stats) = ex.finish().map_err(WriteFailure::Store)?;
+                        let res = match report {
+                            Some(r) => {
+                                r.verified();
+                                let mut last = None;
+                                ex.finish_reporting(REPORT_EVERY, &mut |c| {
+                                    if last != Some(c) {
+                                        last = Some(c);
+                                        r.extracting(c);
+                                    }
+                                })
+                            }
+                            None => ex.finish(),
+                        };
+                        let (tree, stats) = res.map_err(WriteFailure::Store)?;
                         if Some(&stats.diff_id) != extract {
                             tracing::warn!(blob = %digest, diff_id = %stats.diff_id,
                                 expected = ?extract, "layer diff ID mismatch");
@@ -263,6 +277,9 @@ fn write_blob(
                     }
                     e => WriteFailure::Store(e),
                 })?;
+                if let (Some(r), None) = (report, &extracted) {
+                    r.verified();
+                }
                 if let Some(s) = staging {
                     stage(content, s, digest)
                         .map_err(|e| WriteFailure::Store(StoreError::io(s)(e)))?;
@@ -272,6 +289,45 @@ fn write_blob(
         }
     }
     Ok(Written::Cancelled) // dropping `w` and `x` removes the ingest file and tree
+}
+
+/// How often "Downloading" and "Extracting" progress is reported.
+const REPORT_EVERY: Duration = Duration::from_millis(100);
+
+/// Where [`download_blob`]'s writer reports a layer's later steps, in
+/// dockerd's words and order (its `distribution/pull_v2.go`): "Verifying
+/// Checksum" and "Download complete" once the last byte is in and the
+/// digest matches, then, while the extraction that ran alongside the
+/// download finishes what is left, "Extracting" with the compressed bytes
+/// the decompressor has taken of the layer's `total` (dockerd counts the
+/// same bytes). The final "Extracting" at 100% and "Pull complete" come
+/// when the layer is registered ([`crate::image::register_fetched`]).
+pub(crate) struct LayerReport {
+    /// The pull's progress sink.
+    pub sink: ProgressSink,
+    /// The layer's short ID (12 hex digits of its blob digest).
+    pub id: String,
+    /// The blob's size in bytes (`total` of the progress).
+    pub total: u64,
+}
+
+impl LayerReport {
+    fn verified(&self) {
+        (self.sink)(JsonMessage::layer("Verifying Checksum", self.id.clone()));
+        (self.sink)(JsonMessage::layer("Download complete", self.id.clone()));
+    }
+
+    /// A progress step, unless it is the end (which registration reports).
+    fn extracting(&self, consumed: u64) {
+        if consumed < self.total {
+            (self.sink)(JsonMessage::bytes(
+                "Extracting",
+                self.id.clone(),
+                consumed,
+                self.total,
+            ));
+        }
+    }
 }
 
 fn fail(f: WriteFailure, digest: &Digest) -> DistributionError {
@@ -289,7 +345,8 @@ fn fail(f: WriteFailure, digest: &Digest) -> DistributionError {
 /// layer's diff ID from the image config) the bytes are also decompressed
 /// and applied into a temporary layer tree as they arrive, which is
 /// returned once both the blob digest and the diff ID check out.
-/// `on_bytes(done)` reports progress. When `cancel` becomes true (another
+/// `on_bytes(done)` reports progress; `report`, for a layer, the steps
+/// after the last byte ([`LayerReport`]). When `cancel` becomes true (another
 /// layer of the pull failed) the download stops at its next chunk with
 /// `Cancelled`, after its ingest file and tree are removed.
 #[allow(clippy::too_many_arguments)]
@@ -302,6 +359,7 @@ pub(crate) async fn download_blob(
     extract: Option<&Digest>,
     cancel: &AtomicBool,
     on_bytes: &mut (dyn FnMut(u64) + Send),
+    report: Option<LayerReport>,
 ) -> Result<Option<ExtractedLayer>> {
     let size = d.size;
     let digest = d.digest.clone();
@@ -319,6 +377,7 @@ pub(crate) async fn download_blob(
                 size,
                 extract.as_ref(),
                 &mut rx,
+                report.as_ref(),
             )
         })
     };
@@ -459,14 +518,13 @@ async fn receive(
 }
 
 /// Progress of one layer, throttled to one "Downloading" message per
-/// 100 ms (plus the last).
+/// [`REPORT_EVERY`] (plus the last).
 fn downloading(progress: &ProgressSink, id: String, total: u64) -> impl FnMut(u64) + Send {
     let progress = progress.clone();
     let mut last: Option<Instant> = None;
     move |done| {
         let now = Instant::now();
-        if done == total || last.is_none_or(|l| now.duration_since(l) >= Duration::from_millis(100))
-        {
+        if done == total || last.is_none_or(|l| now.duration_since(l) >= REPORT_EVERY) {
             last = Some(now);
             progress(JsonMessage::bytes("Downloading", id.clone(), done, total));
         }
@@ -613,6 +671,7 @@ pub async fn fetch(
             None,
             &AtomicBool::new(false),
             &mut |_| {},
+            None,
         )
         .await?;
     }
@@ -712,11 +771,14 @@ pub async fn fetch(
                         Some(diff_id),
                         failed,
                         &mut report,
+                        Some(LayerReport {
+                            sink: progress.clone(),
+                            id,
+                            total: d.size,
+                        }),
                     )
                     .await?;
                     drop(permit);
-                    progress(JsonMessage::layer("Verifying Checksum", id.clone()));
-                    progress(JsonMessage::layer("Download complete", id));
                     Ok::<_, DistributionError>((d.digest, x))
                 }
                 .await;

@@ -205,15 +205,16 @@ async fn gzip_zstd_and_plain_layers_are_extracted_while_downloading() {
         .await
         .expect("pull");
         // Per layer, dockerd's order: Downloading..., Verifying Checksum,
-        // Download complete, Extracting, Pull complete.
+        // Download complete, Extracting..., Pull complete.
         let pairs = rec.pairs();
         for b in &blobs {
-            let seq: Vec<&str> = pairs
+            let mut seq: Vec<&str> = pairs
                 .iter()
                 .filter(|(_, i)| i == b.short())
                 .map(|(s, _)| s.as_str())
                 .filter(|s| *s != "Downloading" && *s != "Waiting")
                 .collect();
+            seq.dedup();
             assert_eq!(
                 seq,
                 [
@@ -607,4 +608,102 @@ async fn a_layer_is_unpacked_while_its_blob_is_still_downloading() {
         reg.shutdown().await;
     })
     .await
+}
+
+/// A gzip tar of `n` empty files in 100 directories: small to download,
+/// slow to extract (one inode per file).
+fn many_files_tar(dir: &Path, n: usize) -> Vec<u8> {
+    let src = dir.join("src-many");
+    for i in 0..n {
+        let d = src.join(format!("d{}", i % 100));
+        if i < 100 {
+            std::fs::create_dir_all(&d).unwrap();
+        }
+        std::fs::write(d.join(format!("f{i}")), b"").unwrap();
+    }
+    let tar = dir.join("many.tar");
+    let out = run_bounded(
+        Command::new("tar")
+            .args(["--mtime=@0", "--owner=0", "--group=0", "-cf"])
+            .arg(&tar)
+            .arg("-C")
+            .arg(&src)
+            .arg("."),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success());
+    std::fs::read(&tar).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extraction_that_outlasts_the_download_reports_extracting_progress() {
+    bounded(LIMIT, async {
+        let tmp = tempdir();
+        let reg = berth_registry(tmp.path(), Auth::None).await;
+        let host = host_of(&reg.url());
+        let base = reg.url().trim_end_matches('/').to_string();
+        let c = client();
+        // ~20k inodes to create, from a blob of a few hundred KB: the
+        // download is over long before the extraction.
+        let tar = many_files_tar(tmp.path(), 20_000);
+        let layers = [Layer {
+            tar,
+            comp: Comp::Gzip,
+            claimed_diff_id: None,
+        }];
+        let blobs = push_image(&c, &base, "stream/many", "v1", "m", &layers).await;
+        let id = blobs[0].short().to_string();
+        let rec = Recorder::default();
+        let dist = Distribution::new(Options::default()).unwrap();
+        pull(
+            &dist,
+            &image_service(tmp.path(), "data"),
+            &format!("{host}/stream/many:v1"),
+            &PullOptions::default(),
+            &rec.sink(),
+        )
+        .await
+        .expect("pull");
+        let mine: Vec<_> = rec
+            .all()
+            .into_iter()
+            .filter(|m| m.id.as_deref() == Some(id.as_str()))
+            .collect();
+        let status = |m: &berth_distribution::JsonMessage| m.status.clone().unwrap_or_default();
+        let complete = mine
+            .iter()
+            .position(|m| status(m) == "Download complete")
+            .expect("Download complete");
+        assert_eq!(status(&mine[complete - 1]), "Verifying Checksum");
+        let extracting: Vec<(usize, u64, u64)> = mine
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| status(m) == "Extracting")
+            .map(|(i, m)| {
+                let d = m.progress_detail.as_ref().expect("progressDetail");
+                (i, d.current.unwrap(), d.total.unwrap())
+            })
+            .collect();
+        let pairs = rec.pairs();
+        // Extracting only after Download complete, counting up to the
+        // blob's size, with steps before the end (the extraction was still
+        // at work), and Pull complete straight after the last one.
+        assert!(extracting.len() >= 2, "{pairs:?}");
+        assert!(
+            extracting.iter().all(|(i, _, _)| *i > complete),
+            "{pairs:?}"
+        );
+        let total = extracting[0].2;
+        assert!(extracting.iter().all(|(_, _, t)| *t == total));
+        assert!(extracting.windows(2).all(|w| w[0].1 <= w[1].1), "{pairs:?}");
+        assert!(extracting[0].1 < total, "{pairs:?}");
+        let (last, cur, _) = *extracting.last().unwrap();
+        assert_eq!(cur, total);
+        assert_eq!(status(&mine[last + 1]), "Pull complete");
+        assert_eq!(last + 2, mine.len());
+        let downloading = mine.iter().filter(|m| status(m) == "Downloading");
+        assert!(downloading.clone().count() >= 1);
+        assert!(mine[..complete].iter().all(|m| status(m) != "Extracting"));
+    })
+    .await;
 }
