@@ -329,8 +329,29 @@ impl Distribution {
         creds: &Credentials,
         force: bool,
     ) -> Result<String> {
+        self.token_offline(base, skip_verify, ch, scopes, creds, force, false)
+            .await
+            .map(|(t, _)| t)
+    }
+
+    /// [`Distribution::token`]; with `offline` (login with a username and
+    /// password) the GET also asks for a refresh token
+    /// (`offline_token=true&client_id=docker`, as dockerd's login does) and
+    /// returns the one the token server hands out, if any: `POST /auth`
+    /// answers it as `IdentityToken`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn token_offline(
+        &self,
+        base: &str,
+        skip_verify: bool,
+        ch: &Challenge,
+        scopes: &[String],
+        creds: &Credentials,
+        force: bool,
+        offline: bool,
+    ) -> Result<(String, Option<String>)> {
         if let Some(t) = &creds.registry_token {
-            return Ok(t.clone());
+            return Ok((t.clone(), None));
         }
         let realm = ch.param("realm").unwrap_or_default();
         let realm = if realm.starts_with('/') {
@@ -340,10 +361,10 @@ impl Distribution {
         };
         let service = ch.param("service").unwrap_or_default().to_string();
         let key = format!("{realm}|{service}|{}|{}", scopes.join(" "), creds.username);
-        if !force {
+        if !force && !offline {
             if let Some((t, exp)) = self.inner.tokens.lock().expect("tokens").get(&key) {
                 if Instant::now() < *exp {
-                    return Ok(t.clone());
+                    return Ok((t.clone(), None));
                 }
             }
         }
@@ -373,6 +394,10 @@ impl Distribution {
                 }
                 if !creds.username.is_empty() {
                     q.append_pair("account", &creds.username);
+                }
+                if offline && !creds.username.is_empty() {
+                    q.append_pair("offline_token", "true");
+                    q.append_pair("client_id", "docker");
                 }
             }
             let mut r = client.get(url.clone());
@@ -416,7 +441,8 @@ impl Distribution {
             .lock()
             .expect("tokens")
             .insert(key, (t.to_string(), Instant::now() + tr.lifetime()));
-        Ok(t.to_string())
+        let refresh = Some(tr.refresh_token.clone()).filter(|r| !r.is_empty());
+        Ok((t.to_string(), refresh))
     }
 }
 

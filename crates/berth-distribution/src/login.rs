@@ -23,7 +23,11 @@ pub struct LoginOutcome {
 /// Checks `auth` against its `serveraddress` (empty: Docker Hub). A
 /// registry that asks for no authentication succeeds; Basic credentials
 /// are checked with `GET /v2/`; Bearer credentials by getting a token
-/// (no scope) and then `GET /v2/` with it.
+/// (no scope, asking for a refresh token as dockerd does) and then
+/// `GET /v2/` with it. A refresh token the token server hands out is the
+/// answer's `IdentityToken`, which the docker CLI stores in place of the
+/// password and sends back in `X-Registry-Auth`; pulls and pushes then use
+/// the OAuth2 refresh-token grant ([`crate::auth::Credentials::identity_token`]).
 ///
 /// Errors (401): `unauthorized: <the token server's words>` when the token
 /// endpoint refuses the credentials; `login attempt to <url> failed with
@@ -46,6 +50,7 @@ pub async fn login(dist: &Distribution, auth: &AuthConfig) -> Result<LoginOutcom
             }
         };
         let url = format!("{}/v2/", ep.base);
+        let mut identity_token = String::new();
         let header = match &challenge {
             None => {
                 return Ok(LoginOutcome {
@@ -55,9 +60,10 @@ pub async fn login(dist: &Distribution, auth: &AuthConfig) -> Result<LoginOutcom
             }
             Some(c) if c.scheme == "basic" => creds.basic_header(),
             Some(c) => {
-                let t = dist
-                    .token(&ep.base, ep.skip_verify, c, &[], &creds, true)
+                let (t, refresh) = dist
+                    .token_offline(&ep.base, ep.skip_verify, c, &[], &creds, true, true)
                     .await?;
+                identity_token = refresh.unwrap_or_default();
                 format!("Bearer {t}")
             }
         };
@@ -71,7 +77,7 @@ pub async fn login(dist: &Distribution, auth: &AuthConfig) -> Result<LoginOutcom
         if resp.status() == StatusCode::OK {
             return Ok(LoginOutcome {
                 status: "Login Succeeded".into(),
-                identity_token: String::new(),
+                identity_token,
             });
         }
         return Err(DistributionError::Unauthorized(format!(

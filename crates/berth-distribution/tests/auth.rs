@@ -108,10 +108,47 @@ async fn exercise(host: &str, tmp: &std::path::Path, basic: bool) {
     .await
     .expect("login");
     assert_eq!(ok.status, "Login Succeeded");
-    assert_eq!(
-        serde_json::to_string(&ok).unwrap(),
-        r#"{"IdentityToken":"","Status":"Login Succeeded"}"#
-    );
+    if basic {
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"IdentityToken":"","Status":"Login Succeeded"}"#
+        );
+    } else {
+        // berth-registry's token server hands out a refresh token for an
+        // offline login, which POST /auth answers as IdentityToken; the
+        // CLI then sends it alone (no password), and pulls use the OAuth2
+        // refresh-token grant. A corrupted one is refused.
+        assert!(!ok.identity_token.is_empty(), "{ok:?}");
+        for (idtok, good) in [
+            (ok.identity_token.clone(), true),
+            (format!("{}x", ok.identity_token), false),
+        ] {
+            let header = AuthConfig {
+                username: USER.into(),
+                identitytoken: idtok,
+                serveraddress: host.into(),
+                ..Default::default()
+            }
+            .to_header();
+            let creds = AuthConfig::from_header(&header).unwrap().credentials();
+            assert!(creds.identity_token.is_some() && creds.password.is_empty());
+            let r = pull(&dist(), &svc, &name, &opts(creds), &rec.sink()).await;
+            if good {
+                assert!(r.expect("pull with the identity token").up_to_date);
+            } else {
+                // dockerd: "unauthorized: <the token server's message>".
+                let e = r.unwrap_err();
+                assert!(
+                    matches!(e, DistributionError::PullUnauthorized(_)),
+                    "bad identity token: {e:?}"
+                );
+                assert_eq!(
+                    e.to_string(),
+                    "unauthorized: invalid or expired refresh token"
+                );
+            }
+        }
+    }
     let e = login(
         &dist(),
         &AuthConfig {

@@ -494,6 +494,22 @@ fn docker_push_pull_through_berthd_against_berth_registry() {
         let o = with_cfg(&["login", &reg.host, "-u", "alice", "-p", "pw"]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(stdout(&o).contains("Login Succeeded"), "{}", stdout(&o));
+        // The token server hands out a refresh token: berthd's POST /auth
+        // answers it as IdentityToken and the CLI stores it instead of the
+        // password, so the push and pull below can only authenticate with
+        // the OAuth2 refresh-token grant. Basic auth has none.
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(cfg_dir.join("config.json")).unwrap()).unwrap();
+        let idtok = cfg["auths"][&reg.host]["identitytoken"]
+            .as_str()
+            .unwrap_or("");
+        if std::ptr::eq(reg, &token) {
+            assert!(!idtok.is_empty(), "no identitytoken: {cfg}");
+            let auth = cfg["auths"][&reg.host]["auth"].as_str().unwrap_or("");
+            assert!(!auth.contains("YWxpY2U6cHc"), "password stored: {cfg}");
+        } else {
+            assert!(idtok.is_empty(), "{cfg}");
+        }
         let o = with_cfg(&["push", &target]);
         assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
         assert!(stdout(&o).contains(&line), "{}", stdout(&o));
