@@ -14,15 +14,17 @@
 //! `Documentation/admin-guide/cgroup-v2.rst`.
 //!
 //! Typical runtime use: [`Cgroup::new`] → [`Cgroup::create`] →
-//! [`Cgroup::set`] → [`Cgroup::apply`] (pid of the container init) → ...
-//! → [`Cgroup::destroy`]. A later process re-opens it with
+//! [`Cgroup::set`] → [`Cgroup::self_attach`], with which the container's
+//! init is cloned into the cgroup and joins it itself without a migration
+//! (see [`SelfAttach`]; [`Cgroup::apply`] migrates an existing process) →
+//! ... → [`Cgroup::destroy`]. A later process re-opens it with
 //! [`Cgroup::load`] (or deserializes it: `Cgroup` is serde-serializable so
 //! it can live in the runtime's state file).
 
+mod attach;
 mod mounts;
 mod resources;
 mod stats;
-pub mod warmup;
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub use attach::SelfAttach;
 pub use mounts::Layout;
 pub use resources::{default_allowed_devices, device_rules_for, shares_to_weight, swap_to_v2};
 pub use stats::{BlkioEntry, BlkioStats, CpuStats, MemoryStats, PidsStats, Stats};

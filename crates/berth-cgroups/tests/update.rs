@@ -83,6 +83,22 @@ fn run_in(cg: &Cgroup, script: &str, tag: &str) -> std::process::Output {
     c.wait_with_output().unwrap()
 }
 
+/// `MAJ:MIN` of the whole disk holding `p` (the parent of a partition).
+fn disk_of(p: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(p).unwrap().dev();
+    // glibc's gnu_dev_major/gnu_dev_minor encoding of dev_t
+    let maj = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let min = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let sys = std::path::PathBuf::from(format!("/sys/dev/block/{maj}:{min}"));
+    if sys.join("partition").exists() {
+        let parent = std::fs::canonicalize(&sys).unwrap();
+        read(&parent.parent().unwrap().join("dev"))
+    } else {
+        format!("{maj}:{min}")
+    }
+}
+
 #[test]
 fn update_changes_limits_and_leaves_device_rules() {
     require_root();
@@ -130,6 +146,19 @@ fn update_changes_limits_and_leaves_device_rules() {
     // Block I/O: a direct write from inside is counted.
     let dir = TempDir::new(&format!("{name}-io"));
     let f = dir.path().join("f");
+    if v1 {
+        // Since Linux 6.x, v1 blkio.throttle.* count only on a disk whose
+        // throttling was ever enabled (any cgroup setting a limit, as
+        // `docker run --device-write-bps` does): set a limit no write
+        // reaches on the disk under the temp dir.
+        let disk = disk_of(dir.path());
+        let blk = cg.path_of("blkio").unwrap();
+        std::fs::write(
+            blk.join("blkio.throttle.write_bps_device"),
+            format!("{disk} 1099511627776"),
+        )
+        .unwrap();
+    }
     let o = run_in(
         &cg,
         &format!(

@@ -312,8 +312,6 @@ impl Engine {
         name: Option<String>,
         req: ContainerCreateRequest,
     ) -> ApiResult<ContainerCreateResponse> {
-        // A start usually follows a create within milliseconds.
-        util::warm_cgroup_migration();
         let mut config = req.config;
         let mut host = req.host_config;
         if config.image.is_empty() {
@@ -543,7 +541,6 @@ impl Engine {
     }
 
     async fn start_locked(&self, c: &Arc<Container>) -> ApiResult<()> {
-        util::warm_cgroup_migration();
         let rec = c.get();
         match rec.state.status {
             Status::Running | Status::Paused => return Err(ApiError::not_modified()),

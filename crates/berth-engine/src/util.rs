@@ -85,23 +85,6 @@ pub fn parse_signal(s: &str) -> Option<i32> {
         .map(|s| s as i32)
 }
 
-/// Starts the kernel's cgroup-migration grace period on a blocking thread
-/// (see [`berth_cgroups::warmup`]) unless one is already under way, so a
-/// container start that follows soon finds cgroup moves on the fast path.
-/// Called when a container is created and when a start begins; must be
-/// called from within the tokio runtime.
-pub fn warm_cgroup_migration() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static BUSY: AtomicBool = AtomicBool::new(false);
-    if BUSY.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    tokio::task::spawn_blocking(|| {
-        let _ = berth_cgroups::warmup::warm_migration_lock();
-        BUSY.store(false, Ordering::Release);
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

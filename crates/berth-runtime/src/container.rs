@@ -248,6 +248,10 @@ struct Launch<'a> {
     no_pivot: bool,
     /// The compiled linux.seccomp filter.
     seccomp: Option<&'a berth_seccomp::Program>,
+    /// The cgroup to be born in and to join without a migration (see
+    /// [`berth_cgroups::SelfAttach`]); `None`: the runtime migrates the
+    /// process with [`berth_cgroups::Cgroup::apply`].
+    attach: Option<&'a berth_cgroups::SelfAttach>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> Result<u64> {
@@ -378,6 +382,10 @@ fn init_child(
     sync: &OwnedFd,
     dmz: &OwnedFd,
 ) -> Result<std::convert::Infallible> {
+    // Still single-threaded, before anything else: into the cgroup.
+    if let Some(a) = l.attach {
+        a.join_v1().map_err(Error::Cgroup)?;
+    }
     nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).ctx(|| "PR_SET_PDEATHSIG".into())?;
     nix::sys::prctl::set_dumpable(false).ctx(|| "PR_SET_DUMPABLE".into())?;
     set_stdio(stdio)?;
@@ -603,6 +611,9 @@ fn exec_child(
     sync: &OwnedFd,
     dmz: &OwnedFd,
 ) -> Result<std::convert::Infallible> {
+    if let Some(a) = l.attach {
+        a.join_v1().map_err(Error::Cgroup)?;
+    }
     nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).ctx(|| "PR_SET_PDEATHSIG".into())?;
     nix::sys::prctl::set_dumpable(false).ctx(|| "PR_SET_DUMPABLE".into())?;
     set_stdio(stdio)?;
@@ -629,13 +640,17 @@ fn exec_child(
 /// Forks the container process (through an intermediate child when
 /// namespaces are joined by path) and returns its PID; the child never
 /// returns from here.
+///
+/// Also returns whether the process was born in the cgroup2 directory of
+/// `l.attach` (false: it still has to be migrated there, see
+/// [`clone_into`]).
 fn spawn(
     l: &Launch,
     stdio: &Stdio,
     child_sync: &OwnedFd,
     parent_sync: &OwnedFd,
     dmz: &OwnedFd,
-) -> Result<i32> {
+) -> Result<(i32, bool)> {
     let body = |l: &Launch| -> ! {
         let r = if l.mode == Mode::Exec {
             exec_child(l, stdio, child_sync, dmz)
@@ -645,29 +660,31 @@ fn spawn(
         child_exit(child_sync.as_fd(), r)
     };
     if l.joins.is_empty() {
-        return match berth_sys::clone_fork(l.clone_flags)
+        return match clone_into(l.clone_flags, l.attach)
             .ctx(|| "clone the container process".into())?
         {
-            Fork::Child => body(l),
-            Fork::Parent(pid) => Ok(pid),
+            (Fork::Child, _) => body(l),
+            (Fork::Parent(pid), born_in) => Ok((pid, born_in)),
         };
     }
     match berth_sys::clone_fork(0).ctx(|| "fork".into())? {
         Fork::Child => {
-            let r = (|| -> Result<i32> {
+            let r = (|| -> Result<(i32, bool)> {
                 for (fd, t, path) in &l.joins {
                     nix::sched::setns(fd, *t).ctx(|| format!("join namespace {path}"))?;
                 }
-                match berth_sys::clone_fork(l.clone_flags | berth_sys::CLONE_PARENT)
+                match clone_into(l.clone_flags | berth_sys::CLONE_PARENT, l.attach)
                     .ctx(|| "clone the container process".into())?
                 {
-                    Fork::Child => body(l),
-                    Fork::Parent(pid) => Ok(pid),
+                    (Fork::Child, _) => body(l),
+                    (Fork::Parent(pid), born_in) => Ok((pid, born_in)),
                 }
             })();
             match r {
-                Ok(pid) => {
-                    let _ = send_msg(child_sync.as_fd(), T_PID, &pid.to_le_bytes());
+                Ok((pid, born_in)) => {
+                    let mut m = pid.to_le_bytes().to_vec();
+                    m.push(born_in as u8);
+                    let _ = send_msg(child_sync.as_fd(), T_PID, &m);
                     berth_sys::exit_now(0)
                 }
                 Err(e) => child_exit(child_sync.as_fd(), Err(e)),
@@ -679,9 +696,31 @@ fn spawn(
             let p = r?;
             let pid =
                 i32::from_le_bytes(p.get(..4).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]));
-            Ok(pid)
+            Ok((pid, p.get(4) == Some(&1)))
         }
     }
+}
+
+/// Clones the container process, into the cgroup2 directory of `attach`
+/// when there is one (`clone3` with `CLONE_INTO_CGROUP`). A kernel without
+/// it (ENOSYS, E2BIG, EINVAL: before Linux 5.7) gets a plain clone, and
+/// the returned flag says the process was not born in the cgroup.
+fn clone_into(
+    flags: u64,
+    attach: Option<&berth_cgroups::SelfAttach>,
+) -> std::io::Result<(Fork, bool)> {
+    if let Some(fd) = attach.and_then(|a| a.cgroup_fd()) {
+        match berth_sys::clone_fork_into(flags, fd) {
+            Ok(f) => return Ok((f, true)),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS) | Some(libc::E2BIG) | Some(libc::EINVAL)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((berth_sys::clone_fork(flags)?, false))
 }
 
 /// Namespace setup of a config: new ones and joined ones.
@@ -753,38 +792,6 @@ fn ns_plan(spec: &Spec) -> Result<NsPlan> {
     // what would change the runtime's mounts is not done (see
     // warn_without_mountns).
     Ok(p)
-}
-
-/// Starts the kernel's cgroup-migration slow path early (see
-/// [`berth_cgroups::warmup`]): a throwaway child "moves" itself into the
-/// cgroup it is already in at the beginning of create, so the grace-period
-/// wait overlaps with parsing the config and making the cgroup instead of
-/// following them. The child is reaped on drop (it never outlives create).
-struct CgroupWarmup(Option<i32>);
-
-impl CgroupWarmup {
-    fn start() -> CgroupWarmup {
-        let Some(procs) = berth_cgroups::warmup::own_procs_file() else {
-            return CgroupWarmup(None);
-        };
-        match berth_sys::clone_fork(0) {
-            Ok(Fork::Child) => {
-                // "0": the writer itself (the child), into its own cgroup.
-                let _ = std::fs::write(&procs, b"0");
-                berth_sys::exit_now(0)
-            }
-            Ok(Fork::Parent(pid)) => CgroupWarmup(Some(pid)),
-            Err(_) => CgroupWarmup(None),
-        }
-    }
-}
-
-impl Drop for CgroupWarmup {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            let _ = waitpid(Pid::from_raw(pid), None);
-        }
-    }
 }
 
 /// Undo of a create that failed half-way.
@@ -984,7 +991,6 @@ impl Runtime {
         console: Option<OwnedFd>,
     ) -> Result<Created> {
         let dir = self.dir(id)?;
-        let _warm = CgroupWarmup::start();
         let bundle =
             std::path::absolute(bundle).ctx(|| format!("resolve bundle {}", bundle.display()))?;
         let (spec, rootfs) = crate::config::load_bundle(&bundle)?;
@@ -1047,6 +1053,17 @@ impl Runtime {
         } else {
             None
         };
+        // The cgroup exists before its init: the init is born in it and
+        // joins it without a migration (berth_cgroups::SelfAttach).
+        cleanup.cgroup = Some(cgroup.clone());
+        cgroup.create().map_err(|e| Error::Cgroup(e.to_string()))?;
+        if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+            let devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
+            cgroup
+                .set_with_devices(res, &devs)
+                .map_err(|e| Error::Cgroup(e.to_string()))?;
+        }
+        let attach = cgroup.self_attach().ok();
         let launch = Launch {
             mode,
             id,
@@ -1065,20 +1082,11 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
             seccomp: filter.as_ref(),
+            attach: attach.as_ref(),
         };
-        let pid = spawn(&launch, &opts.stdio, &csync, &psync, &dmz)?;
+        let (pid, born_in) = spawn(&launch, &opts.stdio, &csync, &psync, &dmz)?;
         drop(launch.start_listener);
         cleanup.pid = Some(pid);
-        // The cgroup is made while the child sets up its mounts (cgroupfs
-        // waits for the warm-up's grace period; see CgroupWarmup).
-        cleanup.cgroup = Some(cgroup.clone());
-        cgroup.create().map_err(|e| Error::Cgroup(e.to_string()))?;
-        if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
-            let devs = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-            cgroup
-                .set_with_devices(res, &devs)
-                .map_err(|e| Error::Cgroup(e.to_string()))?;
-        }
         drop(csync);
         drop(dmz);
         drop(launch.console);
@@ -1090,7 +1098,12 @@ impl Runtime {
             write_maps(pid, &spec)?;
             send_to_child(psync.as_fd(), T_MAPPED)?;
         }
-        if let Err(e) = cgroup.apply(pid) {
+        let joined = match &attach {
+            Some(_) if born_in => Ok(()),
+            Some(a) => a.migrate_v2(&cgroup, pid),
+            None => cgroup.apply(pid),
+        };
+        if let Err(e) = joined {
             // the child may have failed (and exited) first: its report wins
             return Err(match recv_msg(psync.as_fd(), Duration::from_millis(100)) {
                 Ok(Some((T_ERR, m))) => Error::Setup(String::from_utf8_lossy(&m).into_owned()),
@@ -1596,6 +1609,8 @@ impl Runtime {
             ));
         }
         let filter = compile_seccomp(&saved.spec, &self.seccomp_cache())?;
+        // Into the init's cgroup without a migration, as at create.
+        let attach = saved.cgroup.as_ref().and_then(|c| c.self_attach().ok());
         let min = 3 + opts.preserve_fds as i32;
         let LaunchFds {
             psync,
@@ -1621,8 +1636,9 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             no_pivot: false,
             seccomp: filter.as_ref(),
+            attach: attach.as_ref(),
         };
-        let pid = spawn(&launch, &opts.stdio, &csync, &psync, &dmz)?;
+        let (pid, born_in) = spawn(&launch, &opts.stdio, &csync, &psync, &dmz)?;
         drop(csync);
         drop(dmz);
         let guard = Cleanup {
@@ -1631,7 +1647,12 @@ impl Runtime {
             cgroup: None,
         };
         if let Some(cg) = &saved.cgroup {
-            cg.apply(pid).map_err(|e| Error::Cgroup(e.to_string()))?;
+            match &attach {
+                Some(_) if born_in => Ok(()),
+                Some(a) => a.migrate_v2(cg, pid),
+                None => cg.apply(pid),
+            }
+            .map_err(|e| Error::Cgroup(e.to_string()))?;
         }
         if let Some(adj) = process.oom_score_adj() {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
