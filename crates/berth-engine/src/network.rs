@@ -81,7 +81,7 @@ impl Net {
             state_dir,
             default_bridge,
         };
-        if default_bridge || net.state_dir.join(berth_network::STATE_FILE).exists() {
+        if default_bridge || NetworkController::state_needs_open(&net.state_dir) {
             net.open_now().map_err(|e| e.message)?;
         }
         Ok(net)
@@ -109,6 +109,46 @@ impl Net {
     /// The controller if it is open.
     pub(crate) fn get(&self) -> Option<Arc<NetworkController>> {
         self.ctl.read().expect("network controller lock").clone()
+    }
+
+    /// Every network (`GET /networks`): the controller's when it is open,
+    /// else the pre-defined `host` and `none` from the state file (written
+    /// with their IDs on first use, nothing else made on the host), so a
+    /// `-b none` daemon lists them from the first request with IDs that
+    /// stay across restarts and the controller keeps when it opens, as
+    /// dockerd does. Blocking (file I/O). Error: unreadable state (500).
+    pub(crate) fn networks(&self) -> ApiResult<Vec<berth_network::Network>> {
+        if let Some(c) = self.get() {
+            return Ok(c.list());
+        }
+        // The write lock orders this with a concurrent `open_now`.
+        let g = self.ctl.write().expect("network controller lock");
+        if let Some(c) = g.as_ref() {
+            return Ok(c.list());
+        }
+        NetworkController::predefined_offline(&self.state_dir)
+            .map_err(|e| ApiError::system(format!("network state: {e}")))
+    }
+
+    /// One network by full ID, name or unique ID prefix, as
+    /// [`Net::networks`] sees them (the controller's lookup when it is
+    /// open). Blocking. Error: 404 `network X not found`.
+    pub(crate) fn network(&self, key: &str) -> ApiResult<berth_network::Network> {
+        if let Some(c) = self.get() {
+            return c.inspect(key).map_err(api_err);
+        }
+        let nets = self.networks()?;
+        if let Some(n) = nets.iter().find(|n| n.id == key || n.name == key) {
+            return Ok(n.clone());
+        }
+        let m: Vec<&berth_network::Network> = nets
+            .iter()
+            .filter(|n| !key.is_empty() && n.id.starts_with(key))
+            .collect();
+        match m.as_slice() {
+            [one] => Ok((*one).clone()),
+            _ => Err(api_err(NetError::NotFound(key.to_string()))),
+        }
     }
 
     /// `NetworkSettings.Networks` source: a container's live endpoints.
@@ -404,11 +444,12 @@ impl Net {
             } else {
                 mode
             };
-            let network_id = self
-                .get()
-                .and_then(|c| c.inspect(name).ok())
-                .map(|n| n.id)
-                .unwrap_or_default();
+            // The network's ID once the container runs in it, as dockerd.
+            let network_id = if rec.state.status.is_live() {
+                self.network(name).map(|n| n.id).unwrap_or_default()
+            } else {
+                String::new()
+            };
             m.insert(
                 name.to_string(),
                 EndpointSettings {
@@ -458,7 +499,15 @@ impl Net {
                 kind: b.proto.as_str().to_string(),
             });
         }
-        for k in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
+        // Exposed ports only while running: dockerd shows none for a
+        // created or exited container.
+        let exposed = rec
+            .config
+            .exposed_ports
+            .iter()
+            .flat_map(|m| m.keys())
+            .filter(|_| rec.state.status.is_live());
+        for k in exposed {
             let (p, proto) = k.split_once('/').unwrap_or((k.as_str(), "tcp"));
             let Ok(p) = p.parse::<u16>() else { continue };
             if !binds
@@ -689,6 +738,59 @@ fn is_builtin(n: &berth_network::Network) -> bool {
 }
 
 impl Engine {
+    /// A start whose networking failed ([`Net::attach`]: a published port
+    /// in use, a bad `--ip`, an unknown network) after the runtime created
+    /// the container but before its program ran. Kills the never-started
+    /// init, waits (at most 10 s) for the monitor to reap it and clean up
+    /// (runtime state, overlay, cgroup, its socket), and leaves the record
+    /// as dockerd does, whose networking fails before a task exists: the
+    /// status unchanged (`created`, or `exited` from an earlier run), no
+    /// `die` event, no restart, `State.Error` the message and
+    /// `State.ExitCode` 128 unless an earlier run left one. Returns `e`.
+    pub(crate) async fn net_start_failed(
+        &self,
+        c: &Arc<crate::container::Container>,
+        mut waitc: crate::monitor::Conn,
+        child: Option<std::process::Child>,
+        e: ApiError,
+    ) -> ApiError {
+        use berth_monitor::proto::{ExitRecord, Request, EXIT_FILE};
+        let sock = crate::monitor::socket(&c.run_dir);
+        let _ = crate::monitor::call(
+            &sock,
+            &Request::Kill {
+                signal: 9,
+                all: true,
+            },
+        )
+        .await;
+        let reaped = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            waitc.reply::<ExitRecord>(),
+        )
+        .await;
+        if reaped.is_err() {
+            // The monitor did not finish: let the exit path handle it.
+            tracing::warn!(id = %c.id, "monitor of a failed start did not exit in 10 s");
+            self.watch_exit(c.clone(), waitc, child);
+            return e;
+        }
+        if let Some(mut child) = child {
+            self.spawner.run(move || child.wait()).await.ok();
+        }
+        c.attach_live(false);
+        self.net.release(&c.id).await;
+        let _ = std::fs::remove_file(c.run_dir.join(EXIT_FILE));
+        c.update(|r| {
+            r.state.pid = 0;
+            r.state.error = e.message.clone();
+            if r.state.exit_code == 0 {
+                r.state.exit_code = 128;
+            }
+        });
+        e
+    }
+
     pub(crate) async fn net_list(&self, filters: Filters) -> ApiResult<Vec<Network>> {
         for k in filters.keys() {
             if !["dangling", "driver", "id", "label", "name", "scope", "type"].contains(&k.as_str())
@@ -696,10 +798,8 @@ impl Engine {
                 return Err(ApiError::invalid(format!("invalid filter '{k}'")));
             }
         }
-        let Some(ctl) = self.net.get() else {
-            return Ok(vec![]);
-        };
-        let nets = blocking(move || ctl.list()).await;
+        let net = self.arc();
+        let nets = blocking(move || net.net.networks()).await?;
         let any = |k: &str, f: &dyn Fn(&str) -> bool| -> bool {
             filters
                 .get(k)
@@ -731,12 +831,9 @@ impl Engine {
     }
 
     pub(crate) async fn net_inspect(&self, id: &str) -> ApiResult<Network> {
-        let ctl = self
-            .net
-            .get()
-            .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))?;
+        let net = self.arc();
         let id = id.to_string();
-        let n = blocking(move || ctl.inspect(&id)).await.map_err(api_err)?;
+        let n = blocking(move || net.net.network(&id)).await?;
         Ok(to_api(n, true))
     }
 
@@ -792,10 +889,16 @@ impl Engine {
     }
 
     pub(crate) async fn net_remove(&self, id: &str) -> ApiResult<()> {
-        let ctl = self
-            .net
-            .get()
-            .ok_or_else(|| ApiError::not_found(format!("network {id} not found")))?;
+        let Some(ctl) = self.net.get() else {
+            // Only `host` and `none` exist: pre-defined, not removable.
+            let net = self.arc();
+            let id = id.to_string();
+            let n = blocking(move || net.net.network(&id)).await?;
+            return Err(api_err(NetError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            ))));
+        };
         let id = id.to_string();
         let n = blocking(move || {
             let n = ctl.inspect(&id)?;

@@ -92,6 +92,9 @@ struct Inner {
     reservations: Mutex<HashMap<BindKey, socket2::Socket>>,
     dns: Mutex<HashMap<String, DnsServer>>,
     reaper: Reaper,
+    /// Where the next search of the default address pools starts (an
+    /// index into their subnets; in memory, 0 at open, as dockerd's).
+    pool_cursor: Mutex<usize>,
 }
 
 /// Deletes veths of disconnected endpoints on a thread of its own: the
@@ -305,6 +308,44 @@ fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
+/// The subnet for a network created without one, by dockerd's rule
+/// (libnetwork 20.10: the default IPAM's `getPredefinedPool` and the
+/// network's `requestPoolHelper`): the pools' subnets in order, starting
+/// at `cursor` and wrapping around; the first that overlaps no network's
+/// subnet (`taken`) is requested, and the cursor moves past it (so a
+/// removed network's subnet is not handed out again at once); one that
+/// overlaps a host route is held and the search goes on from the new
+/// cursor. `None` when every subnet is taken or routed.
+fn next_default_pool(
+    pools: &[AddressPool],
+    taken: &[Ipv4Net],
+    routes: &[Ipv4Net],
+    cursor: &mut usize,
+) -> Option<Ipv4Net> {
+    let subnets: Vec<Ipv4Net> = pools
+        .iter()
+        .filter_map(|p| p.base.trunc().subnets(p.size).ok())
+        .flatten()
+        .collect();
+    let n = subnets.len();
+    let mut held: Vec<Ipv4Net> = Vec::new();
+    loop {
+        let start = if *cursor >= n { 0 } else { *cursor };
+        let (i, s) = (0..n)
+            .map(|i| (i, subnets[(start + i) % n]))
+            .find(|(_, s)| !taken.iter().chain(held.iter()).any(|t| overlaps(t, s)))?;
+        *cursor = start + i + 1;
+        if *cursor >= n {
+            *cursor = 0;
+        }
+        if routes.iter().any(|r| overlaps(r, &s)) {
+            held.push(s);
+            continue;
+        }
+        return Some(s);
+    }
+}
+
 impl NetworkController {
     /// Opens (or creates) the controller whose state lives in
     /// `state_dir/network-state.json`, then brings the host in line with
@@ -322,13 +363,7 @@ impl NetworkController {
     /// Errors: unreadable state (`System`), netlink or nft failures.
     pub fn open(state_dir: &Path, cfg: ControllerConfig) -> Result<NetworkController> {
         std::fs::create_dir_all(state_dir).map_err(|e| NetError::sys("create state dir", e))?;
-        let path = state_dir.join(STATE_FILE);
-        let state: State = match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| NetError::sys(&format!("parse {}", path.display()), e))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(NetError::sys(&format!("read {}", path.display()), e)),
-        };
+        let state = read_state(state_dir)?;
         let inner = Arc::new(Inner {
             cfg,
             dir: state_dir.to_path_buf(),
@@ -337,39 +372,62 @@ impl NetworkController {
             reservations: Mutex::new(HashMap::new()),
             dns: Mutex::new(HashMap::new()),
             reaper: Reaper::start()?,
+            pool_cursor: Mutex::new(0),
         });
         let c = NetworkController { inner };
         c.bootstrap()?;
         Ok(c)
     }
 
+    /// The pre-defined `host` and `none` networks (`GET /networks` and
+    /// inspect views) without opening a controller: no netlink socket, no
+    /// nft, no DNS thread, nothing on the host but the state file. Reads
+    /// `state_dir/network-state.json`; when it lacks the two networks they
+    /// are added and the file is written (temp + rename, fsynced), so their
+    /// IDs are the ones a later [`NetworkController::open`] keeps and they
+    /// stay the same across daemon restarts, as dockerd's do. This is what a
+    /// daemon without a default bridge (`-b none`) lists before its first
+    /// network exists.
+    ///
+    /// Errors: unreadable or unwritable state (`System`).
+    pub fn predefined_offline(state_dir: &Path) -> Result<Vec<Network>> {
+        let mut st = read_state(state_dir)?;
+        if add_predefined(&mut st) {
+            std::fs::create_dir_all(state_dir).map_err(|e| NetError::sys("create state dir", e))?;
+            write_state(state_dir, &st, true)?;
+        }
+        let mut v: Vec<Network> = st
+            .networks
+            .values()
+            .filter(|n| n.predefined && n.driver != "bridge")
+            .map(|n| net_view(&st, n))
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    /// Whether the state in `state_dir` holds anything that needs an open
+    /// controller at daemon start: a bridge network (its bridge, rules and
+    /// DNS server) or an endpoint. False when there is no state, or only
+    /// the pre-defined `host` and `none` written by
+    /// [`NetworkController::predefined_offline`]; an unreadable state is
+    /// true (opening reports the error).
+    pub fn state_needs_open(state_dir: &Path) -> bool {
+        if !state_dir.join(STATE_FILE).exists() {
+            return false;
+        }
+        match read_state(state_dir) {
+            Ok(st) => {
+                !st.endpoints.is_empty() || st.networks.values().any(|n| n.driver == "bridge")
+            }
+            Err(_) => true,
+        }
+    }
+
     fn bootstrap(&self) -> Result<()> {
         let inner = &self.inner;
         let mut st = lock(&inner.state);
-        for (name, driver) in [("host", "host"), ("none", "null")] {
-            if !st.networks.values().any(|n| n.name == name) {
-                let id = berth_types::new_id();
-                st.networks.insert(
-                    id.clone(),
-                    NetRec {
-                        id,
-                        name: name.into(),
-                        created: rfc3339_now(),
-                        driver: driver.into(),
-                        bridge: String::new(),
-                        pool: None,
-                        internal: false,
-                        icc: true,
-                        masquerade: false,
-                        mtu: 0,
-                        labels: BTreeMap::new(),
-                        options: BTreeMap::new(),
-                        predefined: true,
-                        created_bridge: false,
-                    },
-                );
-            }
-        }
+        add_predefined(&mut st);
         // An empty bridge name is dockerd's `-b none`: no default bridge.
         if !inner.cfg.bridge_name.is_empty() && !st.networks.values().any(|n| n.name == "bridge") {
             let cfg = &inner.cfg;
@@ -555,24 +613,14 @@ impl NetworkController {
                 n
             }
             None => {
-                let routes = host_routes();
-                let mut found = None;
-                'pools: for p in &inner.cfg.default_address_pools {
-                    let Ok(subs) = p.base.subnets(p.size) else {
-                        continue;
-                    };
-                    for s in subs {
-                        if !existing
-                            .iter()
-                            .chain(routes.iter())
-                            .any(|e| overlaps(e, &s))
-                        {
-                            found = Some(s);
-                            break 'pools;
-                        }
-                    }
-                }
-                found.ok_or_else(|| {
+                let mut cursor = lock(&inner.pool_cursor);
+                next_default_pool(
+                    &inner.cfg.default_address_pools,
+                    &existing,
+                    &host_routes(),
+                    &mut cursor,
+                )
+                .ok_or_else(|| {
                     NetError::Exhausted(
                         "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
                     )
@@ -1417,6 +1465,123 @@ impl Drop for NetworkController {
     }
 }
 
+/// The API view of network `n` (`GET /networks/{id}`), its endpoints from `st`.
+fn net_view(st: &State, n: &NetRec) -> Network {
+    let containers = st
+        .endpoints
+        .values()
+        .filter(|e| e.network_id == n.id)
+        .map(|e| {
+            let plen = n.pool.as_ref().map(|p| p.subnet.prefix_len()).unwrap_or(32);
+            (
+                e.container_id.clone(),
+                NetworkContainer {
+                    name: e.container_name.clone(),
+                    endpoint_id: e.id.clone(),
+                    mac_address: e.mac.clone(),
+                    ipv4_address: format!("{}/{plen}", e.ip),
+                    ipv6_address: String::new(),
+                },
+            )
+        })
+        .collect();
+    Network {
+        name: n.name.clone(),
+        id: n.id.clone(),
+        created: n.created.clone(),
+        scope: "local".into(),
+        driver: n.driver.clone(),
+        enable_ipv6: false,
+        ipam: Ipam {
+            driver: "default".into(),
+            options: BTreeMap::new(),
+            config: n
+                .pool
+                .as_ref()
+                .map(|p| {
+                    vec![IpamConfig {
+                        subnet: p.subnet.to_string(),
+                        gateway: p.gateway.to_string(),
+                        ip_range: p.ip_range.map(|r| r.to_string()),
+                    }]
+                })
+                .unwrap_or_default(),
+        },
+        internal: n.internal,
+        attachable: false,
+        ingress: false,
+        config_from: ConfigFrom::default(),
+        config_only: false,
+        containers,
+        options: n.options.clone(),
+        labels: n.labels.clone(),
+    }
+}
+
+/// The state in `dir`, empty when there is none.
+fn read_state(dir: &Path) -> Result<State> {
+    let path = dir.join(STATE_FILE);
+    match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| NetError::sys(&format!("parse {}", path.display()), e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(NetError::sys(&format!("read {}", path.display()), e)),
+    }
+}
+
+/// Writes the state into `dir` (temp + rename; `durable` adds fsync of the
+/// file and the directory).
+fn write_state(dir: &Path, st: &State, durable: bool) -> Result<()> {
+    let path = dir.join(STATE_FILE);
+    let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
+    let data = serde_json::to_vec(st).map_err(|e| NetError::sys("encode state", e))?;
+    let mut f = File::create(&tmp).map_err(|e| NetError::sys("create state temp file", e))?;
+    f.write_all(&data)
+        .map_err(|e| NetError::sys("write state", e))?;
+    if durable {
+        f.sync_all().map_err(|e| NetError::sys("fsync state", e))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| NetError::sys("rename state", e))?;
+    if durable {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| NetError::sys("fsync state dir", e))?;
+    }
+    Ok(())
+}
+
+/// Adds the pre-defined `host` and `none` networks that `st` lacks (new
+/// IDs); true when it added one.
+fn add_predefined(st: &mut State) -> bool {
+    let mut added = false;
+    for (name, driver) in [("host", "host"), ("none", "null")] {
+        if !st.networks.values().any(|n| n.name == name) {
+            let id = berth_types::new_id();
+            st.networks.insert(
+                id.clone(),
+                NetRec {
+                    id,
+                    name: name.into(),
+                    created: rfc3339_now(),
+                    driver: driver.into(),
+                    bridge: String::new(),
+                    pool: None,
+                    internal: false,
+                    icc: true,
+                    masquerade: false,
+                    mtu: 0,
+                    labels: BTreeMap::new(),
+                    options: BTreeMap::new(),
+                    predefined: true,
+                    created_bridge: false,
+                },
+            );
+            added = true;
+        }
+    }
+    added
+}
+
 fn find_net(st: &State, key: &str) -> Result<String> {
     if st.networks.contains_key(key) {
         return Ok(key.to_string());
@@ -1519,22 +1684,7 @@ impl Inner {
     /// daemon crash loses nothing renamed. This keeps ~5 ms of fsync off
     /// every container start.
     fn persist(&self, st: &State, durable: bool) -> Result<()> {
-        let path = self.dir.join(STATE_FILE);
-        let tmp = self.dir.join(format!(".{STATE_FILE}.tmp"));
-        let data = serde_json::to_vec(st).map_err(|e| NetError::sys("encode state", e))?;
-        let mut f = File::create(&tmp).map_err(|e| NetError::sys("create state temp file", e))?;
-        f.write_all(&data)
-            .map_err(|e| NetError::sys("write state", e))?;
-        if durable {
-            f.sync_all().map_err(|e| NetError::sys("fsync state", e))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| NetError::sys("rename state", e))?;
-        if durable {
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| NetError::sys("fsync state dir", e))?;
-        }
-        Ok(())
+        write_state(&self.dir, st, durable)
     }
 
     fn apply_nft(&self, st: &State) -> Result<()> {
@@ -1618,55 +1768,7 @@ impl Inner {
     }
 
     fn view(&self, st: &State, n: &NetRec) -> Network {
-        let containers = st
-            .endpoints
-            .values()
-            .filter(|e| e.network_id == n.id)
-            .map(|e| {
-                let plen = n.pool.as_ref().map(|p| p.subnet.prefix_len()).unwrap_or(32);
-                (
-                    e.container_id.clone(),
-                    NetworkContainer {
-                        name: e.container_name.clone(),
-                        endpoint_id: e.id.clone(),
-                        mac_address: e.mac.clone(),
-                        ipv4_address: format!("{}/{plen}", e.ip),
-                        ipv6_address: String::new(),
-                    },
-                )
-            })
-            .collect();
-        Network {
-            name: n.name.clone(),
-            id: n.id.clone(),
-            created: n.created.clone(),
-            scope: "local".into(),
-            driver: n.driver.clone(),
-            enable_ipv6: false,
-            ipam: Ipam {
-                driver: "default".into(),
-                options: BTreeMap::new(),
-                config: n
-                    .pool
-                    .as_ref()
-                    .map(|p| {
-                        vec![IpamConfig {
-                            subnet: p.subnet.to_string(),
-                            gateway: p.gateway.to_string(),
-                            ip_range: p.ip_range.map(|r| r.to_string()),
-                        }]
-                    })
-                    .unwrap_or_default(),
-            },
-            internal: n.internal,
-            attachable: false,
-            ingress: false,
-            config_from: ConfigFrom::default(),
-            config_only: false,
-            containers,
-            options: n.options.clone(),
-            labels: n.labels.clone(),
-        }
+        net_view(st, n)
     }
 
     fn upstreams(&self) -> Vec<SocketAddr> {
@@ -1747,5 +1849,58 @@ impl Inner {
                 Lookup::Forward(self.upstreams())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().expect("cidr")
+    }
+
+    /// dockerd 20.10's order, checked by hand on Debian's dockerd: round
+    /// robin from after the last subnet given, routed subnets held and
+    /// skipped, `None` when nothing is left.
+    #[test]
+    fn default_pool_search_is_dockerds_round_robin() {
+        let pools = [AddressPool {
+            base: net("10.177.0.0/16"),
+            size: 18,
+        }];
+        let mut cur = 0;
+        let mut taken = vec![];
+        let next = |taken: &[Ipv4Net], routes: &[Ipv4Net], cur: &mut usize| {
+            next_default_pool(&pools, taken, routes, cur)
+        };
+        let a = next(&taken, &[], &mut cur).expect("a");
+        assert_eq!(a, net("10.177.0.0/18"));
+        taken.push(a);
+        let b = next(&taken, &[], &mut cur).expect("b");
+        assert_eq!(b, net("10.177.64.0/18"));
+        taken.push(b);
+        taken.retain(|t| *t != a);
+        let c = next(&taken, &[], &mut cur).expect("c");
+        assert_eq!(c, net("10.177.128.0/18"), "not the freed one");
+        taken.push(c);
+        let routes = [net("10.177.200.0/24")];
+        let d = next(&taken, &routes, &mut cur).expect("d");
+        assert_eq!(d, net("10.177.0.0/18"), "routed .192 skipped, wrapped");
+        taken.push(d);
+        assert_eq!(next(&taken, &routes, &mut cur), None);
+        let e = next(&taken, &[], &mut cur).expect("e");
+        assert_eq!(e, net("10.177.192.0/18"));
+        // Docker's defaults: 15 /16s, then 16 /20s.
+        let dp = docker_default_pools();
+        let all: Vec<Ipv4Net> = dp
+            .iter()
+            .flat_map(|p| p.base.subnets(p.size).expect("subnets"))
+            .collect();
+        assert_eq!(all.len(), 31);
+        assert_eq!(all[0], net("172.17.0.0/16"));
+        assert_eq!(all[14], net("172.31.0.0/16"));
+        assert_eq!(all[15], net("192.168.0.0/20"));
+        assert_eq!(all[30], net("192.168.240.0/20"));
     }
 }

@@ -18,7 +18,14 @@
 //! * **Default bridge**: network `bridge`, interface `berth0`, subnet
 //!   `172.30.0.0/16` (gateway `.1`), so it coexists with Docker's
 //!   172.17.0.0/16; `bip` and `default_address_pools` as dockerd's `--bip`
-//!   and `--default-address-pool` (default pool `172.29.0.0/16`, `/24`s).
+//!   and `--default-address-pool`.
+//! * **Subnets of user-defined networks** without `--subnet`: dockerd's
+//!   default pools (172.17.0.0/16 .. 172.31.0.0/16 as `/16`s, then
+//!   192.168.0.0/16 as `/20`s) and dockerd 20.10's rule: the search starts
+//!   after the last subnet handed out (round robin, so a removed network's
+//!   subnet is not reused at once), skipping subnets of other networks
+//!   (the default bridge's 172.30.0.0/16 among them) and of the host's
+//!   routes.
 //! * **MAC**: `02:42:` + the IPv4 address bytes (classic Docker), unless
 //!   `--mac-address`; bridges get a random fixed MAC.
 //! * **Port publishing**: DNAT only, no userland proxy. `prerouting` covers
@@ -26,8 +33,10 @@
 //!   (`route_localnet=1` on each Berth bridge, masquerade of 127.0.0.0/8
 //!   onto the bridge, and a guard that drops 127/8 arriving *from* a
 //!   bridge). The host port is reserved by a bound, non-listening socket.
-//!   Not covered: a container reaching its own published port through the
-//!   host's address (hairpin).
+//!   Hairpin: a container reaches its own published port (and another
+//!   container's) through the host's address: `hairpin_mode` on each
+//!   bridge port and masquerade of DNATed traffic going back onto its
+//!   bridge.
 //! * **Embedded DNS**: served on the gateway address of each user-defined
 //!   network, port 53, in the host namespace (not 127.0.0.11 inside
 //!   the sandbox: nothing to set up per container, and it survives a daemon

@@ -20,6 +20,23 @@ pub struct AddressPool {
     pub size: u8,
 }
 
+/// dockerd's default address pools for local networks (libnetwork
+/// `ipamutils`): 172.17.0.0/16 through 172.31.0.0/16 carved into `/16`s,
+/// then 192.168.0.0/16 into `/20`s (31 subnets).
+pub fn docker_default_pools() -> Vec<AddressPool> {
+    let mut v: Vec<AddressPool> = (17u8..=31)
+        .map(|b| AddressPool {
+            base: Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("literal"),
+            size: 16,
+        })
+        .collect();
+    v.push(AddressPool {
+        base: "192.168.0.0/16".parse().expect("literal"),
+        size: 20,
+    });
+    v
+}
+
 /// Controller configuration (the daemon's `--bridge`-related flags).
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -34,8 +51,10 @@ pub struct ControllerConfig {
     /// Subnet of the default bridge when `bip` is not set. Default
     /// `172.30.0.0/16` (Docker's is 172.17.0.0/16, so both can coexist).
     pub default_subnet: Ipv4Net,
-    /// dockerd `--default-address-pool`. Default: base `172.29.0.0/16`,
-    /// size 24 (256 networks).
+    /// dockerd `--default-address-pool`, in order. Default: dockerd's
+    /// ([`docker_default_pools`]: 172.17.0.0/16 .. 172.31.0.0/16 as `/16`s,
+    /// then 192.168.0.0/16 as `/20`s); the default bridge's own subnet and
+    /// the host's routes are skipped as dockerd skips them.
     pub default_address_pools: Vec<AddressPool>,
     /// MTU of bridges and veths, bytes (dockerd `--mtu`). Default 1500.
     pub mtu: u32,
@@ -60,10 +79,7 @@ impl Default for ControllerConfig {
             bridge_name: "berth0".into(),
             bip: None,
             default_subnet: "172.30.0.0/16".parse().expect("literal"),
-            default_address_pools: vec![AddressPool {
-                base: "172.29.0.0/16".parse().expect("literal"),
-                size: 24,
-            }],
+            default_address_pools: docker_default_pools(),
             mtu: 1500,
             nft_table: "berth".into(),
             veth_prefix: "vb".into(),

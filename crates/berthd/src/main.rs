@@ -72,7 +72,8 @@ struct Args {
     #[arg(long = "bip")]
     bip: Option<String>,
     /// Pool user-defined networks get subnets from: base=CIDR,size=N
-    /// (repeatable; default base=172.29.0.0/16,size=24).
+    /// (repeatable; default dockerd's: 172.17-31.0.0/16, then
+    /// 192.168.0.0/16 as /20s).
     #[arg(long = "default-address-pool")]
     default_address_pool: Vec<String>,
     /// MTU of bridges and veths (default 1500).
