@@ -219,8 +219,10 @@ pub fn save(dir: &Path, r: &Record) -> std::io::Result<()> {
     )
 }
 
-/// Replaces `<dir>/config.json` atomically without fsync (state changes on
-/// the hot path; the monitor's fsynced exit record backs exit codes).
+/// Replaces `<dir>/config.json` atomically without fsync: create and the
+/// state changes on the hot path. A crash of berthd loses nothing (the page
+/// cache has it; the monitor's exit record backs exit codes); a power loss
+/// may lose the last seconds' changes, when no container survives anyway.
 pub fn save_nosync(dir: &Path, r: &Record) -> std::io::Result<()> {
     crate::util::write_replace(
         &dir.join("config.json"),

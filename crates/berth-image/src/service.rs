@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use berth_store::{layer, ImageRecord, LayerRecord, OverlayMount, RefKind, Store, StoreError};
@@ -916,6 +916,26 @@ impl ImageService {
     /// Deletes a container's snapshot (after the runtime unmounted it).
     pub fn remove_snapshot(&self, container_id: &str) -> Result<()> {
         Ok(self.store.remove_snapshot(container_id)?)
+    }
+
+    /// Forgets a container's snapshot and moves its rw layer into the
+    /// store's trash; returns the tree to delete later with
+    /// [`berth_store::remove_tree`] (see `Store::detach_snapshot`).
+    pub fn detach_snapshot(&self, container_id: &str) -> Result<PathBuf> {
+        Ok(self.store.detach_snapshot(container_id)?)
+    }
+
+    /// Moves `p`, a tree on the data root's filesystem, into the store's
+    /// trash (see `Store::trash`); returns its new path, `None` when `p`
+    /// does not exist.
+    pub fn trash(&self, p: &Path) -> Result<Option<PathBuf>> {
+        match self.store.trash(p) {
+            Ok(t) => Ok(Some(t)),
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -140,6 +140,9 @@ pub struct Store {
     pub db: Db,
     layers: PathBuf,
     snapshots: PathBuf,
+    /// `trash/`: trees detached from the store, deleted off the caller's
+    /// path ([`Store::trash`]); emptied at open.
+    trash: PathBuf,
     /// Writers hold it shared while they create unreferenced objects; GC
     /// holds it exclusively.
     gc_lock: RwLock<()>,
@@ -188,6 +191,9 @@ impl Store {
                 }
             }
         }
+        let trash = root.join("trash");
+        remove_tree(&trash)?;
+        fs::create_dir_all(&trash).map_err(StoreError::io(&trash))?;
         let db = Db::open(&root.join("berth.db"))?;
         let store = Store {
             root: root.to_path_buf(),
@@ -195,6 +201,7 @@ impl Store {
             db,
             layers,
             snapshots,
+            trash,
             gc_lock: RwLock::new(()),
             _lock: lock,
         };
@@ -205,6 +212,26 @@ impl Store {
     /// The data root.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Detaches the tree `p` (which must be on the data root's filesystem,
+    /// e.g. a container directory under it) by renaming it into `trash/`,
+    /// and returns its new path for the caller to delete with
+    /// [`remove_tree`] whenever it likes: removing a tree of many files
+    /// takes milliseconds that a `docker rm` need not wait for. Whatever is
+    /// still in `trash/` at the next [`Store::open`] is deleted then.
+    ///
+    /// Errors: I/O of the rename (`NotFound` when `p` does not exist).
+    pub fn trash(&self, p: &Path) -> Result<PathBuf, StoreError> {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dest = self
+            .trash
+            .join(format!("{name}.{}", &berth_types::new_id()[..12]));
+        fs::rename(p, &dest).map_err(StoreError::io(p))?;
+        Ok(dest)
     }
 
     /// Takes the writer side of the GC lock (see [`WriteGuard`]).

@@ -479,3 +479,39 @@ fn open_removes_leftovers_and_locks_the_data_root() {
     );
     assert_eq!(fs::read_dir(root.join("layers")).unwrap().count(), 0);
 }
+
+#[test]
+fn detached_snapshot_goes_to_the_trash_which_the_next_open_empties() {
+    let tmp = berth_testutil::tempdir();
+    let root = tmp.path().join("root");
+    let tree = {
+        let store = open_store(tmp.path());
+        let layer = tar_of(&[E::File("f", b"x", 0o644)]);
+        let rec = unpack(&store, &layer, None);
+        let m = store
+            .prepare_snapshot("ctr", None, &[rec.chain_id])
+            .unwrap();
+        fs::write(m.upperdir.join("written"), b"rw data").unwrap();
+        let tree = store.detach_snapshot("ctr").unwrap();
+        // The record is gone at once, the files moved out of snapshots/.
+        assert!(store.snapshot("ctr").unwrap().is_none());
+        assert!(!root.join("snapshots/ctr").exists());
+        assert!(tree.starts_with(root.join("trash")), "{}", tree.display());
+        assert_eq!(fs::read(tree.join("upper/written")).unwrap(), b"rw data");
+        assert!(matches!(
+            store.detach_snapshot("ctr"),
+            Err(StoreError::SnapshotNotFound(_))
+        ));
+        // A container directory on the same filesystem, too.
+        let cdir = root.join("ctr-dir");
+        fs::create_dir_all(cdir.join("sub")).unwrap();
+        let moved = store.trash(&cdir).unwrap();
+        assert!(!cdir.exists() && moved.join("sub").is_dir());
+        assert!(store.trash(&cdir).is_err(), "gone already");
+        tree
+    };
+    // berthd died before deleting them: the next open does.
+    assert!(tree.exists());
+    let _store = open_store(tmp.path());
+    assert_eq!(fs::read_dir(root.join("trash")).unwrap().count(), 0);
+}

@@ -646,14 +646,27 @@ fn concurrency_50_parallel_run_rm() {
         assert_eq!(stdout(&o), format!("n{i}\n"));
     }
     assert_eq!(d.ok(&["ps", "-aq"]), "");
-    let dirs = std::fs::read_dir(d.root().join("containers"))
-        .expect("dir")
-        .count();
+    let count = |p: std::path::PathBuf| std::fs::read_dir(p).expect("dir").count();
+    let dirs = count(d.root().join("containers"));
     assert_eq!(dirs, 0, "container dirs left");
-    let run_dirs = std::fs::read_dir(d.exec_root().join("containers"))
-        .expect("dir")
-        .count();
-    assert_eq!(run_dirs, 0, "exec-root dirs left");
+    // The files of a removed container go in the background, right after
+    // the answer (the rw layers and container dirs via <data-root>/trash).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = (
+            count(d.exec_root().join("containers")),
+            count(d.root().join("trash")),
+            count(d.root().join("snapshots")),
+        );
+        if left == (0, 0, 0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "exec-root dirs, trash or snapshots left: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(berth_testutil::cgroups_containing("/berth/")
         .iter()
         .all(|p| !p
