@@ -556,18 +556,7 @@ pub fn spec(rec: &Record, inp: &SpecInputs<'_>) -> Result<Value, ApiError> {
         .iter()
         .map(|u| json!({"type": format!("RLIMIT_{}", u.name.to_ascii_uppercase()), "soft": u.soft, "hard": u.hard}))
         .collect();
-    let no_new_privs = h.security_opt.iter().any(|o| {
-        o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true"
-    });
-    for o in &h.security_opt {
-        let known = o.starts_with("no-new-privileges")
-            || o.starts_with("seccomp")
-            || o.starts_with("apparmor")
-            || o.starts_with("label");
-        if !known {
-            return Err(ApiError::invalid(format!("Invalid --security-opt: {o:?}")));
-        }
-    }
+    let no_new_privs = crate::security_opt::parse(&h.security_opt)?.no_new_privileges;
     let sysctl: BTreeMap<String, String> = h.sysctls.clone().unwrap_or_default();
     let cwd = if c.working_dir.is_empty() {
         "/".to_string()

@@ -25,15 +25,25 @@
 //! dockerd's own lookup).
 //!
 //! # Export
-//! A tar of the merged view. A running (or paused) container's overlay is
-//! mounted at `containers/<id>/rootfs` already. A created or exited one is
-//! mounted for the export only, with the new mount API (`fsopen`,
-//! `fsconfig` with one `lowerdir+` per layer, `fsmount`) as a *detached*
-//! mount: it is attached to no mount point and goes away when its file
-//! descriptor is closed, so no mount is left behind, not even by a crash.
-//! The container's operation lock is held meanwhile, so a `start` waits
-//! for the export to end rather than mounting the same upper directory
-//! twice.
+//! A tar of the merged view as dockerd exports it: the rw layer over
+//! dockerd's *init layer* (`/.dockerenv`, `/dev/console`, `/dev/pts`,
+//! `/dev/shm`, `/proc`, `/sys`, empty `/etc/hosts`, `/etc/hostname`,
+//! `/etc/resolv.conf`, `/etc/mtab -> /proc/mounts`; moby
+//! `daemon/initlayer`, made once per container as `containers/<id>/
+//! init-layer`) over the image's layers, and the three bind-mounted
+//! `/etc` files once more above the rw layer (`init-layer-top`), where
+//! the runtime's mount-point placeholders would otherwise show. A running
+//! container's rw layer is the upper directory of its own overlay and
+//! must not be a layer of a second one: its export is the init layer
+//! (`init-layer-live`) over its mounted `rootfs/`. That stack is mounted for the
+//! export only, running or not, as a read-only overlay of lower layers
+//! (the rw layer's whiteouts and opaque directories honoured),
+//! with the new mount API (`fsopen`, `fsconfig` with one `lowerdir+` per
+//! layer, `fsmount`) as a *detached* mount: it is attached to no mount
+//! point and goes away when its file descriptor is closed, so no mount is
+//! left behind, not even by a crash. For a stopped container the
+//! operation lock is held meanwhile, so a `start` waits for the export
+//! to end.
 
 use crate::Engine;
 use berth_api::backend::ApiResult;
@@ -156,6 +166,104 @@ pub fn layer_changes(upper: &Path, lowers: &[PathBuf]) -> io::Result<Vec<Filesys
     Ok(w.out)
 }
 
+/// The entries of dockerd's init layer (moby `daemon/initlayer`
+/// `Setup`): path, and `None` for a directory, `Some("")` for an empty
+/// file, `Some(target)` for a symlink. Files and directories are 0755,
+/// owned by root.
+const INIT_LAYER: &[(&str, Option<&str>)] = &[
+    (".dockerenv", Some("")),
+    ("dev", None),
+    ("dev/console", Some("")),
+    ("dev/pts", None),
+    ("dev/shm", None),
+    ("etc", None),
+    ("etc/hostname", Some("")),
+    ("etc/hosts", Some("")),
+    ("etc/mtab", Some("/proc/mounts")),
+    ("etc/resolv.conf", Some("")),
+    ("proc", None),
+    ("sys", None),
+];
+
+/// The part of the init layer put *above* the rw layer in an export: the
+/// files bind-mounted over while the container runs, which a container
+/// cannot change in its own layer, but where the runtime leaves its
+/// mount-point placeholders (0644); dockerd's init layer has them already,
+/// so its rw layer never does.
+const INIT_LAYER_TOP: &[(&str, Option<&str>)] = &[
+    ("etc", None),
+    ("etc/hostname", Some("")),
+    ("etc/hosts", Some("")),
+    ("etc/resolv.conf", Some("")),
+];
+
+/// The init layer of a running container's export, put above its merged
+/// view: [`INIT_LAYER`] but `proc` and `sys` (the image or the runtime's
+/// mount points have them). It differs from dockerd's stack only where
+/// the container changed `/.dockerenv`, `/etc/mtab` or the mode of
+/// `/etc` or `/dev` (hidden here).
+const INIT_LAYER_LIVE: &[(&str, Option<&str>)] = &[
+    (".dockerenv", Some("")),
+    ("dev", None),
+    ("dev/console", Some("")),
+    ("dev/pts", None),
+    ("dev/shm", None),
+    ("etc", None),
+    ("etc/hostname", Some("")),
+    ("etc/hosts", Some("")),
+    ("etc/mtab", Some("/proc/mounts")),
+    ("etc/resolv.conf", Some("")),
+];
+
+/// A layer of `entries` at `<dir>/<name>`, made on first use (in a
+/// temporary directory renamed into place, so a crash leaves no half
+/// layer under that name).
+///
+/// # Errors
+/// Creating the entries.
+fn init_layer(dir: &Path, name: &str, entries: &[(&str, Option<&str>)]) -> io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    if path.is_dir() {
+        return Ok(path);
+    }
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{name}.tmp{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let made = (|| {
+        std::fs::create_dir(&tmp)?;
+        for (rel, kind) in entries {
+            let p = tmp.join(rel);
+            match kind {
+                None => std::fs::create_dir(&p)?,
+                Some("") => drop(
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&p)?,
+                ),
+                Some(target) => {
+                    std::os::unix::fs::symlink(target, &p)?;
+                    continue;
+                }
+            }
+            // 0755 whatever the umask
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
+        }
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&tmp);
+        if path.is_dir() {
+            return Ok(path);
+        }
+        return Err(e);
+    }
+    Ok(path)
+}
+
 fn no_layer(id: &str) -> ApiError {
     ApiError::system(format!("container {id} has no read-write layer"))
 }
@@ -188,24 +296,21 @@ pub struct DetachedOverlay {
 }
 
 impl DetachedOverlay {
-    /// Mounts `lowerdirs` (topmost first), `upperdir` and `workdir` as a
-    /// detached, read-only overlay.
+    /// Mounts `lowerdirs` (topmost first) as a detached read-only overlay
+    /// without an upper layer.
     ///
     /// # Errors
-    /// `fsopen`/`fsconfig`/`fsmount` failures (the kernel's overlay
-    /// messages go to the kernel log).
-    pub fn mount(m: &berth_image::OverlayMount) -> io::Result<DetachedOverlay> {
+    /// `fsopen`/`fsconfig`/`fsmount` failures.
+    pub fn mount_lower_only(lowerdirs: &[PathBuf]) -> io::Result<DetachedOverlay> {
         use rustix::mount::{
             fsconfig_create, fsconfig_set_string, fsmount, fsopen, FsMountFlags, FsOpenFlags,
             MountAttrFlags,
         };
         use std::os::fd::AsFd;
         let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
-        for l in &m.lowerdirs {
+        for l in lowerdirs {
             fsconfig_set_string(fs.as_fd(), "lowerdir+", l.as_path())?;
         }
-        fsconfig_set_string(fs.as_fd(), "upperdir", m.upperdir.as_path())?;
-        fsconfig_set_string(fs.as_fd(), "workdir", m.workdir.as_path())?;
         fsconfig_create(fs.as_fd())?;
         let fd = fsmount(
             fs.as_fd(),
@@ -243,32 +348,43 @@ pub(crate) async fn export(
         let _g = if live { None } else { Some(c.op.lock().await) };
         let live = c.get().state.status.is_live();
         let cid = c.id.clone();
+        let cdir = c.dir.clone();
         let rootfs = c.dir.join("rootfs");
         let res = tokio::task::spawn_blocking(move || {
             let mut w = tokio_util::io::SyncIoBridge::new(w);
-            let mounted = if live {
-                None
+            let m = match images.snapshot_mount(&cid) {
+                Ok(m) => m,
+                Err(_) => {
+                    let _ = ready_tx.send(Err(no_layer(&cid)));
+                    return;
+                }
+            };
+            let lowers = if live {
+                // the container's own overlay (rootfs/, mounted): its upper
+                // directory is in use and must not be a layer of another
+                // overlay, so the init layer goes on top of the merged view
+                init_layer(&cdir, "init-layer-live", INIT_LAYER_LIVE)
+                    .map(|init| vec![init, rootfs.clone()])
             } else {
-                let m = match images.snapshot_mount(&cid) {
-                    Ok(m) => m,
-                    Err(_) => {
-                        let _ = ready_tx.send(Err(no_layer(&cid)));
-                        return;
-                    }
-                };
-                match DetachedOverlay::mount(&m) {
-                    Ok(d) => Some(d),
-                    Err(err) => {
-                        let _ = ready_tx.send(Err(ApiError::system(format!(
-                            "mount the filesystem of {cid}: {err}"
-                        ))));
-                        return;
-                    }
+                init_layer(&cdir, "init-layer", INIT_LAYER).and_then(|init| {
+                    let top = init_layer(&cdir, "init-layer-top", INIT_LAYER_TOP)?;
+                    let mut lowers = vec![top, m.upperdir.clone(), init];
+                    lowers.extend(m.lowerdirs.iter().cloned());
+                    Ok(lowers)
+                })
+            };
+            let mounted = lowers.and_then(|l| DetachedOverlay::mount_lower_only(&l));
+            let mounted = match mounted {
+                Ok(d) => d,
+                Err(err) => {
+                    let _ = ready_tx.send(Err(ApiError::system(format!(
+                        "mount the filesystem of {cid}: {err}"
+                    ))));
+                    return;
                 }
             };
             let _ = ready_tx.send(Ok(()));
-            let root = mounted.as_ref().map(|m| m.path()).unwrap_or(rootfs);
-            if let Err(err) = images.export_rootfs(&root, &mut w) {
+            if let Err(err) = images.export_rootfs(&mounted.path(), &mut w) {
                 tracing::warn!("export {cid}: {err}");
             }
             let _ = std::io::Write::flush(&mut w);

@@ -30,10 +30,12 @@ mod names;
 mod network;
 mod restart;
 pub mod seccomp_profile;
+pub mod security_opt;
 mod session;
 pub mod stats;
 pub mod update;
 pub mod util;
+pub mod volume_opts;
 pub mod volumes;
 
 use berth_api::backend::*;
@@ -191,6 +193,7 @@ impl Engine {
             .map(|c| c.id.clone())
             .collect();
         engine.net.reconcile(live).await;
+        engine.reconcile_volumes();
         engine.restart_on_boot().await;
         Ok(engine)
     }
@@ -361,6 +364,7 @@ impl Engine {
         }
         restart::validate(&host.restart_policy)?;
         bundle::capabilities(&host.cap_add, &host.cap_drop, host.privileged)?;
+        security_opt::parse(&host.security_opt)?;
         let image_ref = config.image.clone();
         let img = self.image_inspect_raw(&image_ref).await?;
         let ic = img.config.clone();
@@ -569,7 +573,27 @@ impl Engine {
         r
     }
 
+    /// Start under the op lock: the container's volumes with mount
+    /// options are mounted first and released again if it does not start.
     async fn start_locked(&self, c: &Arc<Container>) -> ApiResult<()> {
+        let vols = c.get().volumes;
+        if let Err(e) = self.acquire_volumes(&c.id, &vols) {
+            c.update(|r| {
+                r.state.error = e.message.clone();
+                if r.state.exit_code == 0 {
+                    r.state.exit_code = 128;
+                }
+            });
+            return Err(e);
+        }
+        let r = self.start_with_volumes(c).await;
+        if r.is_err() && !c.get().state.status.is_live() {
+            self.release_volumes(&c.id, &vols);
+        }
+        r
+    }
+
+    async fn start_with_volumes(&self, c: &Arc<Container>) -> ApiResult<()> {
         let rec = c.get();
         match rec.state.status {
             Status::Running | Status::Paused => return Err(ApiError::not_modified()),
@@ -681,17 +705,9 @@ impl Engine {
             .await
             .map_err(sys("connect to monitor"))?;
         // Networking between the runtime's create and start (crate::network).
+        // A failure leaves the container as it was (network::net_start_failed).
         if let Err(e) = self.net.attach(self, &rec, init_pid, &c.dir).await {
-            let _ = monitor::call(
-                &sock,
-                &Request::Kill {
-                    signal: 9,
-                    all: true,
-                },
-            )
-            .await;
-            self.watch_exit(c.clone(), waitc, child);
-            return Err(fail(e));
+            return Err(self.net_start_failed(c, waitc, child, e).await);
         }
         // Attach sessions that were waiting for the start connect now.
         let pending = c.attach_live(true);
@@ -738,6 +754,7 @@ impl Engine {
             r.state.status = Status::Running;
             r.state.pid = pid as i64;
             r.state.started_ns = now_ns();
+            r.state.exit_code = 0;
             r.state.error.clear();
             r.state.oom_killed = false;
             r.manually_stopped = false;
@@ -768,6 +785,7 @@ impl Engine {
     async fn on_exit(&self, c: Arc<Container>, rec: ExitRecord) {
         c.attach_live(false);
         self.net.release(&c.id).await;
+        self.release_volumes(&c.id, &c.get().volumes);
         let was_started = c.get().state.status.is_live();
         c.update(|r| {
             if r.state.status != Status::Removing {
@@ -1143,6 +1161,9 @@ impl Engine {
             mounts: mount_points(&r),
             config: r.config.clone(),
             network_settings: self.net.settings(&r),
+            app_armor_profile: security_opt::parse(&r.host_config.security_opt)
+                .map(|o| o.apparmor_profile)
+                .unwrap_or_default(),
             ..Default::default()
         }
     }

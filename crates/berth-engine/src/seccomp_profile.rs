@@ -13,15 +13,6 @@ use berth_api::ApiError;
 use berth_seccomp::docker;
 use serde_json::Value;
 
-/// The value of the `seccomp` security option, if any (`seccomp=v` or
-/// the older `seccomp:v`).
-pub fn seccomp_opt(security_opt: &[String]) -> Option<&str> {
-    security_opt.iter().rev().find_map(|o| {
-        o.strip_prefix("seccomp=")
-            .or_else(|| o.strip_prefix("seccomp:"))
-    })
-}
-
 /// Sets `spec.linux.seccomp` for a container with `host`'s options; the
 /// spec's `process.capabilities.bounding` must be final.
 ///
@@ -32,7 +23,8 @@ pub fn apply(host: &HostConfig, spec: &mut Value) -> Result<(), ApiError> {
     if host.privileged {
         return Ok(());
     }
-    let profile = match seccomp_opt(&host.security_opt) {
+    let seccomp = crate::security_opt::parse(&host.security_opt)?.seccomp;
+    let profile = match seccomp.as_deref() {
         Some("unconfined") => return Ok(()),
         None | Some("builtin") | Some("") => docker::default_profile(),
         Some(json) => docker::parse(json).map_err(ApiError::system)?,

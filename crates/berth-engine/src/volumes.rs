@@ -21,6 +21,17 @@
 //! image's files. The resolved list ([`VolumeMount`]) is part of the
 //! container's record; the bundle bind-mounts each `_data` directory.
 //!
+//! # Mount options
+//! A volume created with the local driver's options (`-o type=tmpfs -o
+//! device=tmpfs -o o=size=64m`, `-o type=none -o o=bind -o device=DIR`;
+//! [`crate::volume_opts`]) is mounted on its `_data` when a container
+//! using it starts (or when the image's content is copied in at create)
+//! and unmounted when the last such user is gone, as moby's local driver
+//! counts its users: [`Store::acquire`] / [`Store::release`], by
+//! container ID. At daemon start the users are the running containers
+//! found again ([`Store::reconcile`]); a volume mounted with none is
+//! unmounted. A volume is unmounted before it is removed.
+//!
 //! A volume is in use while any container (running or not) refers to it:
 //! it cannot be removed (409, dockerd's words). `rm -v` and `AutoRemove`
 //! remove the container's anonymous volumes that no other container uses.
@@ -30,7 +41,7 @@ use berth_api::backend::Filters;
 use berth_api::models::*;
 use berth_api::ApiError;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -72,6 +83,9 @@ pub struct Store {
     root: PathBuf,
     /// Serialises create/remove against the in-use checks.
     pub(crate) lock: Mutex<()>,
+    /// Users (container IDs) of the volumes with mount options that are
+    /// mounted now.
+    active: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 fn no_such(name: &str) -> ApiError {
@@ -90,6 +104,7 @@ impl Store {
         Ok(Store {
             root,
             lock: Mutex::new(()),
+            active: Mutex::new(HashMap::new()),
         })
     }
 
@@ -124,8 +139,8 @@ impl Store {
     /// Creates `name` unless it exists; returns whether it was created.
     /// Caller holds [`Store::lock`].
     ///
-    /// Errors: an invalid name (400, dockerd's words), driver options
-    /// (the local driver's mount options are not supported: 400), I/O.
+    /// Errors: an invalid name (400, dockerd's words), bad driver options
+    /// (400, [`crate::volume_opts::validate`]), I/O.
     pub fn create(
         &self,
         name: &str,
@@ -140,12 +155,8 @@ impl Store {
         if self.meta(name).is_some() {
             return Ok(false);
         }
-        if !options.is_empty() {
-            return Err(ApiError::invalid(format!(
-                "create {name}: options of the local volume driver ({}) are not supported by Berth",
-                options.keys().cloned().collect::<Vec<_>>().join(", ")
-            )));
-        }
+        crate::volume_opts::validate(&options)
+            .map_err(|e| ApiError::invalid(format!("create {name}: {e}")))?;
         let dir = self.root.join(name);
         std::fs::create_dir_all(dir.join("_data")).map_err(sys("create volume directory"))?;
         let meta = Meta {
@@ -165,9 +176,95 @@ impl Store {
     /// checked it is unused.
     pub fn delete(&self, name: &str) -> std::io::Result<()> {
         let dir = self.root.join(name);
+        // never remove what a device or bind mount shows there
+        let data = dir.join("_data");
+        crate::volume_opts::unmount(&data);
+        self.active.lock().expect("active volumes").remove(name);
+        if crate::volume_opts::is_mounted(&data) {
+            return Err(std::io::Error::other(format!(
+                "{} is still mounted",
+                data.display()
+            )));
+        }
         // The record first: a half-deleted volume is no volume.
         std::fs::remove_file(dir.join("volume.json"))?;
         std::fs::remove_dir_all(&dir)
+    }
+
+    /// Counts `user` (a container ID) as a user of volume `name`; the
+    /// first user of a volume with mount options mounts it. A volume
+    /// without options, or one that is gone, needs nothing.
+    ///
+    /// Errors (500, dockerd's words): `error while mounting volume
+    /// '<_data>': failed to mount local volume: ...`.
+    pub fn acquire(&self, name: &str, user: &str) -> Result<(), ApiError> {
+        let Some(meta) = self.meta(name) else {
+            return Ok(());
+        };
+        if !crate::volume_opts::needs_mount(&meta.options) {
+            return Ok(());
+        }
+        let mut active = self.active.lock().expect("active volumes");
+        let users = active.entry(name.to_string()).or_default();
+        if users.is_empty() {
+            let data = self.mountpoint(name);
+            if !crate::volume_opts::is_mounted(&data) {
+                if let Err(e) = crate::volume_opts::mount(&meta.options, &data) {
+                    active.remove(name);
+                    return Err(ApiError::system(format!(
+                        "error while mounting volume '{}': {e}",
+                        data.display()
+                    )));
+                }
+            }
+        }
+        active
+            .get_mut(name)
+            .expect("entry")
+            .insert(user.to_string());
+        Ok(())
+    }
+
+    /// Ends `user`'s use of `name`; the last user unmounts it.
+    pub fn release(&self, name: &str, user: &str) {
+        let mut active = self.active.lock().expect("active volumes");
+        let Some(users) = active.get_mut(name) else {
+            return;
+        };
+        users.remove(user);
+        if users.is_empty() {
+            active.remove(name);
+            crate::volume_opts::unmount(&self.mountpoint(name));
+        }
+    }
+
+    /// At daemon start: `live` are the running containers and the volumes
+    /// each uses. Their volumes with mount options count them as users
+    /// (mounted again if the mount went away); every other volume with
+    /// mount options is unmounted.
+    pub fn reconcile(&self, live: &[(String, Vec<String>)]) {
+        for name in self.names() {
+            let Some(meta) = self.meta(&name) else {
+                continue;
+            };
+            if !crate::volume_opts::needs_mount(&meta.options) {
+                continue;
+            }
+            let users: Vec<&String> = live
+                .iter()
+                .filter(|(_, vols)| vols.contains(&name))
+                .map(|(id, _)| id)
+                .collect();
+            if users.is_empty() {
+                crate::volume_opts::unmount(&self.mountpoint(&name));
+                continue;
+            }
+            for u in users {
+                if let Err(e) = self.acquire(&name, u) {
+                    tracing::warn!("volume {name} of container {u}: {}", e.message);
+                }
+            }
+        }
     }
 
     /// The API view of `name`.
@@ -401,11 +498,32 @@ impl Engine {
             self.drop_volumes(&fresh);
             return Err(e);
         }
-        let jobs: Vec<(PathBuf, String)> = out
-            .iter()
-            .filter(|(m, nocopy)| !nocopy && is_empty_dir(&m.source))
-            .map(|(m, _)| (m.source.clone(), m.destination.clone()))
-            .collect();
+        // A volume with mount options is mounted for the copy (its
+        // content is what the device holds), as moby's CopyImagePathContent
+        // mounts it; a user ID of its own keeps a running user's count.
+        let copier = format!("copy-{}", berth_types::new_id());
+        let mut mounted: Vec<String> = Vec::new();
+        let mut jobs: Vec<(PathBuf, String)> = Vec::new();
+        for (m, nocopy) in &out {
+            let rel = m.destination.trim_start_matches('/');
+            let in_image = lowerdirs
+                .iter()
+                .any(|l| std::fs::symlink_metadata(l.join(rel)).is_ok_and(|md| md.is_dir()));
+            if *nocopy || !in_image {
+                continue;
+            }
+            if let Err(e) = self.vols.acquire(&m.name, &copier) {
+                for n in &mounted {
+                    self.vols.release(n, &copier);
+                }
+                self.drop_volumes(&fresh);
+                return Err(e);
+            }
+            mounted.push(m.name.clone());
+            if is_empty_dir(&m.source) {
+                jobs.push((m.source.clone(), m.destination.clone()));
+            }
+        }
         let lowers = lowerdirs.to_vec();
         let copied = tokio::task::spawn_blocking(move || {
             for (src, dst) in jobs {
@@ -417,6 +535,9 @@ impl Engine {
         .await
         .map_err(|e| e.to_string())
         .and_then(|r| r);
+        for n in &mounted {
+            self.vols.release(n, &copier);
+        }
         if let Err(e) = copied {
             self.drop_volumes(&fresh);
             return Err(ApiError::system(e));
@@ -434,6 +555,45 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Mounts the volumes with mount options that container `id` uses
+    /// (at start). On error, those mounted for it are released again.
+    pub(crate) fn acquire_volumes(&self, id: &str, vols: &[VolumeMount]) -> Result<(), ApiError> {
+        for (i, v) in vols.iter().enumerate() {
+            if let Err(e) = self.vols.acquire(&v.name, id) {
+                self.release_volumes(id, &vols[..i]);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends container `id`'s use of its volumes (at exit).
+    pub(crate) fn release_volumes(&self, id: &str, vols: &[VolumeMount]) {
+        for v in vols {
+            self.vols.release(&v.name, id);
+        }
+    }
+
+    /// At daemon start, after the containers are restored: see
+    /// [`Store::reconcile`].
+    pub(crate) fn reconcile_volumes(&self) {
+        let live: Vec<(String, Vec<String>)> = self
+            .containers
+            .read()
+            .expect("containers")
+            .values()
+            .map(|c| c.get())
+            .filter(|r| r.state.status.is_live())
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    r.volumes.iter().map(|v| v.name.clone()).collect(),
+                )
+            })
+            .collect();
+        self.vols.reconcile(&live);
     }
 
     /// `rm -v` / AutoRemove: the anonymous volumes of a removed container.

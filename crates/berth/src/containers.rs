@@ -140,8 +140,12 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
     } else {
         None
     };
+    let sec = crate::secopt::parse(&a.security_opt)?;
     let host_config = models::HostConfig {
         console_size,
+        security_opt: sec.security_opt,
+        masked_paths: sec.system_paths.clone(),
+        readonly_paths: sec.system_paths,
         binds: a.volume.clone(),
         network_mode,
         port_bindings: Some(bindings),

@@ -16,6 +16,7 @@ mod images;
 mod jsonmsg;
 mod net;
 mod registry;
+mod secopt;
 mod stats;
 mod stream;
 mod system;
