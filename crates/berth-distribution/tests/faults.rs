@@ -110,7 +110,7 @@ async fn digest_mismatch_fails_and_stores_nothing() {
         .await
         .unwrap_err();
         eprintln!("failed pull took {:?}", t0.elapsed());
-        let ld = "sha256:7a8bbac7ec7a7ddc63fcf715d94d04f1120346c758284080f0d1b54cb17a0fd6";
+        let ld = fixture_layer("busybox-oci").digest;
         assert!(matches!(e, DistributionError::DigestMismatch(_)), "{e:?}");
         assert_eq!(
             e.to_string(),
@@ -143,7 +143,7 @@ async fn pull_through_cut(strip_range: bool) -> Vec<Option<String>> {
     let reg = berth_registry(tmp.path(), Auth::None).await;
     let upstream = host_of(&reg.url());
     skopeo_push("busybox-oci", &upstream, "library/busybox:latest", false).await;
-    let ld = "sha256:7a8bbac7ec7a7ddc63fcf715d94d04f1120346c758284080f0d1b54cb17a0fd6";
+    let ld = fixture_layer("busybox-oci").digest;
     let proxy = fault_proxy(
         upstream.clone(),
         format!("/blobs/{ld}"),
@@ -172,7 +172,7 @@ async fn pull_through_cut(strip_range: bool) -> Vec<Option<String>> {
     let reqs = proxy.ranges.lock().unwrap().clone();
     let layer_reqs: Vec<_> = reqs
         .iter()
-        .filter(|(p, _)| p.ends_with(ld))
+        .filter(|(p, _)| p.ends_with(&ld))
         .map(|(_, r)| r.clone())
         .collect();
     eprintln!("layer requests: {layer_reqs:?}");
@@ -264,10 +264,11 @@ async fn streamed_errors_before_and_after_the_first_message() {
         let msgs: Vec<_> = stream.collect().await;
         assert_eq!(msgs[0].status.as_deref(), Some("Pulling from broken/app"));
         let last = serde_json::to_string(msgs.last().unwrap()).unwrap();
+        let ld = fixture_layer("busybox-oci").digest;
         assert!(
-            last.starts_with(
-                r#"{"error":"filesystem layer verification failed for digest sha256:7a8bbac7ec7a"#
-            ),
+            last.starts_with(&format!(
+                r#"{{"error":"filesystem layer verification failed for digest {ld}"#
+            )),
             "{last}"
         );
         server.abort();

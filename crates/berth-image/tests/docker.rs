@@ -99,7 +99,9 @@ fn real_docker_loads_and_runs_what_berth_saves_and_berth_loads_docker_save() {
     let tmp = berth_testutil::tempdir();
     let s = ImageService::open(&tmp.path().join("berth")).unwrap();
     s.load_path(&fixture("busybox-oci"), &mut |_| {}).unwrap();
-    let id = s.resolve("a8dd73bd7c7f").unwrap();
+    let bb = berth_testutil::oci_fixture("busybox-oci");
+    let id = s.resolve(berth_testutil::short_id(&bb.id)).unwrap();
+    assert_eq!(id.to_string(), bb.id);
     s.tag(&id.to_string(), "localhost:5000/team/bb:v1").unwrap();
     s.tag(&id.to_string(), "busybox").unwrap();
     let saved = tmp.path().join("saved.tar");

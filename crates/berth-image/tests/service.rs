@@ -12,7 +12,12 @@ use berth_image::{
 };
 use berth_testutil::fixture;
 
-const BUSYBOX_ID: &str = "sha256:a8dd73bd7c7fc2fa15f80bc8a866069eef552daf1c6e658a0b66d261cf232ba8";
+/// The busybox fixture's image ID (its config digest), read from the
+/// fixture: it changes with every fixture build.
+fn busybox_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| berth_testutil::oci_fixture("busybox-oci").id)
+}
 
 fn svc(dir: &Path) -> ImageService {
     ImageService::open(&dir.join("root")).expect("open image service")
@@ -55,27 +60,34 @@ fn loads_busybox_in_every_fixture_format_to_the_same_image() {
         let tmp2 = berth_testutil::tempdir();
         let s2 = svc(tmp2.path());
         // umoci names the manifest only "latest" (no repository): untagged.
-        assert_eq!(load(&s2, f), [format!("Loaded image ID: {BUSYBOX_ID}")]);
+        assert_eq!(load(&s2, f), [format!("Loaded image ID: {}", busybox_id())]);
         assert_eq!(
-            s2.inspect(BUSYBOX_ID).unwrap().root_fs,
+            s2.inspect(busybox_id()).unwrap().root_fs,
             s.inspect("busybox").unwrap().root_fs
         );
     }
     let images = list(&s, &[]);
     assert_eq!(images.len(), 1);
     let i = &images[0];
-    assert_eq!(i.id, BUSYBOX_ID);
+    assert_eq!(i.id, busybox_id());
     assert_eq!(i.repo_tags, ["busybox:latest"]);
     assert!(i.size > 1_000_000 && i.created > 0);
 
     let ins = s.inspect("busybox:latest").unwrap();
-    assert_eq!(ins.id, BUSYBOX_ID);
+    assert_eq!(ins.id, busybox_id());
     assert_eq!(
         (ins.os.as_str(), ins.architecture.as_str()),
         ("linux", "amd64")
     );
     assert_eq!(ins.config.cmd.as_deref(), Some(&["sh".to_string()][..]));
-    assert_eq!(ins.root_fs.layers.len(), 1);
+    // RootFS.Layers are the config's diff IDs, which name the docker-archive's
+    // uncompressed layer tars.
+    let bb = berth_testutil::oci_fixture("busybox-oci");
+    assert_eq!(ins.root_fs.layers, bb.diff_ids);
+    assert_eq!(
+        berth_testutil::docker_archive("busybox-docker.tar").layers,
+        bb.diff_ids
+    );
     assert!(ins.created.ends_with('Z'));
     let j = serde_json::to_value(&ins).unwrap();
     for k in [
@@ -104,11 +116,11 @@ fn loads_busybox_in_every_fixture_format_to_the_same_image() {
     for n in [
         "busybox",
         "docker.io/library/busybox:latest",
-        &BUSYBOX_ID[7..],
-        &BUSYBOX_ID[7..19],
-        "a8dd73",
+        &busybox_id()[7..],
+        &busybox_id()[7..19],
+        &busybox_id()[7..13],
     ] {
-        assert_eq!(s.resolve(n).unwrap().to_string(), BUSYBOX_ID, "{n}");
+        assert_eq!(s.resolve(n).unwrap().to_string(), busybox_id(), "{n}");
     }
     let e = s.inspect("busybox:nope").unwrap_err();
     assert_eq!(
@@ -186,7 +198,7 @@ fn snapshot_for_a_container_mounts_the_image_rootfs() {
         running: false,
     }];
     let e = s
-        .remove(BUSYBOX_ID, RemoveOptions::default(), &used)
+        .remove(busybox_id(), RemoveOptions::default(), &used)
         .unwrap_err();
     assert_eq!(e.status(), 409);
     assert!(
@@ -195,7 +207,7 @@ fn snapshot_for_a_container_mounts_the_image_rootfs() {
         "{e}"
     );
     s.remove(
-        BUSYBOX_ID,
+        busybox_id(),
         RemoveOptions {
             force: true,
             noprune: false,
@@ -220,7 +232,7 @@ fn tag_untag_delete_and_conflicts_follow_docker() {
     let s = svc(tmp.path());
     load(&s, "busybox-docker.tar");
     s.tag("busybox", "localhost:5000/bb:v1").unwrap();
-    s.tag(&BUSYBOX_ID[7..19], "mine").unwrap();
+    s.tag(&busybox_id()[7..19], "mine").unwrap();
     let tags = &list(&s, &[])[0].repo_tags;
     assert_eq!(tags.len(), 3, "{tags:?}");
     assert!(
@@ -235,13 +247,13 @@ fn tag_untag_delete_and_conflicts_follow_docker() {
     assert!(s.tag("nope", "x").unwrap_err().status() == 404);
 
     let e = s
-        .remove(&BUSYBOX_ID[7..19], RemoveOptions::default(), &[])
+        .remove(&busybox_id()[7..19], RemoveOptions::default(), &[])
         .unwrap_err();
     assert_eq!(
         e.to_string(),
         format!(
             "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-            &BUSYBOX_ID[7..19]
+            &busybox_id()[7..19]
         )
     );
     assert_eq!(e.status(), 409);
@@ -256,7 +268,7 @@ fn tag_untag_delete_and_conflicts_follow_docker() {
     }];
     let e = s
         .remove(
-            BUSYBOX_ID,
+            busybox_id(),
             RemoveOptions {
                 force: true,
                 noprune: false,
@@ -271,7 +283,7 @@ fn tag_untag_delete_and_conflicts_follow_docker() {
     );
     let out = s
         .remove(
-            BUSYBOX_ID,
+            busybox_id(),
             RemoveOptions {
                 force: true,
                 noprune: false,
@@ -280,7 +292,7 @@ fn tag_untag_delete_and_conflicts_follow_docker() {
         )
         .unwrap();
     assert_eq!(out[0], DeleteItem::Untagged("busybox:latest".into()));
-    assert!(out.contains(&DeleteItem::Deleted(BUSYBOX_ID.into())));
+    assert!(out.contains(&DeleteItem::Deleted(busybox_id().into())));
     assert!(list(&s, &[]).is_empty());
     assert!(
         s.store().content.list().unwrap().is_empty(),
@@ -361,7 +373,7 @@ fn list_filters_history_import_and_prune() {
     assert_eq!(list(&s, &[("reference", "imported:v*")]).len(), 1);
     assert_eq!(list(&s, &[("dangling", "true")]).len(), 0);
     assert_eq!(list(&s, &[("since", "busybox")])[0].id, id.to_string());
-    assert_eq!(list(&s, &[("before", "imported:v1")])[0].id, BUSYBOX_ID);
+    assert_eq!(list(&s, &[("before", "imported:v1")])[0].id, busybox_id());
     let e = s
         .list(&ListOptions {
             all: false,
@@ -428,7 +440,7 @@ fn list_filters_history_import_and_prune() {
         list(&s, &[("dangling", "true")])[0].id,
         dangling.to_string()
     );
-    assert_eq!(list(&s, &[("dangling", "false")])[0].id, BUSYBOX_ID);
+    assert_eq!(list(&s, &[("dangling", "false")])[0].id, busybox_id());
     let r = s.prune(false, &Filters::new(), &[]).unwrap();
     assert_eq!(
         r.images_deleted[0],
@@ -450,7 +462,7 @@ fn list_filters_history_import_and_prune() {
         .contains(&DeleteItem::Untagged("busybox:latest".into())));
     assert!(r
         .images_deleted
-        .contains(&DeleteItem::Deleted(BUSYBOX_ID.into())));
+        .contains(&DeleteItem::Deleted(busybox_id().into())));
     assert!(r.space_reclaimed > 1_000_000);
     assert!(list(&s, &[]).is_empty());
     assert!(s.store().content.list().unwrap().is_empty());

@@ -4,7 +4,13 @@
 //! Fixtures come from `../shared/fixtures/make-images.sh` (run by
 //! `scripts/test.sh` before the tests); [`fixtures_dir`] finds them.
 //! The leak checks read the kernel's own tables so a test can assert that
-//! nothing it made outlives it.
+//! nothing it made outlives it. [`oci_fixture`] and [`docker_archive`]
+//! read the fixture images' digests and sizes, which change with every
+//! fixture build, so tests never hardcode them.
+
+mod images;
+
+pub use images::{docker_archive, oci_fixture, short_id, Descriptor, DockerArchive, OciFixture};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -313,25 +313,16 @@ pub fn staging_dirs(root: &Path) -> Vec<String> {
 
 /// The config digest (image ID) of a fixture's OCI layout.
 pub fn fixture_image_id(fixture: &str) -> String {
-    let dir = berth_testutil::fixture(fixture);
-    let idx: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
-    let md = idx["manifests"][0]["digest"].as_str().unwrap().to_string();
-    let m: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            dir.join("blobs/sha256")
-                .join(md.trim_start_matches("sha256:")),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    m["config"]["digest"].as_str().unwrap().to_string()
+    berth_testutil::oci_fixture(fixture).id
 }
 
 /// The manifest digest of a fixture's OCI layout.
 pub fn fixture_manifest_digest(fixture: &str) -> String {
-    let dir = berth_testutil::fixture(fixture);
-    let idx: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
-    idx["manifests"][0]["digest"].as_str().unwrap().to_string()
+    berth_testutil::oci_fixture(fixture).manifest_digest
+}
+
+/// The (only) layer of a fixture's OCI layout: its compressed digest and
+/// size, which a registry keeps when skopeo pushes the layout.
+pub fn fixture_layer(fixture: &str) -> berth_testutil::Descriptor {
+    berth_testutil::oci_fixture(fixture).layer().clone()
 }
