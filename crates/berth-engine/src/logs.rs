@@ -39,20 +39,36 @@ fn chunk(e: &Entry, opts: &LogsOptions) -> Option<(i128, OutputChunk)> {
 
 /// The log as a stream; with `follow`, new entries until the container
 /// stops (watch `snap`).
+///
+/// The log's files are opened here, when the request is answered, not
+/// in the blocking task that reads them: that task may start late (a
+/// busy blocking pool, a loaded machine), after a `docker rm` that
+/// docker-py's `run` sends right after `wait` has unlinked them, and it
+/// would then read nothing of what the container wrote.
 pub fn stream(
     path: PathBuf,
     opts: LogsOptions,
     snap: watch::Receiver<Snap>,
 ) -> BoxStream<OutputChunk> {
     let (tx, rx) = tokio::sync::mpsc::channel::<OutputChunk>(256);
-    tokio::task::spawn_blocking(move || follow_blocking(&path, &opts, snap, tx));
+    let names = log_files(&path);
+    let rotated: Vec<std::fs::File> = names[..names.len().saturating_sub(1)]
+        .iter()
+        .filter_map(|p| std::fs::File::open(p).ok())
+        .collect();
+    let current = std::fs::File::open(&path).ok();
+    tokio::task::spawn_blocking(move || follow_blocking(&path, rotated, current, &opts, snap, tx));
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))
     }))
 }
 
+/// `rotated`, `cur_file`: the log's files as [`stream`] opened them
+/// (rotated ones oldest first; the current one, if it existed).
 fn follow_blocking(
     path: &Path,
+    rotated: Vec<std::fs::File>,
+    cur_file: Option<std::fs::File>,
     opts: &LogsOptions,
     mut snap: watch::Receiver<Snap>,
     tx: tokio::sync::mpsc::Sender<OutputChunk>,
@@ -60,13 +76,15 @@ fn follow_blocking(
     // What is there now: rotated files whole, the current file up to its
     // last complete line, remembering that offset to follow from (reading
     // the size separately would lose lines written in between).
-    let files = log_files(path);
-    let cur = files.last().cloned().unwrap_or_else(|| path.to_path_buf());
+    let cur = path.to_path_buf();
     let mut entries = Vec::new();
-    for f in &files[..files.len().saturating_sub(1)] {
-        entries.extend(read_all_file(f));
+    for f in &rotated {
+        entries.extend(read_entries_of(f, 0).0);
     }
-    let (cur_entries, mut offset) = read_entries_from(&cur, 0);
+    let (cur_entries, mut offset) = match &cur_file {
+        Some(f) => read_entries_of(f, 0),
+        None => (Vec::new(), 0),
+    };
     entries.extend(cur_entries);
     let mut chunks: Vec<OutputChunk> = entries
         .iter()
@@ -89,7 +107,7 @@ fn follow_blocking(
     // exit (docker-py's run does that before reading the stream) unlinks
     // it, and what the monitor wrote must still be read; a rotation is
     // seen as a new inode at the path, after the old file is drained.
-    let mut file = std::fs::File::open(&cur).ok();
+    let mut file = cur_file;
     let mut ino = file.as_ref().map_or(0, file_inode);
     loop {
         let running = snap.borrow_and_update().running;
@@ -131,16 +149,11 @@ fn follow_blocking(
     }
 }
 
-fn read_all_file(p: &Path) -> Vec<Entry> {
-    read_entries_from(p, 0).0
-}
-
-/// Complete entries of `p` from byte `offset`, and the offset after them.
-fn read_entries_from(p: &Path, offset: u64) -> (Vec<Entry>, u64) {
+/// Complete entries of the open file `f` from byte `offset`, and the
+/// offset after them.
+fn read_entries_of(f: &std::fs::File, offset: u64) -> (Vec<Entry>, u64) {
     let mut out = Vec::new();
-    let Ok(mut f) = std::fs::File::open(p) else {
-        return (out, offset);
-    };
+    let mut f = f;
     if f.seek(std::io::SeekFrom::Start(offset)).is_err() {
         return (out, offset);
     }
@@ -211,4 +224,50 @@ fn read_from(
         }
     }
     (off, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    /// The reading task starts only after the log was unlinked (as by a
+    /// `docker rm` right after the exit while the blocking pool is busy):
+    /// what the container wrote is read all the same.
+    #[test]
+    fn log_unlinked_before_the_reader_starts_is_read() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c-json.log");
+        {
+            let mut w = berth_monitor::jsonlog::LogWriter::open(&path, 0, 1).expect("log");
+            w.write(0, b"hello\n");
+            w.write(1, b"tail");
+            w.flush_partial();
+        }
+        let got: Vec<String> = rt.block_on(async {
+            // the only blocking thread is busy until the file is gone
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let busy = tokio::task::spawn_blocking(move || {
+                let _ = go_rx.recv();
+            });
+            let (_snap_tx, snap_rx) = watch::channel(Snap::default());
+            let opts = LogsOptions {
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            };
+            let s = stream(path.clone(), opts, snap_rx);
+            std::fs::remove_file(&path).expect("unlink");
+            go_tx.send(()).expect("release");
+            busy.await.expect("busy task");
+            s.map(|c| String::from_utf8_lossy(&c.data).into_owned())
+                .collect()
+                .await
+        });
+        assert_eq!(got, ["hello\n", "tail"]);
+    }
 }
