@@ -606,6 +606,13 @@ impl Engine {
             _ => {}
         }
         let run_dir = c.run_dir.clone();
+        // The previous run's monitor may still be tearing down.
+        if !monitor::wait_finished(&run_dir, std::time::Duration::from_secs(10)).await {
+            return Err(ApiError::conflict(format!(
+                "cannot start container {}: its previous run is still being cleaned up",
+                c.id
+            )));
+        }
         let bdir = bundle::bundle_dir(&run_dir);
         std::fs::create_dir_all(&bdir).map_err(sys("create bundle dir"))?;
         let _ = std::fs::remove_file(run_dir.join(EXIT_FILE));

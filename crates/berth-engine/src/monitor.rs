@@ -249,6 +249,25 @@ pub fn socket(state_dir: &Path) -> PathBuf {
     }
 }
 
+/// Waits until the monitor of the container with state dir `state_dir`
+/// has finished its teardown, at most `limit`. A monitor answers the exit
+/// before it deletes the container in the runtime (cgroups, runtime state)
+/// and removes its socket last (berth-monitor's `finish`), so a start
+/// right after an exit waits here for those few milliseconds. A socket
+/// nobody listens on any more (a killed monitor) counts as finished.
+/// Returns false on timeout.
+pub async fn wait_finished(state_dir: &Path, limit: std::time::Duration) -> bool {
+    let sock = socket(state_dir);
+    let deadline = tokio::time::Instant::now() + limit;
+    while std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    true
+}
+
 /// A connection after its request line: the buffered read half (frames or
 /// the reply) and the write half.
 pub struct Conn {
