@@ -561,11 +561,14 @@ impl Engine {
             self.start_locked(c).await
         };
         if let Err(e) = &r {
-            // As Docker: a container with AutoRemove that cannot start is removed.
+            // As Docker: a container with AutoRemove that cannot start is
+            // removed, once its monitor (if one was started) has finished
+            // its teardown, which follows its exit answer; a monitor still
+            // running then is left to the exit path (on_exit removes).
             if e.kind != ErrorKind::NotModified
                 && c.get().host_config.auto_remove
                 && !c.get().state.status.is_live()
-                && !monitor::socket(&c.run_dir).exists()
+                && monitor::wait_finished(&c.run_dir, std::time::Duration::from_secs(10)).await
             {
                 let _ = self.remove_container(c, true).await;
             }
@@ -2138,6 +2141,14 @@ impl Backend for Engine {
     }
     async fn auth(&self, req: AuthRequest) -> ApiResult<AuthResponse> {
         images::login(self, req).await
+    }
+    async fn image_search(
+        &self,
+        term: &str,
+        limit: u32,
+        filters: Filters,
+    ) -> ApiResult<Vec<serde_json::Value>> {
+        images::search(self, term, limit, filters).await
     }
     async fn network_list(&self, filters: Filters) -> ApiResult<Vec<Network>> {
         self.net_list(filters).await

@@ -32,6 +32,17 @@ pub const CLONE_NEWNET: u64 = libc::CLONE_NEWNET as u64;
 /// `CLONE_NEWCGROUP`: new cgroup namespace.
 pub const CLONE_NEWCGROUP: u64 = libc::CLONE_NEWCGROUP as u64;
 
+/// The flags [`clone_fork`] and [`clone_fork_into`] accept: namespaces and
+/// `CLONE_PARENT`, nothing that would share memory or threads.
+const FORK_FLAGS: u64 = CLONE_PARENT
+    | CLONE_NEWNS
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWUSER
+    | CLONE_NEWPID
+    | CLONE_NEWNET
+    | CLONE_NEWCGROUP;
+
 /// Which side of a [`clone_fork`] the caller is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fork {
@@ -61,15 +72,7 @@ pub enum Fork {
 /// without the privilege for a namespace, `ENOSPC`/`EUSERS` over a
 /// namespace limit, `EAGAIN` over `RLIMIT_NPROC`.
 pub fn clone_fork(flags: u64) -> io::Result<Fork> {
-    let allowed = CLONE_PARENT
-        | CLONE_NEWNS
-        | CLONE_NEWUTS
-        | CLONE_NEWIPC
-        | CLONE_NEWUSER
-        | CLONE_NEWPID
-        | CLONE_NEWNET
-        | CLONE_NEWCGROUP;
-    if flags & !allowed != 0 {
+    if flags & !FORK_FLAGS != 0 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let full = flags | libc::SIGCHLD as u64;
@@ -136,15 +139,7 @@ struct CloneArgs {
 /// enabled for its children (it is not a leaf), `EOPNOTSUPP` for a
 /// threaded cgroup, and those of [`clone_fork`].
 pub fn clone_fork_into(flags: u64, cgroup: BorrowedFd<'_>) -> io::Result<Fork> {
-    let allowed = CLONE_PARENT
-        | CLONE_NEWNS
-        | CLONE_NEWUTS
-        | CLONE_NEWIPC
-        | CLONE_NEWUSER
-        | CLONE_NEWPID
-        | CLONE_NEWNET
-        | CLONE_NEWCGROUP;
-    if flags & !allowed != 0 {
+    if flags & !FORK_FLAGS != 0 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let args = CloneArgs {
