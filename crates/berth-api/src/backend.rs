@@ -287,6 +287,16 @@ pub trait Backend: Send + Sync + 'static {
     ) -> ApiResult<BoxStream<JsonMessage>>;
     /// `POST /auth`: check credentials against a registry.
     async fn auth(&self, req: AuthRequest) -> ApiResult<AuthResponse>;
+    /// `GET /images/search?term=&limit=&filters=`: the registry index's
+    /// search, as `ImageSearchResponseItem` objects (`name`, `description`,
+    /// `star_count`, `is_official`, `is_automated`), filtered by `stars`,
+    /// `is-official`, `is-automated`; `limit` 1..=100 (dockerd's default 25).
+    async fn image_search(
+        &self,
+        term: &str,
+        limit: u32,
+        filters: Filters,
+    ) -> ApiResult<Vec<serde_json::Value>>;
     /// `POST /images/prune?filters=`.
     async fn image_prune(&self, filters: Filters) -> ApiResult<ImagePruneResponse>;
 

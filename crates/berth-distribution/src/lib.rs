@@ -66,6 +66,7 @@ pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod search;
 pub mod stream;
 
 pub use auth::{AuthConfig, Credentials, DockerConfigFile};

@@ -374,3 +374,54 @@ pub async fn login(e: &Engine, req: AuthRequest) -> Result<AuthResponse, ApiErro
         status: out.status,
     })
 }
+
+/// `GET /images/search`: a term `host[:port]/name` searches that
+/// registry's index, any other term Docker Hub's (as dockerd's
+/// `registry.ParseSearchIndexInfo`); then dockerd's filters `stars=N`,
+/// `is-official=bool`, `is-automated=bool`.
+pub async fn search(
+    e: &Engine,
+    term: &str,
+    limit: u32,
+    filters: Filters,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    for k in filters.keys() {
+        if !["stars", "is-official", "is-automated"].contains(&k.as_str()) {
+            return Err(ApiError::invalid(format!("invalid filter '{k}'")));
+        }
+    }
+    let bool_filter = |k: &str| -> Result<Option<bool>, ApiError> {
+        match filters.get(k).and_then(|v| v.last()) {
+            None => Ok(None),
+            Some(v) => match v.as_str() {
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(ApiError::invalid(format!("invalid filter '{k}={v}'"))),
+            },
+        }
+    };
+    let official = bool_filter("is-official")?;
+    let automated = bool_filter("is-automated")?;
+    let stars = match filters.get("stars").and_then(|v| v.last()) {
+        None => 0,
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid(format!("invalid filter 'stars={v}'")))?,
+    };
+    let (domain, query) = match term.split_once('/') {
+        Some((h, rest)) if h.contains('.') || h.contains(':') || h == "localhost" => (h, rest),
+        _ => ("docker.io", term),
+    };
+    let results = e
+        .dist
+        .search(domain, query, limit)
+        .await
+        .map_err(dist_err)?;
+    Ok(results
+        .into_iter()
+        .filter(|r| official.is_none_or(|o| r.is_official == o))
+        .filter(|r| automated.is_none_or(|a| r.is_automated == a))
+        .filter(|r| r.star_count >= stars)
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect())
+}

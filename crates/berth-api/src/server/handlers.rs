@@ -65,6 +65,7 @@ pub fn router(backend: Arc<dyn Backend>) -> Router {
         .route("/images/get", get(image_save_many))
         .route("/images/create", post(image_create))
         .route("/auth", post(auth))
+        .route("/images/search", get(image_search))
         .route("/images/prune", post(image_prune))
         .route("/images/{*rest}", any(image_dispatch))
         .route("/networks", get(network_list))
@@ -113,6 +114,28 @@ fn registry_auth(req: &Request) -> String {
 async fn auth(State(b): B, req: Request) -> R {
     let cfg: AuthRequest = body_json(req).await?;
     Ok(json(StatusCode::OK, &b.auth(cfg).await?))
+}
+
+async fn image_search(State(b): B, req: Request) -> R {
+    let q = q(&req);
+    let term = q.get("term").unwrap_or("").to_string();
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        None => 25,
+        Some(l) => match l.parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "limit {l} is outside the range of [1, 100]"
+                ))
+                .into())
+            }
+        },
+    };
+    let filters = q.filters()?;
+    Ok(json(
+        StatusCode::OK,
+        &b.image_search(&term, limit, filters).await?,
+    ))
 }
 
 fn q(req: &Request) -> Query {
