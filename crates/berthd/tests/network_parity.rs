@@ -8,8 +8,6 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -233,24 +231,8 @@ impl Side {
 }
 
 fn http_get(sock: &Path, path: &str) -> (u16, serde_json::Value) {
-    let mut s = UnixStream::connect(sock).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: d\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let v = serde_json::from_str(body.trim()).unwrap_or(serde_json::Value::Null);
+    let (status, _, body) = http_unix(sock, "GET", path, b"");
+    let v = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     (status, v)
 }
 

@@ -234,30 +234,7 @@ impl Daemon {
 
     /// A raw HTTP/1.1 request on the socket: (status, headers, body).
     pub fn http(&self, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
-        let mut s = UnixStream::connect(&self.sock).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(20)))
-            .expect("timeout");
-        let req = format!("{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-        s.write_all(req.as_bytes()).expect("write");
-        s.write_all(body).expect("write body");
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        let text = String::from_utf8_lossy(&out).to_string();
-        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(rest.as_bytes())
-        } else {
-            rest.as_bytes().to_vec()
-        };
-        (status, head.to_string(), body)
+        http_unix(&self.sock, method, path, body)
     }
 
     /// Removes every container, stops the daemon, and asserts nothing of
@@ -320,6 +297,36 @@ impl Drop for Daemon {
             let _ = Command::new("umount").arg("-l").arg(m).status();
         }
     }
+}
+
+/// One request on the API socket `sock` (berthd's or dockerd's), `Connection:
+/// close`: (status, head, body with any chunked encoding undone).
+#[allow(dead_code)]
+pub fn http_unix(sock: &Path, method: &str, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = UnixStream::connect(sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    s.write_all(req.as_bytes()).expect("write");
+    s.write_all(body).expect("write body");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest.as_bytes())
+    } else {
+        rest.as_bytes().to_vec()
+    };
+    (status, head.to_string(), body)
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
