@@ -1,8 +1,10 @@
 //! Docker Engine API client over a UNIX socket.
 //!
 //! [`Client`] speaks HTTP/1.1 (hyper 1) to a daemon at `unix:///path`,
-//! negotiates the API version from `GET /_ping`'s `Api-Version` header
-//! (the lower of the daemon's and [`MAX_API_VERSION`]), prefixes every path
+//! settles the API version (the lower of the daemon's and
+//! [`MAX_API_VERSION`]) from the first answer — a daemon older than this
+//! client says "too new" and names its version — or, before a streamed
+//! body, from `GET /_ping`'s `Api-Version` header; prefixes every path
 //! with `/v{version}`, keeps one keep-alive connection for consecutive
 //! requests, and turns non-2xx answers into [`Error::Daemon`] carrying the
 //! daemon's `{"message": ...}` text. Streams: [`Body`] for chunked bodies
@@ -128,6 +130,17 @@ impl ReqBody {
         ReqBody {
             len: Some(b.len() as u64),
             inner: ReqInner::Full(Some(b)),
+        }
+    }
+    /// A second body of the same bytes; `None` for a streamed body, which
+    /// can be sent only once.
+    fn try_clone(&self) -> Option<Self> {
+        match &self.inner {
+            ReqInner::Full(b) => Some(ReqBody {
+                inner: ReqInner::Full(b.clone()),
+                len: self.len,
+            }),
+            ReqInner::Channel(_) => None,
         }
     }
     /// A JSON body of `v`.
@@ -342,14 +355,15 @@ impl Client {
         self.negotiate().await
     }
 
-    async fn build(
-        &mut self,
+    fn build(
+        &self,
+        v: &str,
         method: Method,
         path: &str,
         body: ReqBody,
         ctype: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<Request<ReqBody>> {
-        let v = self.negotiate().await?;
         let mut b = Request::builder()
             .method(method)
             .uri(format!("/v{v}{path}"))
@@ -357,7 +371,57 @@ impl Client {
         if let Some(ct) = ctype {
             b = b.header("content-type", ct);
         }
+        for (k, val) in headers {
+            let name = hyper::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+            let value = hyper::header::HeaderValue::from_str(val)
+                .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+            b = b.header(name, value);
+        }
         Ok(b.body(body).expect("valid request"))
+    }
+
+    /// Sends `method /v{version}{path}`. Before the version is known, a
+    /// request whose body can be sent twice goes out at once at
+    /// [`MAX_API_VERSION`] instead of after a `GET /_ping` (one round trip
+    /// less per command): a daemon that speaks it answers and the version
+    /// is settled; an older one answers 400 `client version X is too new.
+    /// Maximum supported API version is Y` (dockerd's and berthd's words)
+    /// and the request is sent again at Y. A streamed body negotiates
+    /// with `/_ping` first, as docker's client always does.
+    async fn send_api(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        ctype: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response<Incoming>> {
+        let again = match (&self.api, body.try_clone()) {
+            (None, Some(copy)) => copy,
+            _ => {
+                let v = self.negotiate().await?;
+                let req = self.build(&v, method, path, body, ctype, headers)?;
+                return self.send(req).await;
+            }
+        };
+        let req = self.build(MAX_API_VERSION, method.clone(), path, body, ctype, headers)?;
+        let resp = self.send(req).await?;
+        if resp.status() != StatusCode::BAD_REQUEST {
+            self.api = Some(MAX_API_VERSION.to_string());
+            return Ok(resp);
+        }
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let message = daemon_message(&bytes);
+        let Some(max) = too_new_max(&message) else {
+            return Err(Error::Daemon {
+                status: 400,
+                message,
+            });
+        };
+        let req = self.build(&max, method, path, again, ctype, headers)?;
+        self.api = Some(max);
+        self.send(req).await
     }
 
     /// Sends `method path` (path includes the query, without the version
@@ -370,8 +434,7 @@ impl Client {
         body: ReqBody,
         ctype: Option<&str>,
     ) -> Result<Body> {
-        let req = self.build(method, path, body, ctype).await?;
-        let resp = self.send(req).await?;
+        let resp = self.send_api(method, path, body, ctype, &[]).await?;
         check(resp).await
     }
 
@@ -384,8 +447,7 @@ impl Client {
         body: ReqBody,
         ctype: Option<&str>,
     ) -> Result<(hyper::HeaderMap, Body)> {
-        let req = self.build(method, path, body, ctype).await?;
-        let resp = self.send(req).await?;
+        let resp = self.send_api(method, path, body, ctype, &[]).await?;
         let headers = resp.headers().clone();
         Ok((headers, check(resp).await?))
     }
@@ -401,15 +463,7 @@ impl Client {
         ctype: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Result<Body> {
-        let mut req = self.build(method, path, body, ctype).await?;
-        for (k, v) in headers {
-            let name = hyper::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-            let value = hyper::header::HeaderValue::from_str(v)
-                .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-            req.headers_mut().insert(name, value);
-        }
-        let resp = self.send(req).await?;
+        let resp = self.send_api(method, path, body, ctype, headers).await?;
         check(resp).await
     }
 
@@ -468,12 +522,15 @@ impl Client {
             Some(v) => (ReqBody::json(v)?, Some("application/json")),
             None => (ReqBody::empty(), None),
         };
-        let mut req = self.build(Method::POST, path, body, ct).await?;
-        req.headers_mut()
-            .insert("connection", "Upgrade".parse().expect("header"));
-        req.headers_mut()
-            .insert("upgrade", "tcp".parse().expect("header"));
-        let resp = self.send(req).await?;
+        let resp = self
+            .send_api(
+                Method::POST,
+                path,
+                body,
+                ct,
+                &[("connection", "Upgrade"), ("upgrade", "tcp")],
+            )
+            .await?;
         self.sender = None;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             let status = resp.status().as_u16();
@@ -483,6 +540,16 @@ impl Client {
         let up = hyper::upgrade::on(resp).await?;
         Ok(TokioIo::new(up))
     }
+}
+
+/// The version Y of a daemon's `client version X is too new. Maximum
+/// supported API version is Y` (400; moby api/server/middleware/version.go
+/// words it so, as does berthd).
+fn too_new_max(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("is too new. Maximum supported API version is ")?;
+    let v = rest.trim();
+    let ok = !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    ok.then(|| v.to_string())
 }
 
 async fn check(resp: Response<Incoming>) -> Result<Body> {
@@ -531,6 +598,20 @@ pub fn qs(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_new_answers_name_the_daemon_version() {
+        assert_eq!(
+            too_new_max("client version 1.47 is too new. Maximum supported API version is 1.41")
+                .as_deref(),
+            Some("1.41")
+        );
+        assert_eq!(too_new_max("No such container: x"), None);
+        assert_eq!(
+            too_new_max("client version 1.47 is too new. Maximum supported API version is "),
+            None
+        );
+    }
 
     #[test]
     fn hosts() {
@@ -592,8 +673,11 @@ mod tests {
         );
     }
 
-    /// A real exchange over a UNIX socket with a tiny fake daemon: ping
-    /// negotiation, versioned path, keep-alive reuse and error mapping.
+    /// A real exchange over a UNIX socket with a tiny fake daemon older
+    /// than this client: the first request goes out at MAX_API_VERSION
+    /// without a ping, the daemon's "too new" answer settles the version
+    /// and the request is sent again; then keep-alive reuse and error
+    /// mapping.
     #[tokio::test(flavor = "current_thread")]
     async fn ping_negotiates_and_errors_map() {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -618,7 +702,7 @@ mod tests {
                     }
                 }
                 let resp: &[u8] = match paths.len() {
-                    1 => b"HTTP/1.1 200 OK\r\nApi-Version: 1.43\r\nContent-Length: 2\r\n\r\nOK",
+                    1 => b"HTTP/1.1 400 Bad Request\r\nApi-Version: 1.43\r\nContent-Type: application/json\r\nContent-Length: 84\r\n\r\n{\"message\":\"client version 1.47 is too new. Maximum supported API version is 1.43\"}\n",
                     2 => b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"Version\":1}",
                     _ => b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n{\"message\":\"No such container: x\"}\n",
                 };
@@ -652,7 +736,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             paths,
-            vec!["/_ping", "/v1.43/version", "/v1.43/containers/x/json"]
+            vec![
+                format!("/v{MAX_API_VERSION}/version"),
+                "/v1.43/version".to_string(),
+                "/v1.43/containers/x/json".to_string()
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
