@@ -548,7 +548,9 @@ impl Client {
 fn too_new_max(message: &str) -> Option<String> {
     let (_, rest) = message.split_once("is too new. Maximum supported API version is ")?;
     let v = rest.trim();
-    let ok = !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let ok = !v.is_empty()
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     ok.then(|| v.to_string())
 }
 
