@@ -31,8 +31,10 @@ pub mod manifest;
 mod oauth;
 pub mod server;
 pub mod storage;
+mod zerocopy;
 
 pub use config::{AuthConfig, Config, TlsPaths, TokenConfig};
 pub use error::{Code, RegistryError};
 pub use gc::{collect as gc_collect, GcOptions, GcReport};
 pub use server::{serve, Server, StartError};
+pub use zerocopy::sendfile_bytes;

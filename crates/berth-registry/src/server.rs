@@ -288,7 +288,13 @@ async fn accept_loop(
                         Err(_) => return,
                     }
                 }
-                None => builder.serve_connection(TokioIo::new(stream), svc).await,
+                // Plain TCP: blob bodies go out with sendfile(2); the
+                // vectored ("queue") writer keeps their frames intact.
+                None => {
+                    builder.writev(true);
+                    let io = crate::zerocopy::SendfileStream::new(stream);
+                    builder.serve_connection(TokioIo::new(io), svc).await
+                }
             };
             if let Err(e) = res {
                 tracing::debug!(%peer, "connection: {e}");
@@ -928,18 +934,21 @@ enum BlobData {
 /// `len` bytes of `f` from byte `start` as a response body, one
 /// [`READ_CHUNK`] per frame, the next one prepared on the blocking pool
 /// while the previous one is written to the socket. A frame is a
-/// read-only map of the blob file's page-cache pages
-/// ([`berth_sys::map_file`], populated when made), so the bytes go from
-/// the page cache to the socket with one copy (the kernel's) instead of
-/// two (a read into a buffer first): the profile of a 120 MB GET had that
-/// read's copy as its largest cost. Committed blobs are immutable (written
-/// under a temporary name, fsynced, renamed; afterwards only read or
-/// unlinked), which is what mapping them needs. A file shorter than
-/// `start + len` ends the body with an error, so the client sees a
-/// truncated transfer rather than a short success.
-fn file_body(f: std::fs::File, start: u64, len: u64) -> Body {
-    type Step = tokio::task::JoinHandle<io::Result<(std::fs::File, Bytes)>>;
-    fn map_next(f: std::fs::File, at: u64, n: u64) -> Step {
+/// read-only map of the blob file's page-cache pages. With `zero_copy`
+/// (plain-HTTP servers) it is an unpopulated map registered with its file
+/// ([`berth_sys::map_file_for_send`]): the connection's writer
+/// ([`crate::zerocopy`]) recognises its slices and sends the file's pages
+/// with `sendfile(2)`, so the server copies no byte of the body. Without
+/// it (TLS, which must read the bytes to encrypt them) the map is
+/// populated when made ([`berth_sys::map_file`]), so the bytes go from the
+/// page cache to rustls with no read into a buffer first. Committed blobs
+/// are immutable (written under a temporary name, fsynced, renamed;
+/// afterwards only read or unlinked), which is what mapping them needs. A
+/// file shorter than `start + len` ends the body with an error, so the
+/// client sees a truncated transfer rather than a short success.
+fn file_body(f: std::fs::File, start: u64, len: u64, zero_copy: bool) -> Body {
+    type Step = tokio::task::JoinHandle<io::Result<(Arc<std::fs::File>, Bytes)>>;
+    fn map_next(f: Arc<std::fs::File>, at: u64, n: u64, zero_copy: bool) -> Step {
         tokio::task::spawn_blocking(move || {
             let size = f.metadata()?.len();
             if size < at + n {
@@ -948,20 +957,25 @@ fn file_body(f: std::fs::File, start: u64, len: u64) -> Body {
                     "blob file shorter than its size",
                 ));
             }
-            let map = berth_sys::map_file(&f, at, n as usize)?;
+            let map = if zero_copy {
+                berth_sys::map_file_for_send(f.clone(), at, n as usize)?
+            } else {
+                berth_sys::map_file(&f, at, n as usize)?
+            };
             Ok((f, Bytes::from_owner(map)))
         })
     }
-    let first = (len > 0).then(|| map_next(f, start, len.min(READ_CHUNK)));
+    let f = Arc::new(f);
+    let first = (len > 0).then(|| map_next(f, start, len.min(READ_CHUNK), zero_copy));
     let state = (first, start, len);
-    let stream = futures_util::stream::unfold(state, |(pending, at, left)| async move {
+    let stream = futures_util::stream::unfold(state, move |(pending, at, left)| async move {
         let job = pending?;
         let res = job.await.unwrap_or_else(|e| Err(io::Error::other(e)));
         match res {
             Ok((f, chunk)) => {
                 let n = chunk.len() as u64;
                 let (at, left) = (at + n, left - n);
-                let next = (left > 0).then(|| map_next(f, at, left.min(READ_CHUNK)));
+                let next = (left > 0).then(|| map_next(f, at, left.min(READ_CHUNK), zero_copy));
                 Some((Ok(Frame::data(chunk)), (next, at, left)))
             }
             Err(e) => Some((Err(e), (None, at, 0))),
@@ -1054,7 +1068,7 @@ async fn get_blob(
     let body = match data {
         None => empty(),
         Some(BlobData::Small(bytes)) => full(bytes),
-        Some(BlobData::File(f, start)) => file_body(f, start, len),
+        Some(BlobData::File(f, start)) => file_body(f, start, len, !app.tls),
     };
     Ok(b.body(body).expect("response"))
 }

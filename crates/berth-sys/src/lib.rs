@@ -13,7 +13,9 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 mod mmap;
-pub use mmap::{map_file, start_writeback, FileMap};
+pub use mmap::{
+    map_file, map_file_for_send, mapped_file_of, start_writeback, FileMap, MappedRange,
+};
 
 /// `CLONE_PARENT`: the child's parent is the caller's parent (clone(2)).
 pub const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
