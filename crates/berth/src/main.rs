@@ -407,21 +407,26 @@ fn real_main(argv: &[String]) -> i32 {
         out(&format!("{}\n", h.trim_end()));
         return 0;
     }
-    let mut cmd = Cli::command();
-    let matches = match cmd.try_get_matches_from_mut(argv) {
-        Ok(m) => m,
-        Err(e) => return clap_failure(e, argv),
-    };
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => return clap_failure(e, argv),
+    let cli = match cli::parse_run_fast(argv) {
+        Some(c) => c,
+        None => {
+            let mut cmd = Cli::command();
+            let matches = match cmd.try_get_matches_from_mut(argv) {
+                Ok(m) => m,
+                Err(e) => return clap_failure(e, argv),
+            };
+            match Cli::from_arg_matches(&matches) {
+                Ok(c) => c,
+                Err(e) => return clap_failure(e, argv),
+            }
+        }
     };
     if cli.version {
         println!("Berth version {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
     let Some(top) = cli.cmd else {
-        let _ = cmd.print_help();
+        let _ = Cli::command().print_help();
         println!();
         return 0;
     };
