@@ -751,6 +751,137 @@ impl Cgroup {
     }
 }
 
+/// What [`Cgroup::remove_if_empty`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// Directories removed, nested children before their parents.
+    pub removed: Vec<PathBuf>,
+    /// Directories left in place, each with the reason: it has processes
+    /// (listed), or rmdir answered EBUSY / ENOTEMPTY.
+    pub kept: Vec<(PathBuf, String)>,
+}
+
+impl Removal {
+    /// True when nothing of the cgroup was left behind.
+    pub fn is_complete(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
+impl Cgroup {
+    /// Removes the cgroup's directory in every hierarchy, but only where
+    /// no process is in it: nested child cgroups first (depth-first), a
+    /// directory whose `cgroup.procs` lists a process is kept and so are
+    /// its ancestors. Unlike [`Cgroup::destroy`] it neither signals nor
+    /// waits: it is for cgroups left behind by a runtime or monitor that
+    /// was killed. A directory that is already gone is not an error;
+    /// EBUSY and ENOTEMPTY (a process or child that arrived meanwhile) are
+    /// reported in [`Removal::kept`]. Parents are not touched.
+    ///
+    /// # Errors
+    /// Another failure of `rmdir` or of listing a directory ([`Error::Io`]).
+    pub fn remove_if_empty(&self) -> Result<Removal> {
+        let mut out = Removal::default();
+        for dir in self.paths.values() {
+            remove_tree_if_empty(dir, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Depth-first rmdir of `dir` and its child cgroups where no process is;
+/// true when `dir` is gone.
+fn remove_tree_if_empty(dir: &Path, out: &mut Removal) -> Result<bool> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(true),
+        Err(e) => {
+            return Err(Error::Io {
+                op: "read",
+                path: dir.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    let mut all_children_gone = true;
+    for e in rd.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) && !remove_tree_if_empty(&e.path(), out)? {
+            all_children_gone = false;
+        }
+    }
+    if !all_children_gone {
+        out.kept
+            .push((dir.to_path_buf(), "a child cgroup is still there".into()));
+        return Ok(false);
+    }
+    let pids = read_pids(&dir.join("cgroup.procs"))?;
+    if !pids.is_empty() {
+        out.kept
+            .push((dir.to_path_buf(), format!("has processes {pids:?}")));
+        return Ok(false);
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => {
+            out.removed.push(dir.to_path_buf());
+            Ok(true)
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(nix::libc::EBUSY) | Some(nix::libc::ENOTEMPTY)
+            ) =>
+        {
+            out.kept.push((dir.to_path_buf(), e.to_string()));
+            Ok(false)
+        }
+        Err(e) => Err(Error::Io {
+            op: "rmdir",
+            path: dir.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+/// Names of the child cgroups of `parent`, an absolute cgroups path such
+/// as `/berth`, across every hierarchy of this host (v1 controllers and
+/// cgroup2), sorted and without duplicates: the ids of the containers that
+/// have a cgroup there (`/berth/<id>`). A parent that does not exist in a
+/// hierarchy contributes nothing.
+///
+/// # Errors
+/// [`Error::NoCgroupFs`], [`Error::InvalidPath`] for a relative, systemd
+/// or root path, [`Error::Io`] when a parent cannot be listed.
+pub fn list_children(parent: &str) -> Result<Vec<String>> {
+    if !parent.starts_with('/') {
+        return Err(Error::InvalidPath {
+            path: parent.into(),
+            reason: "a parent to list must be absolute",
+        });
+    }
+    let cg = Cgroup::new(parent, "")?;
+    let mut names = std::collections::BTreeSet::new();
+    for dir in cg.paths.values() {
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(Error::Io {
+                    op: "read",
+                    path: dir.clone(),
+                    source: e,
+                })
+            }
+        };
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                names.insert(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
 /// Removes `.`/`..` and duplicate slashes of an absolute cgroup path;
 /// `None` if `..` climbs above `/`.
 fn clean(path: &str) -> Option<String> {

@@ -530,3 +530,57 @@ fn serialized_cgroup_round_trips() {
     // The created parents ({name}/nested) went too.
     assert_clean(&name);
 }
+
+#[test]
+fn remove_if_empty_keeps_cgroups_with_processes_and_lists_children() {
+    require_root();
+    let name = unique("leftover");
+    let _sweep = Sweep(name.clone());
+    let parent = format!("/{name}");
+    let (a, b) = (format!("{name}-a"), format!("{name}-b"));
+    let cga = Cgroup::new(&format!("{parent}/{a}"), &a).unwrap();
+    let cgb = Cgroup::new(&format!("{parent}/{b}"), &b).unwrap();
+    cga.create().unwrap();
+    cgb.create().unwrap();
+    // A nested child cgroup (as a container may make itself) in one
+    // hierarchy of `a`.
+    let nested = cga.path_of("pids").unwrap().join("inner");
+    std::fs::create_dir(&nested).unwrap();
+    assert_eq!(
+        berth_cgroups::list_children(&parent).unwrap(),
+        vec![a.clone(), b.clone()]
+    );
+    let mut child = spawn_gated("sleep 30", &name);
+    let pid = child.id() as i32;
+    cgb.apply(pid).unwrap();
+
+    // `a` is empty: all of it goes, the nested dir first.
+    let r = cga.remove_if_empty().unwrap();
+    assert!(r.is_complete(), "{r:?}");
+    assert_eq!(r.removed.len(), cga.paths().len() + 1, "{r:?}");
+    let at = |d: &Path| r.removed.iter().position(|x| x == d).expect("removed");
+    assert!(at(&nested) < at(cga.path_of("pids").unwrap()), "{r:?}");
+    assert!(cga.paths().values().all(|p| !p.exists()));
+    // Already gone: no error, nothing done.
+    assert_eq!(cga.remove_if_empty().unwrap(), Default::default());
+    // `b` has a process: kept in every hierarchy.
+    let r = cgb.remove_if_empty().unwrap();
+    assert!(r.removed.is_empty(), "{r:?}");
+    assert_eq!(r.kept.len(), cgb.paths().len(), "{r:?}");
+    assert!(r.kept[0].1.contains(&pid.to_string()), "{r:?}");
+    assert!(cgb.paths().values().all(|p| p.is_dir()));
+    assert_eq!(berth_cgroups::list_children(&parent).unwrap(), vec![b]);
+
+    cgb.kill_all(nix::sys::signal::Signal::SIGKILL).unwrap();
+    wait_bounded(&mut child, Duration::from_secs(10));
+    let r = cgb.remove_if_empty().unwrap();
+    assert!(r.is_complete(), "{r:?}");
+    assert!(berth_cgroups::list_children(&parent).unwrap().is_empty());
+    assert!(berth_cgroups::list_children("/no-such-parent-bcgt")
+        .unwrap()
+        .is_empty());
+    for p in cgb.paths().values() {
+        let _ = std::fs::remove_dir(p.parent().unwrap());
+    }
+    assert_clean(&name);
+}

@@ -24,6 +24,7 @@ mod commit;
 pub mod container;
 pub mod events;
 mod images;
+pub mod leftovers;
 pub mod logs;
 pub mod monitor;
 mod names;
@@ -208,6 +209,11 @@ impl Engine {
     }
 
     async fn restore(&self) {
+        // Before anything starts: what killed monitors left behind
+        // (crate::leftovers); live containers are not touched.
+        let (data_root, exec_root) = (self.cfg.data_root.clone(), self.cfg.exec_root.clone());
+        let _ = tokio::task::spawn_blocking(move || leftovers::sweep(&data_root, &exec_root, None))
+            .await;
         let Ok(rd) = std::fs::read_dir(self.cfg.data_root.join("containers")) else {
             return;
         };
@@ -616,6 +622,9 @@ impl Engine {
                 c.id
             )));
         }
+        // A previous run whose monitor was killed left its cgroup, mount
+        // and runtime state (crate::leftovers; one stat when it did not).
+        leftovers::sweep(&self.cfg.data_root, &self.cfg.exec_root, Some(&c.id));
         let bdir = bundle::bundle_dir(&run_dir);
         std::fs::create_dir_all(&bdir).map_err(sys("create bundle dir"))?;
         let _ = std::fs::remove_file(run_dir.join(EXIT_FILE));
@@ -972,6 +981,17 @@ impl Engine {
             }
         }
         c.update(|r| r.state.status = Status::Removing);
+        // A monitor still tearing down removes the container's cgroup and
+        // mount itself; one that was killed left them (crate::leftovers).
+        let (data_root, exec_root, id) = (
+            self.cfg.data_root.clone(),
+            self.cfg.exec_root.clone(),
+            c.id.clone(),
+        );
+        let _ = tokio::task::spawn_blocking(move || {
+            leftovers::sweep(&data_root, &exec_root, Some(&id))
+        })
+        .await;
         // The files go after the answer: the rw layer and the container's
         // directory are renamed into the store's trash (one rename each;
         // emptied at the next open if berthd dies first), and a blocking

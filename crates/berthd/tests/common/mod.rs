@@ -240,10 +240,10 @@ impl Daemon {
     /// Removes every container, stops the daemon, and asserts nothing of
     /// this test's is left: mounts, monitor processes, cgroups, state dirs.
     pub fn finish(mut self) {
-        let ids = self.ok(&["ps", "-aq"]);
-        if !ids.is_empty() {
+        let all = self.ok(&["ps", "-aq", "--no-trunc"]);
+        if !all.is_empty() {
             let mut args = vec!["rm", "-f"];
-            args.extend(ids.lines());
+            args.extend(all.lines());
             self.ok(&args);
         }
         let ids: Vec<String> = std::fs::read_dir(self.root().join("containers"))
@@ -257,6 +257,32 @@ impl Daemon {
         assert_eq!(self.stop(), 0, "berthd exit code");
         let needle = self.dir.path().to_string_lossy().into_owned();
         assert_no_leaks(&needle);
+        for id in all.lines() {
+            let dirs = || berth_testutil::cgroups_containing(&format!("/berth/{id}"));
+            assert!(
+                eventually(10, || dirs().is_empty()),
+                "leaked cgroup dirs {:?}",
+                dirs()
+            );
+        }
+    }
+
+    /// Ids of the containers this daemon has state of (records, exec-root
+    /// run dirs, runtime state).
+    fn known_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = [
+            self.root().join("containers"),
+            self.exec_root().join("containers"),
+            self.exec_root().join("runtime"),
+        ]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.flatten())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+        ids.sort();
+        ids.dedup();
+        ids
     }
 }
 
@@ -287,8 +313,25 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for p in berth_testutil::processes_containing(&self.dir.path().to_string_lossy()) {
+        // Monitors of the containers just removed are still tearing down
+        // (their cgroups, their state): a SIGKILL then leaves cgroups
+        // behind, so give them a bounded moment first.
+        let ids = self.known_ids();
+        let needle = self.dir.path().to_string_lossy().into_owned();
+        eventually(5, || {
+            berth_testutil::processes_containing(&needle).is_empty()
+        });
+        for p in berth_testutil::processes_containing(&needle) {
             let _ = Command::new("kill").arg("-9").arg(p.to_string()).status();
+        }
+        // Whatever a killed monitor left: empty cgroup dirs of this
+        // daemon's containers (deepest first; rmdir fails on a busy one).
+        for id in ids {
+            let mut dirs = berth_testutil::cgroups_containing(&format!("/berth/{id}"));
+            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            for d in dirs {
+                let _ = std::fs::remove_dir(d);
+            }
         }
         for m in berth_testutil::mounts_containing(&self.dir.path().to_string_lossy())
             .iter()
