@@ -15,7 +15,9 @@
 //! every `Config.Volumes` path (the image's `VOLUME`s and the CLI's
 //! `-v /path`) not covered by another mount gets a new anonymous volume
 //! (label `com.docker.volume.anonymous`). Named volumes are created on
-//! first use. A volume that is empty when the container is created gets
+//! first use; a `volume` mount's `VolumeOptions.DriverConfig.Options` and
+//! `Labels` are what it is created with (an existing volume keeps its
+//! own, as with dockerd; a driver other than `local` is refused). A volume that is empty when the container is created gets
 //! the image's content at that path copied in (owners, modes, symlinks),
 //! unless `nocopy` — what Docker does so a fresh volume starts with the
 //! image's files. The resolved list ([`VolumeMount`]) is part of the
@@ -282,6 +284,45 @@ impl Store {
     }
 }
 
+/// What a volume created for a `volume` mount gets from its
+/// `VolumeOptions`: `DriverConfig.Name` (only `local` exists here),
+/// `DriverConfig.Options` (the local driver's `type`, `device`, `o`: see
+/// [`crate::volume_opts`]) and `Labels`. dockerd creates a missing volume
+/// with them and ignores them for a volume that exists.
+#[derive(Debug, Default, Clone)]
+struct CreateWith {
+    driver: String,
+    labels: BTreeMap<String, String>,
+    options: BTreeMap<String, String>,
+}
+
+impl CreateWith {
+    fn of(volume_options: Option<&serde_json::Value>) -> CreateWith {
+        let Some(o) = volume_options else {
+            return CreateWith::default();
+        };
+        let strings = |v: Option<&serde_json::Value>| -> BTreeMap<String, String> {
+            v.and_then(|v| v.as_object())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let dc = o.get("DriverConfig");
+        CreateWith {
+            driver: dc
+                .and_then(|d| d.get("Name"))
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            labels: strings(o.get("Labels")),
+            options: strings(dc.and_then(|d| d.get("Options"))),
+        }
+    }
+}
+
 /// Whether a directory is empty (or missing).
 fn is_empty_dir(p: &Path) -> bool {
     std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none())
@@ -396,8 +437,9 @@ impl Engine {
         host: &HostConfig,
         lowerdirs: &[PathBuf],
     ) -> Result<Vec<VolumeMount>, ApiError> {
-        // (name or "" for anonymous, destination, rw, nocopy, mode)
-        let mut wanted: Vec<(String, String, bool, bool, String)> = Vec::new();
+        // (name or "" for anonymous, destination, rw, nocopy, mode, what
+        // a volume created for it gets)
+        let mut wanted: Vec<(String, String, bool, bool, String, CreateWith)> = Vec::new();
         let mut covered: Vec<String> = Vec::new();
         for b in &host.binds {
             let Some((src, dst, mode)) = split_bind(b) else {
@@ -421,7 +463,14 @@ impl Engine {
                 }
             }
             let m = if mode.is_empty() { "z" } else { mode };
-            wanted.push((src.into(), dst.into(), rw, nocopy, m.into()));
+            wanted.push((
+                src.into(),
+                dst.into(),
+                rw,
+                nocopy,
+                m.into(),
+                CreateWith::default(),
+            ));
         }
         for m in &host.mounts {
             covered.push(m.target.trim_end_matches('/').to_string());
@@ -446,6 +495,7 @@ impl Engine {
                 !m.read_only,
                 nocopy,
                 "z".into(),
+                CreateWith::of(m.volume_options.as_ref()),
             ));
         }
         if let Some(t) = &host.tmpfs {
@@ -458,7 +508,14 @@ impl Engine {
             {
                 continue;
             }
-            wanted.push((String::new(), path.clone(), true, false, String::new()));
+            wanted.push((
+                String::new(),
+                path.clone(),
+                true,
+                false,
+                String::new(),
+                CreateWith::default(),
+            ));
         }
         if wanted.is_empty() {
             return Ok(Vec::new());
@@ -467,16 +524,26 @@ impl Engine {
         let mut fresh = Vec::new();
         let r = (|| {
             let _g = self.vols.lock.lock().expect("volumes");
-            for (name, dst, rw, nocopy, mode) in &wanted {
+            for (name, dst, rw, nocopy, mode, with) in &wanted {
                 let anonymous = name.is_empty();
-                let (name, labels) = if anonymous {
-                    let mut l = BTreeMap::new();
-                    l.insert(ANONYMOUS_LABEL.to_string(), String::new());
-                    (berth_types::new_id(), l)
+                let mut labels = with.labels.clone();
+                let name = if anonymous {
+                    labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+                    berth_types::new_id()
                 } else {
-                    (name.clone(), BTreeMap::new())
+                    name.clone()
                 };
-                if self.vols.create(&name, labels, BTreeMap::new())? && anonymous {
+                if !with.driver.is_empty() && with.driver != "local" {
+                    // dockerd's answer (404), for a volume that exists too.
+                    return Err(ApiError::not_found(format!(
+                        "create {name}: error looking up volume plugin {d}: plugin \"{d}\" not found",
+                        d = with.driver
+                    )));
+                }
+                // An existing volume keeps its own options and labels, as
+                // with dockerd.
+                let created = self.vols.create(&name, labels, with.options.clone())?;
+                if created && anonymous {
                     fresh.push(name.clone());
                 }
                 let source = self.vols.mountpoint(&name);

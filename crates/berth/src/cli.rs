@@ -813,6 +813,108 @@ pub struct HelpFlag {
     pub help: Option<bool>,
 }
 
+/// `--mount`, as the docker CLI parses it: comma-separated `key=value`
+/// fields (`type` defaults to `volume`; `source`/`src`,
+/// `target`/`destination`/`dst`, `readonly`/`ro`, `volume-nocopy`,
+/// `volume-driver`, `volume-label=K=V`, `volume-opt=K=V`,
+/// `bind-propagation`, `tmpfs-size`, `tmpfs-mode`), with its error texts.
+pub fn parse_mount(s: &str) -> Result<berth_api::models::MountSpec, String> {
+    use serde_json::{json, Map, Value};
+    let mut m = berth_api::models::MountSpec {
+        kind: "volume".into(),
+        ..Default::default()
+    };
+    let (mut vol, mut bind, mut tmpfs) = (Map::new(), Map::new(), Map::new());
+    let truthy = |key: &str, v: Option<&str>| -> Result<bool, String> {
+        match v.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("1") | Some("true") => Ok(true),
+            Some("0") | Some("false") => Ok(false),
+            Some(o) => Err(format!("invalid value for {key}: {o}")),
+        }
+    };
+    let pair = |v: &str| -> (String, Value) {
+        let (k, v) = v.split_once('=').unwrap_or((v, ""));
+        (k.to_string(), Value::String(v.to_string()))
+    };
+    for field in s.split(',') {
+        let (key, val) = match field.split_once('=') {
+            Some((k, v)) => (k.to_ascii_lowercase(), Some(v)),
+            None => (field.to_ascii_lowercase(), None),
+        };
+        let need = |v: Option<&str>| -> Result<String, String> {
+            v.map(str::to_string)
+                .ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"))
+        };
+        match key.as_str() {
+            "readonly" | "ro" => m.read_only = truthy(&key, val)?,
+            "volume-nocopy" => {
+                vol.insert("NoCopy".into(), json!(truthy(&key, val)?));
+            }
+            "type" => m.kind = need(val)?.to_ascii_lowercase(),
+            "source" | "src" => m.source = need(val)?,
+            "target" | "dst" | "destination" => m.target = need(val)?,
+            "bind-propagation" => {
+                bind.insert("Propagation".into(), json!(need(val)?.to_ascii_lowercase()));
+            }
+            "volume-driver" => {
+                let dc = vol.entry("DriverConfig").or_insert_with(|| json!({}));
+                dc["Name"] = json!(need(val)?);
+            }
+            "volume-label" => {
+                let (k, v) = pair(&need(val)?);
+                let l = vol.entry("Labels").or_insert_with(|| json!({}));
+                l[k] = v;
+            }
+            "volume-opt" => {
+                let (k, v) = pair(&need(val)?);
+                let dc = vol.entry("DriverConfig").or_insert_with(|| json!({}));
+                if dc.get("Options").is_none() {
+                    dc["Options"] = json!({});
+                }
+                dc["Options"][k] = v;
+            }
+            "tmpfs-size" => {
+                let v = need(val)?;
+                let n = crate::fmt::parse_ram(&v)
+                    .map_err(|_| format!("invalid value for {key}: {v}"))?;
+                tmpfs.insert("SizeBytes".into(), json!(n));
+            }
+            "tmpfs-mode" => {
+                let v = need(val)?;
+                let n = u32::from_str_radix(&v, 8)
+                    .map_err(|_| format!("invalid value for {key}: {v}"))?;
+                tmpfs.insert("Mode".into(), json!(n));
+            }
+            _ => return Err(format!("unexpected key '{key}' in '{field}'")),
+        }
+    }
+    if m.target.is_empty() {
+        return Err("target is required".into());
+    }
+    if !vol.is_empty() && m.kind != "volume" {
+        return Err(format!(
+            "cannot mix 'volume-*' options with mount type '{}'",
+            m.kind
+        ));
+    }
+    if !bind.is_empty() && m.kind != "bind" {
+        return Err(format!(
+            "cannot mix 'bind-*' options with mount type '{}'",
+            m.kind
+        ));
+    }
+    if !tmpfs.is_empty() && m.kind != "tmpfs" {
+        return Err(format!(
+            "cannot mix 'tmpfs-*' options with mount type '{}'",
+            m.kind
+        ));
+    }
+    m.volume_options = (!vol.is_empty()).then(|| Value::Object(vol));
+    m.bind_options = (!bind.is_empty()).then(|| Value::Object(bind));
+    m.tmpfs_options = (!tmpfs.is_empty()).then(|| Value::Object(tmpfs));
+    Ok(m)
+}
+
 /// Validates `-m` at parse time (docker reports it as a flag error).
 fn parse_memory(s: &str) -> Result<String, String> {
     crate::fmt::parse_ram(s).map(|_| s.to_string())
@@ -912,6 +1014,9 @@ pub struct RunArgs {
     /// Memory limit
     #[arg(short = 'm', long = "memory", value_name = "bytes", value_parser = parse_memory)]
     pub memory: Option<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount", value_name = "mount", value_parser = parse_mount)]
+    pub mount: Vec<berth_api::models::MountSpec>,
     /// Assign a name to the container
     #[arg(long = "name", value_name = "string")]
     pub name: Option<String>,

@@ -147,6 +147,7 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
         masked_paths: sec.system_paths.clone(),
         readonly_paths: sec.system_paths,
         binds: a.volume.clone(),
+        mounts: a.mount.clone(),
         network_mode,
         port_bindings: Some(bindings),
         publish_all_ports: a.publish_all,
@@ -1253,6 +1254,8 @@ mod tests {
             "/a:/b:ro",
             "--tmpfs",
             "/run:size=1m",
+            "--mount",
+            "type=volume,src=v,dst=/v,volume-opt=type=tmpfs,volume-opt=o=size=1m,volume-label=a=b,volume-driver=local,ro",
             "--read-only",
             "-m",
             "64m",
@@ -1294,6 +1297,12 @@ mod tests {
         let hc = &b["HostConfig"];
         assert_eq!(hc["Binds"], json!(["/a:/b:ro"]));
         assert_eq!(hc["Tmpfs"], json!({"/run": "size=1m"}));
+        assert_eq!(
+            hc["Mounts"],
+            json!([{"Type": "volume", "Source": "v", "Target": "/v", "ReadOnly": true,
+                "VolumeOptions": {"Labels": {"a": "b"}, "DriverConfig": {"Name": "local",
+                    "Options": {"type": "tmpfs", "o": "size=1m"}}}}])
+        );
         assert_eq!(hc["ReadonlyRootfs"], true);
         assert_eq!(hc["Memory"], 64 << 20);
         assert_eq!(hc["NanoCpus"], 500_000_000);

@@ -5,7 +5,9 @@
 //! (one mount for two users), a tmpfs with its options and a bind of a
 //! host directory, dockerd's errors for bad options at create and for a
 //! mount that fails at start, and nothing left mounted (the bind's host
-//! directory keeps its content after `volume rm`).
+//! directory keeps its content after `volume rm`). `--mount
+//! type=volume,...,volume-opt=...,volume-label=...` creates a missing
+//! volume with those options and labels, through either CLI.
 
 mod common;
 
@@ -17,7 +19,7 @@ macro_rules! both {
         mod dockerd { $( #[test] fn $name() { super::$name(&super::Daemon::start_kind("dockerd")) } )* }
     };
 }
-both!(local_driver_mount_options);
+both!(local_driver_mount_options, mount_flag_volume_options);
 
 fn ok(d: &Daemon, args: &[&str]) -> String {
     let r = d.docker(args);
@@ -303,4 +305,71 @@ fn local_driver_mount_options(d: &Daemon) {
     assert_eq!((mounts_on(&mp), mounts_on(&mp2)), (0, 0), "{k}");
     assert_eq!(d.same(&["ps", "-a", "-q"]).out, "", "{k}");
     ok(d, &["volume", "rm", "vo-inval", "vo-nodir"]);
+}
+
+fn mount_flag_volume_options(d: &Daemon) {
+    let k = &d.kind;
+    for (cli, vol) in [("docker", "mvo-d"), ("berth", "mvo-b")] {
+        let mount = format!(
+            "type=volume,src={vol},dst=/x,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m,volume-label=mvo={cli}"
+        );
+        let args = [
+            "run",
+            "--rm",
+            "--mount",
+            &mount,
+            "busybox",
+            "grep",
+            " /x ",
+            "/proc/mounts",
+        ];
+        let r = if cli == "docker" {
+            d.docker(&args)
+        } else {
+            d.berth(&args)
+        };
+        assert_eq!(r.code, 0, "{k} {cli}: {r:?}");
+        assert!(r.out.starts_with("tmpfs /x tmpfs rw"), "{k} {cli}: {r:?}");
+        assert!(r.out.contains("size=2048k"), "{k} {cli}: {r:?}");
+        assert_eq!(
+            ok(
+                d,
+                &[
+                    "volume",
+                    "inspect",
+                    "-f",
+                    "{{json .Labels}} {{json .Options}}",
+                    vol
+                ]
+            ),
+            format!(r#"{{"mvo":"{cli}"}} {{"device":"tmpfs","o":"size=2m","type":"tmpfs"}}"#),
+            "{k} {cli}"
+        );
+        ok(d, &["volume", "rm", vol]);
+    }
+    // The CLI's own errors, in docker's words.
+    for (m, want) in [
+        ("type=volume", "target is required"),
+        ("dst=/x,bogus=1", "unexpected key 'bogus' in 'bogus=1'"),
+        ("dst=/x,src", "invalid field 'src' must be a key=value pair"),
+        (
+            "type=bind,src=/tmp,dst=/x,volume-opt=a=b",
+            "cannot mix 'volume-*' options with mount type 'bind'",
+        ),
+    ] {
+        both_fail(d, &["create", "--mount", m, "busybox"], 125, want);
+    }
+    both_fail(
+        d,
+        &[
+            "create",
+            "--pull",
+            "never",
+            "--mount",
+            "type=volume,src=mvo-x,dst=/x,volume-driver=mvo-nope",
+            "busybox",
+        ],
+        1,
+        r#"create mvo-x: error looking up volume plugin mvo-nope: plugin "mvo-nope" not found"#,
+    );
 }
