@@ -413,7 +413,9 @@ impl Cgroup {
                 for m in &made {
                     inherit_cpuset(m)?;
                 }
-                inherit_cpuset(dir)?;
+                if !made.contains(dir) {
+                    inherit_cpuset(dir)?;
+                }
             }
             // Hybrid hosts may bind some controllers (hugetlb here) to
             // cgroup2: enable them down the path too.

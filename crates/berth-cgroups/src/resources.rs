@@ -111,6 +111,55 @@ pub fn device_rules_for(devices: &[LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
         .collect()
 }
 
+/// Writes `rules` in order to a v1 devices cgroup's `devices.allow` and
+/// `devices.deny` (cgroup-v1/devices.rst), each rule one write(2) on the
+/// file opened once: the controller parses every write on its own. A
+/// rule identical to one already written, with no rule of the other kind
+/// in between, is skipped: it would change nothing (an engine's spec
+/// usually lists the default rules the runtime appends again, as runc's
+/// does). Errors name the file and the rule.
+fn write_device_rules_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    use std::io::Write;
+    let mut files: [Option<std::fs::File>; 2] = [None, None];
+    let mut run_allow = None;
+    let mut run: Vec<String> = Vec::new();
+    for rule in rules {
+        let Some(line) = device_rule_line(rule)? else {
+            continue;
+        };
+        if run_allow != Some(rule.allow()) {
+            run_allow = Some(rule.allow());
+            run.clear();
+        }
+        if run.contains(&line) {
+            continue;
+        }
+        let name = if rule.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        let path = dir.join(name);
+        let slot = &mut files[usize::from(rule.allow())];
+        if slot.is_none() {
+            match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => *slot = Some(f),
+                // write_file names a missing file or the open error
+                Err(_) => return write_file(&path, &line),
+            }
+        }
+        if let Some(f) = slot.as_mut() {
+            f.write_all(line.as_bytes()).map_err(|e| Error::Write {
+                path: path.clone(),
+                value: line.clone(),
+                source: e,
+            })?;
+        }
+        run.push(line);
+    }
+    Ok(())
+}
+
 /// Renders a rule in the devices controller's syntax: `type major:minor
 /// access`; `None` for a FIFO (`p`) rule, which the devices controller
 /// has no type for (FIFOs are not device nodes it governs; runc drops them too).
@@ -207,17 +256,7 @@ pub(crate) fn set_v1(cg: &Cgroup, r: &LinuxResources, linux_devices: &[LinuxDevi
         let mut rules: Vec<LinuxDeviceCgroup> = r.devices().clone().unwrap_or_default();
         rules.extend(device_rules_for(linux_devices));
         rules.extend(default_allowed_devices());
-        for rule in &rules {
-            let Some(line) = device_rule_line(rule)? else {
-                continue;
-            };
-            let file = if rule.allow() {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            write_file(&dir.join(file), &line)?;
-        }
+        write_device_rules_v1(dir, &rules)?;
     } else if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(Error::ControllerMissing {
             resource: "devices",

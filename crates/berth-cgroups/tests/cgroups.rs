@@ -458,6 +458,40 @@ fn device_rules_v1() {
     assert_clean(&name);
 }
 
+/// Rules apply in order even where one repeats: an allow after a deny of
+/// the same device is written again (only a repeat with no rule of the
+/// other kind in between is skipped).
+#[test]
+fn device_rules_v1_keep_order_across_repeats() {
+    require_root();
+    let name = unique("devord");
+    let _sweep = Sweep(name.clone());
+    let cg = Cgroup::new(&abs(&name), &name).unwrap();
+    let Some(dir) = cg.path_of("devices").map(|p| p.to_path_buf()) else {
+        return; // cgroup v2 only: devices are an eBPF program there
+    };
+    cg.create().unwrap();
+    let rule = |allow: bool, minor: u32| {
+        format!(r#"{{"allow":{allow},"type":"c","major":4,"minor":{minor},"access":"rwm"}}"#)
+    };
+    let spec = format!(
+        r#"{{"devices":[{{"allow":false,"access":"rwm"}},{},{},{},{},{},{}]}}"#,
+        rule(true, 7),
+        rule(false, 7),
+        rule(true, 7),
+        rule(true, 8),
+        rule(true, 8),
+        rule(false, 8)
+    );
+    cg.set(&resources(&spec)).unwrap();
+    let list = read(&dir.join("devices.list"));
+    assert!(list.contains("c 4:7 rwm"), "{list}");
+    assert!(!list.contains("c 4:8 "), "{list}");
+    assert!(list.contains("c 1:3 rwm"), "{list}");
+    cg.destroy().unwrap();
+    assert_clean(&name);
+}
+
 #[test]
 fn missing_controllers_are_named_and_hugetlb_uses_cgroup2() {
     require_root();
