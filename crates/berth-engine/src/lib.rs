@@ -19,6 +19,7 @@
 
 pub mod archive;
 pub mod bundle;
+pub mod cgroup_pool;
 mod changes;
 mod commit;
 pub mod container;
@@ -104,6 +105,8 @@ pub struct Engine {
     execs: Mutex<HashMap<String, Arc<Mutex<ExecEntry>>>>,
     events: events::Events,
     spawner: monitor::Spawner,
+    /// Container cgroups made ahead of their creates.
+    cgroups: Arc<cgroup_pool::CgroupPool>,
     /// Networking (`crate::network`).
     net: network::Net,
     /// Volumes (`crate::volumes`).
@@ -169,8 +172,12 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())??;
         let vols = volumes::Store::open(&cfg.data_root).map_err(|e| format!("volumes: {e}"))?;
+        let containers_dir = cfg.data_root.join("containers");
+        let cgroups =
+            cgroup_pool::CgroupPool::open(&cfg.exec_root, &|id| containers_dir.join(id).exists());
         let engine = Arc::new_cyclic(|me| Engine {
             cfg,
+            cgroups,
             vols,
             restarts: restart::Manager::default(),
             images: Arc::new(images),
@@ -196,7 +203,14 @@ impl Engine {
         engine.net.reconcile(live).await;
         engine.reconcile_volumes();
         engine.restart_on_boot().await;
+        engine.cgroups.refill();
         Ok(engine)
+    }
+
+    /// A clean daemon stop: removes the cgroups made ahead for creates
+    /// (crate::cgroup_pool). Containers keep running (live restore).
+    pub fn shutdown(&self) {
+        self.cgroups.drain();
     }
 
     fn arc(&self) -> Arc<Engine> {
@@ -439,7 +453,13 @@ impl Engine {
                 )));
             }
         }
-        let id = berth_types::new_id();
+        // An ID whose cgroup is made already (crate::cgroup_pool); the
+        // ticket goes back to the pool's clean-up if the create fails.
+        let ticket = self.cgroups.take();
+        let id = ticket
+            .as_ref()
+            .map(|t| t.id().to_string())
+            .unwrap_or_else(berth_types::new_id);
         if config.hostname.is_empty() {
             config.hostname = if host.network_mode == "host" {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -478,6 +498,9 @@ impl Engine {
             .await;
         match res {
             Ok(c) => {
+                if let Some(t) = ticket {
+                    t.claim();
+                }
                 self.containers
                     .write()
                     .expect("containers")
@@ -566,6 +589,9 @@ impl Engine {
             let _g = c.op.lock().await;
             self.start_locked(c).await
         };
+        // The runtime is done with cgroups: make the next create's
+        // (crate::cgroup_pool).
+        self.cgroups.refill();
         if let Err(e) = &r {
             // As Docker: a container with AutoRemove that cannot start is
             // removed, once its monitor (if one was started) has finished
@@ -988,8 +1014,14 @@ impl Engine {
             self.cfg.exec_root.clone(),
             c.id.clone(),
         );
+        // A container that never started may still have the empty cgroup
+        // the pool made for its ID (crate::cgroup_pool).
+        let never_started = rec.state.started_ns == 0;
         let _ = tokio::task::spawn_blocking(move || {
-            leftovers::sweep(&data_root, &exec_root, Some(&id))
+            leftovers::sweep(&data_root, &exec_root, Some(&id));
+            if never_started {
+                cgroup_pool::remove_cgroup(&id);
+            }
         })
         .await;
         // The files go after the answer: the rw layer and the container's

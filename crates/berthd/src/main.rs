@@ -380,6 +380,7 @@ async fn run(cfg: EngineConfig, sock: PathBuf, pidfile: Option<PathBuf>) -> i32 
         running = engine.running_count(),
         "shutting down; containers keep running"
     );
+    engine.shutdown();
     let _ = std::fs::remove_file(&sock);
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);

@@ -254,7 +254,14 @@ impl Daemon {
             })
             .unwrap_or_default();
         assert!(ids.is_empty(), "container state dirs left: {ids:?}");
+        let pooled = self.pooled_ids();
         assert_eq!(self.stop(), 0, "berthd exit code");
+        // A clean stop empties the cgroup pool (berth_engine::cgroup_pool).
+        assert!(self.pooled_ids().is_empty(), "cgroup pool files left");
+        for id in &pooled {
+            let dirs = berth_testutil::cgroups_containing(&format!("/berth/{id}"));
+            assert!(dirs.is_empty(), "pooled cgroup dirs left: {dirs:?}");
+        }
         let needle = self.dir.path().to_string_lossy().into_owned();
         assert_no_leaks(&needle);
         for id in all.lines() {
@@ -267,6 +274,17 @@ impl Daemon {
         }
     }
 
+    /// IDs in the daemon's cgroup pool (`<exec-root>/cgroup-pool/<id>`).
+    pub fn pooled_ids(&self) -> Vec<String> {
+        std::fs::read_dir(self.exec_root().join("cgroup-pool"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Ids of the containers this daemon has state of (records, exec-root
     /// run dirs, runtime state).
     fn known_ids(&self) -> Vec<String> {
@@ -274,6 +292,7 @@ impl Daemon {
             self.root().join("containers"),
             self.exec_root().join("containers"),
             self.exec_root().join("runtime"),
+            self.exec_root().join("cgroup-pool"),
         ]
         .iter()
         .filter_map(|d| std::fs::read_dir(d).ok())
