@@ -33,13 +33,19 @@ pub fn find_program(p: &Process) -> Result<PathBuf> {
         } else {
             p.cwd().join(arg0)
         };
-        return if nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_ok() {
-            Ok(path)
-        } else {
-            Err(Error::Setup(format!(
-                "exec: {arg0:?}: no such executable file"
-            )))
+        // runc's words (Go's exec.LookPath on a name with a slash), which
+        // the docker CLI reads for run's exit status: 127 for "no such
+        // file or directory", 126 for "permission denied" / "is a
+        // directory".
+        let why = match std::fs::metadata(&path) {
+            Err(e) => format!("stat {arg0}: {}", go_errno_text(&e)),
+            Ok(m) if m.is_dir() => "is a directory".to_string(),
+            Ok(_) if nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_ok() => {
+                return Ok(path)
+            }
+            Ok(_) => "permission denied".to_string(),
         };
+        return Err(Error::Setup(format!("exec: {arg0:?}: {why}")));
     }
     let env = p.env().as_deref().unwrap_or(&[]);
     let path_var = env
@@ -59,6 +65,21 @@ pub fn find_program(p: &Process) -> Result<PathBuf> {
     Err(Error::Setup(format!(
         "exec: {arg0:?}: executable file not found in $PATH"
     )))
+}
+
+/// An OS error as Go's syscall.Errno prints it: the C library's text
+/// with a lower-case first letter ("no such file or directory"), without
+/// Rust's " (os error N)".
+fn go_errno_text(e: &std::io::Error) -> String {
+    let Some(code) = e.raw_os_error() else {
+        return e.to_string();
+    };
+    let desc = nix::errno::Errno::from_raw(code).desc();
+    let mut c = desc.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => desc.to_string(),
+    }
 }
 
 /// The process with `HOME` added to its environment when it has none:
@@ -281,4 +302,57 @@ pub(crate) fn reset_signals() {
 pub(crate) fn exec_dmz(plan: &ExecPlan, dmz: &OwnedFd) -> Error {
     let e = crate::dmz::exec_via(dmz, &plan.path, &plan.args, &plan.env);
     crate::error::io_err(format!("exec {:?}", plan.path), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn process(arg0: &str) -> Process {
+        let mut p = Process::default();
+        p.set_args(Some(vec![arg0.to_string()]));
+        p
+    }
+
+    fn error_of(arg0: &str) -> String {
+        match find_program(&process(arg0)) {
+            Err(Error::Setup(m)) => m,
+            other => panic!("{arg0}: {other:?}"),
+        }
+    }
+
+    /// A program named by path fails in runc's words, which the docker
+    /// CLI maps to 127 (not found) and 126 (cannot be invoked).
+    #[test]
+    fn program_paths_fail_in_runcs_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let missing = format!("{d}/nonexist");
+        assert_eq!(
+            error_of(&missing),
+            format!("exec: {missing:?}: stat {missing}: no such file or directory")
+        );
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "x").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let plain = plain.display().to_string();
+        // root passes access(X_OK) only when some execute bit is set
+        assert_eq!(
+            error_of(&plain),
+            format!("exec: {plain:?}: permission denied")
+        );
+        assert_eq!(error_of(&d), format!("exec: {d:?}: is a directory"));
+        let exe = dir.path().join("exe");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            find_program(&process(&exe.display().to_string())).unwrap(),
+            exe
+        );
+        assert_eq!(
+            error_of("nosuchcmd-berth"),
+            "exec: \"nosuchcmd-berth\": executable file not found in $PATH"
+        );
+    }
 }

@@ -130,6 +130,25 @@ fn run_exit_codes_streams_and_errors() {
         "{}",
         stderr(&o)
     );
+    // A program named by path: the docker CLI reads runc's words for
+    // the exit status (127 not found, 126 cannot be invoked).
+    for (prog, code, words) in [
+        (
+            "/nonexist",
+            127,
+            "stat /nonexist: no such file or directory",
+        ),
+        (
+            "/etc/passwd",
+            126,
+            "exec: \"/etc/passwd\": permission denied",
+        ),
+        ("/etc", 126, "exec: \"/etc\": is a directory"),
+    ] {
+        let o = d.docker(&["run", "--rm", "busybox", prog]);
+        assert_eq!(o.status.code(), Some(code), "{prog}: {}", stderr(&o));
+        assert!(stderr(&o).contains(words), "{prog}: {}", stderr(&o));
+    }
     let o = d.docker_stdin(
         &["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z"],
         b"piped input\n",
