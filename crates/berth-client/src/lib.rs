@@ -6,8 +6,11 @@
 //! client says "too new" and names its version — or, before a streamed
 //! body, from `GET /_ping`'s `Api-Version` header; prefixes every path
 //! with `/v{version}`, keeps one keep-alive connection for consecutive
-//! requests, and turns non-2xx answers into [`Error::Daemon`] carrying the
-//! daemon's `{"message": ...}` text. Streams: [`Body`] for chunked bodies
+//! requests, and turns answers of 400 and above into [`Error::Daemon`]
+//! carrying the daemon's `{"message": ...}` text (or [`Error::EmptyAnswer`]
+//! when there is no body). As in docker's client, 3xx answers are success:
+//! dockerd and berthd answer `304 Not Modified` to a stop of a stopped
+//! container or a start of a running one. Streams: [`Body`] for chunked bodies
 //! (logs, events, progress), [`Client::hijack`] for `attach`/`exec start`
 //! (HTTP Upgrade `tcp`, status 101), [`stdcopy`] to demultiplex them and
 //! [`progress`] for JSON progress messages.
@@ -85,15 +88,39 @@ pub enum Error {
     /// The daemon did not switch protocols for a hijack request.
     #[error("the daemon did not upgrade the connection (status {0})")]
     NoUpgrade(u16),
+    /// The daemon answered an error status with an empty body; worded as
+    /// docker's client words it (without "Error response from daemon").
+    #[error(
+        "request returned {} for API route and version {url}, check if the server supports the requested API version",
+        status_text(.status)
+    )]
+    EmptyAnswer {
+        /// HTTP status code.
+        status: u16,
+        /// The request's URL as docker's client shows it:
+        /// `http://<socket path, %-escaped>/v<version><path>`.
+        url: String,
+    },
 }
 
 impl Error {
     /// The HTTP status of a daemon error, `None` for other errors.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Daemon { status, .. } => Some(*status),
+            Error::Daemon { status, .. } | Error::EmptyAnswer { status, .. } => Some(*status),
             _ => None,
         }
+    }
+}
+
+/// `500 Internal Server Error`: the code and its reason phrase.
+fn status_text(status: &u16) -> String {
+    match StatusCode::from_u16(*status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(r) => format!("{status} {r}"),
+        None => status.to_string(),
     }
 }
 
@@ -294,6 +321,21 @@ impl Client {
         &self.host
     }
 
+    /// The URL of `path` at the version in use, as docker's client prints
+    /// it in errors: `http://%2Frun%2Fberth%2Fberth.sock/v1.47/containers/x/stop`.
+    fn route_url(&self, path: &str) -> String {
+        let mut host = String::new();
+        for b in self.path.to_string_lossy().bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b) {
+                host.push(b as char);
+            } else {
+                host.push_str(&format!("%{b:02X}"));
+            }
+        }
+        let v = self.api.as_deref().unwrap_or(MAX_API_VERSION);
+        format!("http://{host}/v{v}{path}")
+    }
+
     async fn connect(&self) -> Result<SendRequest<ReqBody>> {
         let stream = UnixStream::connect(&self.path)
             .await
@@ -411,6 +453,7 @@ impl Client {
             self.api = Some(MAX_API_VERSION.to_string());
             return Ok(resp);
         }
+        let json = is_json(&resp);
         let bytes = resp.into_body().collect().await?.to_bytes();
         let message = daemon_message(&bytes);
         let v = match too_new_max(&message) {
@@ -424,10 +467,7 @@ impl Client {
             None => self.negotiate().await?,
         };
         if v == MAX_API_VERSION {
-            return Err(Error::Daemon {
-                status: 400,
-                message,
-            });
+            return Err(error_of(400, json, &bytes, || self.route_url(path)));
         }
         let req = self.build(&v, method, path, again, ctype, headers)?;
         self.send(req).await
@@ -458,7 +498,7 @@ impl Client {
     ) -> Result<(hyper::HeaderMap, Body)> {
         let resp = self.send_api(method, path, body, ctype, &[]).await?;
         let headers = resp.headers().clone();
-        Ok((headers, check(resp).await?))
+        Ok((headers, check(resp, || self.route_url(path)).await?))
     }
 
     /// Like [`Client::request`], with extra request headers (e.g.
@@ -473,7 +513,7 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<Body> {
         let resp = self.send_api(method, path, body, ctype, headers).await?;
-        check(resp).await
+        check(resp, || self.route_url(path)).await
     }
 
     /// `GET path`, body parsed as JSON.
@@ -543,7 +583,7 @@ impl Client {
         self.sender = None;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             let status = resp.status().as_u16();
-            check(resp).await?;
+            check(resp, || self.route_url(path)).await?;
             return Err(Error::NoUpgrade(status));
         }
         let up = hyper::upgrade::on(resp).await?;
@@ -563,18 +603,59 @@ fn too_new_max(message: &str) -> Option<String> {
     ok.then(|| v.to_string())
 }
 
-async fn check(resp: Response<Incoming>) -> Result<Body> {
+/// The body of a successful answer, or the error of a failed one. As in
+/// docker's client, every status from 200 to 399 is success (a `304 Not
+/// Modified` answers a stop of a stopped container), and so is 101 (a
+/// hijack). `url` names the request in the error for an empty body.
+async fn check(resp: Response<Incoming>, url: impl FnOnce() -> String) -> Result<Body> {
     let status = resp.status();
-    if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
+    if status.is_success() || status.is_redirection() || status == StatusCode::SWITCHING_PROTOCOLS {
         return Ok(Body {
             inner: resp.into_body(),
         });
     }
+    let json = is_json(&resp);
     let body = resp.into_body().collect().await?.to_bytes();
-    Err(Error::Daemon {
-        status: status.as_u16(),
-        message: daemon_message(&body),
-    })
+    Err(error_of(status.as_u16(), json, &body, url))
+}
+
+/// Whether an answer says its body is JSON.
+fn is_json(resp: &Response<Incoming>) -> bool {
+    resp.headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/json")
+}
+
+/// The error for a failed answer's `status` and `body` (`json`: its
+/// Content-Type is application/json). Never a blank message: an empty
+/// body is [`Error::EmptyAnswer`] naming the status and `url()`, a JSON
+/// body without a message (or a blank text) says so with the status, as
+/// docker's client does (`API returned a 404 (Not Found) but provided no
+/// error-message`).
+fn error_of(status: u16, json: bool, body: &[u8], url: impl FnOnce() -> String) -> Error {
+    if body.is_empty() {
+        return Error::EmptyAnswer { status, url: url() };
+    }
+    let json_message = || {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        v.as_object()?;
+        Some(v["message"].as_str().unwrap_or("").trim().to_string())
+    };
+    let message = match json.then(json_message).flatten() {
+        Some(m) => m,
+        None => daemon_message(body),
+    };
+    let message = if message.is_empty() {
+        let reason = StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        format!("API returned a {status} ({reason}) but provided no error-message")
+    } else {
+        message
+    };
+    Error::Daemon { status, message }
 }
 
 /// The message of a daemon error body: the `message` field of
@@ -771,6 +852,48 @@ mod tests {
                 "/v1.43/containers/x/json".to_string()
             ]
         );
+    }
+
+    /// Statuses as docker's client takes them: a 304 (stop of a stopped
+    /// container) is success with an empty body; an error with an empty
+    /// body names the status and the route instead of a blank message;
+    /// a JSON error without a message says so; a text body is the message.
+    #[tokio::test(flavor = "current_thread")]
+    async fn not_modified_is_success_and_errors_are_never_blank() {
+        let (sock, server) = fake_daemon(
+            "status",
+            vec![
+                b"HTTP/1.1 304 Not Modified\r\nApi-Version: 1.47\r\n\r\n",
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+                b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"message\":\"\"}",
+                b"HTTP/1.1 409 Conflict\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n some text \n",
+            ],
+        );
+        let mut c = Client::new(&format!("unix://{}", sock.display())).unwrap();
+        c.api = None;
+        let b = c.post("/containers/x/stop", None).await.unwrap();
+        assert!(b.is_empty());
+        let e = c.post("/containers/x/stop?t=1", None).await.unwrap_err();
+        assert_eq!(e.status(), Some(500));
+        let escaped = sock.display().to_string().replace('/', "%2F");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "request returned 500 Internal Server Error for API route and version \
+                 http://{escaped}/v{MAX_API_VERSION}/containers/x/stop?t=1, check if the \
+                 server supports the requested API version"
+            )
+        );
+        let e = c.post("/containers/x/pause", None).await.unwrap_err();
+        assert_eq!(e.status(), Some(404));
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: API returned a 404 (Not Found) but provided no error-message"
+        );
+        let e = c.post("/containers/x/start", None).await.unwrap_err();
+        assert_eq!(e.to_string(), "Error response from daemon: some text");
+        drop(c);
+        assert_eq!(paths_of(server).await.len(), 4);
     }
 
     /// A HEAD first (`cp`'s stat) to an older daemon: its 400 has no body
