@@ -55,7 +55,11 @@ fn run_script(host: &str, image: &str, who: &str, log: &dyn Fn() -> String) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/pull_progress.py");
     // dockerd is the reference: it may skip intermediate statuses under
     // load (see the script).
-    let mode = if who == "dockerd" { "reference" } else { "berthd" };
+    let mode = if who == "dockerd" {
+        "reference"
+    } else {
+        "berthd"
+    };
     let o = Command::new("timeout")
         .args(["-s", "KILL", "300", "python3", script, host, image, mode])
         .stdin(Stdio::null())
