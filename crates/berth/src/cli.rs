@@ -813,11 +813,56 @@ pub struct HelpFlag {
     pub help: Option<bool>,
 }
 
+/// A host path given relative to the current directory, made absolute as
+/// the docker CLI does for a bind source before sending it (the daemon
+/// takes a relative source for a volume name): a path starting with `.`
+/// (`.`, `./d`, `../a`, `.hidden`) is joined to the current directory and
+/// cleaned lexically (`.` and `..` elements resolved, no trailing `/`).
+/// Anything else (`/abs`, `name`, `~/x`) is returned unchanged, and so is
+/// the path when the current directory cannot be read.
+pub fn abs_source(p: &str) -> String {
+    match std::env::current_dir() {
+        Ok(cwd) if p.starts_with('.') => abs_source_in(&cwd.to_string_lossy(), p),
+        _ => p.to_string(),
+    }
+}
+
+/// [`abs_source`] against the directory `cwd` (absolute).
+pub fn abs_source_in(cwd: &str, p: &str) -> String {
+    if !p.starts_with('.') {
+        return p.to_string();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in cwd.split('/').chain(p.split('/')) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// A `-v SRC:DST[:MODE]` with its source made absolute by [`abs_source`]
+/// (the docker CLI's treatment of a bind given with a relative path); a
+/// spec without a source (`-v /data`, `-v ./x`: a container path) is
+/// unchanged.
+pub fn abs_bind(spec: &str) -> String {
+    match spec.split_once(':') {
+        Some((src, rest)) if src.starts_with('.') => format!("{}:{rest}", abs_source(src)),
+        _ => spec.to_string(),
+    }
+}
+
 /// `--mount`, as the docker CLI parses it: comma-separated `key=value`
 /// fields (`type` defaults to `volume`; `source`/`src`,
 /// `target`/`destination`/`dst`, `readonly`/`ro`, `volume-nocopy`,
 /// `volume-driver`, `volume-label=K=V`, `volume-opt=K=V`,
 /// `bind-propagation`, `tmpfs-size`, `tmpfs-mode`), with its error texts.
+/// A source starting with `.` is made absolute ([`abs_source`]) whatever
+/// the type, as the docker CLI does.
 pub fn parse_mount(s: &str) -> Result<berth_api::models::MountSpec, String> {
     use serde_json::{json, Map, Value};
     let mut m = berth_api::models::MountSpec {
@@ -851,7 +896,7 @@ pub fn parse_mount(s: &str) -> Result<berth_api::models::MountSpec, String> {
                 vol.insert("NoCopy".into(), json!(truthy(&key, val)?));
             }
             "type" => m.kind = need(val)?.to_ascii_lowercase(),
-            "source" | "src" => m.source = need(val)?,
+            "source" | "src" => m.source = abs_source(&need(val)?),
             "target" | "dst" | "destination" => m.target = need(val)?,
             "bind-propagation" => {
                 bind.insert("Propagation".into(), json!(need(val)?.to_ascii_lowercase()));
@@ -1624,6 +1669,47 @@ mod tests {
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied())).unwrap()
+    }
+
+    /// Relative host paths are made absolute as the docker CLI makes them
+    /// (what docker 28 sent to dockerd for each, seen in inspect).
+    #[test]
+    fn relative_bind_sources_become_absolute() {
+        for (p, want) in [
+            ("./dir", "/w/sub/dir"),
+            (".", "/w/sub"),
+            ("..", "/w"),
+            ("../a", "/w/a"),
+            (".hid", "/w/sub/.hid"),
+            ("../.hid", "/w/.hid"),
+            ("./dir/../dir/", "/w/sub/dir"),
+            ("./a//b/.", "/w/sub/a/b"),
+            ("../../../..", "/"),
+            ("dir", "dir"),
+            ("~/x", "~/x"),
+            ("/abs/../p", "/abs/../p"),
+        ] {
+            assert_eq!(abs_source_in("/w/sub", p), want, "{p}");
+        }
+        let cwd = std::env::current_dir().unwrap();
+        let cwd = cwd.to_str().unwrap();
+        let parent = std::path::Path::new(cwd)
+            .parent()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(abs_bind("./d:/x:ro"), format!("{cwd}/d:/x:ro"));
+        assert_eq!(abs_bind(".:/x"), format!("{cwd}:/x"));
+        assert_eq!(abs_bind("../a:/b"), format!("{parent}/a:/b"));
+        for same in ["./d", ".", "/data", "v:/x", "~/x:/x", "/a:/b:ro"] {
+            assert_eq!(abs_bind(same), same);
+        }
+        let m = parse_mount("type=bind,src=./d,dst=/x").unwrap();
+        assert_eq!(m.source, format!("{cwd}/d"));
+        let m = parse_mount("type=volume,source=.v,dst=/x").unwrap();
+        assert_eq!(m.source, format!("{cwd}/.v"));
+        let m = parse_mount("type=bind,src=d,dst=/x").unwrap();
+        assert_eq!(m.source, "d");
     }
 
     /// The `run` fast path gives exactly the full parse's result, and

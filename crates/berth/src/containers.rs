@@ -146,7 +146,7 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
         security_opt: sec.security_opt,
         masked_paths: sec.system_paths.clone(),
         readonly_paths: sec.system_paths,
-        binds: a.volume.clone(),
+        binds: a.volume.iter().map(|v| crate::cli::abs_bind(v)).collect(),
         mounts: a.mount.clone(),
         network_mode,
         port_bindings: Some(bindings),
@@ -1232,6 +1232,26 @@ mod tests {
             Some(Cmd::Run(r)) => r,
             _ => panic!(),
         }
+    }
+
+    /// `-v ./d:/x` and `--mount src=..` reach the daemon absolute.
+    #[test]
+    fn create_body_sends_relative_binds_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let b = create_body(&run_args(&[
+            "-v",
+            "./d:/x",
+            "-v",
+            "/data",
+            "--mount",
+            "type=bind,src=..,dst=/y",
+            "busybox",
+        ]))
+        .unwrap();
+        let d = format!("{}/d:/x", cwd.display());
+        assert_eq!(b["HostConfig"]["Binds"], json!([d, "/data"]));
+        let parent = cwd.parent().unwrap().display().to_string();
+        assert_eq!(b["HostConfig"]["Mounts"][0]["Source"], json!(parent));
     }
 
     #[test]

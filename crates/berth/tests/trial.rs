@@ -1,11 +1,16 @@
 //! Bugs a fresh-user trial of the `berth` CLI found, each compared with the
 //! real `docker` CLI on the same daemon (Debian's dockerd and berthd):
 //! a `304 Not Modified` answer (stop of a stopped container, start of a
-//! running one) is success.
+//! running one) is success; a bind source given relative to the current
+//! directory (`-v ./d:/x`, `--mount src=..`) reaches the daemon absolute.
 
 mod common;
 
-use common::Daemon;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{berth_bin, run_bounded, Daemon, Run};
 
 macro_rules! both {
     ($($name:ident),*) => {
@@ -13,7 +18,7 @@ macro_rules! both {
         mod dockerd { $( #[test] fn $name() { super::$name(&super::Daemon::start_kind("dockerd")) } )* }
     };
 }
-both!(not_modified_is_success);
+both!(not_modified_is_success, relative_bind_sources);
 
 fn ok(d: &Daemon, args: &[&str]) -> String {
     let r = d.docker(args);
@@ -65,4 +70,106 @@ fn not_modified_is_success(d: &Daemon) {
         );
     }
     ok(d, &["rm", "tr-nm"]);
+}
+
+/// Runs `cli` ("docker" or "berth") against `d` in directory `cwd`.
+fn in_dir(d: &Daemon, cli: &str, cwd: &Path, args: &[&str]) -> Run {
+    let mut c = if cli == "docker" {
+        Command::new("docker")
+    } else {
+        Command::new(berth_bin())
+    };
+    c.current_dir(cwd).arg("-H").arg(&d.host).args(args);
+    run_bounded(&mut c, Duration::from_secs(60), None)
+}
+
+/// `-v ./dir:/x`, `-v ../a:/b`, `-v .:/c` and `--mount type=bind,src=..`
+/// from a working directory: the container sees the host files through
+/// both CLIs, and what reaches the daemon (HostConfig.Binds and .Mounts
+/// in inspect) is the same absolute path docker sends. `-v ~/x:/x` is
+/// not expanded by either (the daemon's volume-name error).
+fn relative_bind_sources(d: &Daemon) {
+    let w = d.dir().join("w");
+    let sub = w.join("sub");
+    std::fs::create_dir_all(sub.join("dir")).unwrap();
+    std::fs::create_dir_all(w.join("a")).unwrap();
+    std::fs::write(sub.join("dir/f"), "in dir\n").unwrap();
+    std::fs::write(w.join("a/g"), "in a\n").unwrap();
+    let run = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "./dir:/x",
+        "-v",
+        "../a:/b:ro",
+        "-v",
+        ".:/c",
+        "--mount",
+        "type=bind,src=..,dst=/y",
+        "busybox",
+        "cat",
+        "/x/f",
+        "/b/g",
+        "/c/dir/f",
+        "/y/a/g",
+    ];
+    for cli in ["docker", "berth"] {
+        let r = in_dir(d, cli, &sub, &run);
+        assert_eq!(
+            (r.out.as_str(), r.code),
+            ("in dir\nin a\nin dir\nin a\n", 0),
+            "{} {cli}: {r:?}",
+            d.kind
+        );
+    }
+    let mut seen = Vec::new();
+    for cli in ["docker", "berth"] {
+        let name = format!("tr-rb-{cli}");
+        let r = in_dir(
+            d,
+            cli,
+            &sub,
+            &[
+                "create",
+                "--name",
+                &name,
+                "--network",
+                "none",
+                "-v",
+                "./dir/../dir/:/x:ro",
+                "--mount",
+                "type=bind,source=./dir,target=/z",
+                "busybox",
+                "true",
+            ],
+        );
+        assert_eq!(r.code, 0, "{} {cli}: {r:?}", d.kind);
+        seen.push(ok(
+            d,
+            &[
+                "inspect",
+                "-f",
+                "{{json .HostConfig.Binds}} {{json .HostConfig.Mounts}}",
+                &name,
+            ],
+        ));
+        ok(d, &["rm", &name]);
+    }
+    let dir = sub.join("dir").display().to_string();
+    assert_eq!(
+        seen[0],
+        format!(r#"["{dir}:/x:ro"] [{{"Type":"bind","Source":"{dir}","Target":"/z"}}]"#),
+        "{} docker",
+        d.kind
+    );
+    assert_eq!(seen[1], seen[0], "{} berth differs from docker", d.kind);
+    let tilde = ["create", "--network", "none", "-v", "~/x:/x", "busybox"];
+    let (dr, br) = (
+        in_dir(d, "docker", &sub, &tilde),
+        in_dir(d, "berth", &sub, &tilde),
+    );
+    assert_ne!(dr.code, 0, "{}: {dr:?}", d.kind);
+    assert_eq!((&br.err, br.code), (&dr.err, dr.code), "{}", d.kind);
 }
