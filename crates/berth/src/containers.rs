@@ -813,6 +813,7 @@ pub fn ps_row(c: &Value, trunc: bool, now: f64) -> Map<String, Value> {
         .collect();
     labels.sort();
     r.insert("Labels".into(), json!(labels.join(",")));
+    f::with_labels(&mut r, &c["Labels"]);
     let mounts: Vec<String> = c["Mounts"]
         .as_array()
         .into_iter()

@@ -253,8 +253,51 @@ pub fn go_time_string(secs: i64) -> String {
 }
 
 /// Converts JSON to a template value. Objects become gtmpl `Object`s so
-/// `{{.Field}}` works; numbers keep their integer-ness.
+/// `{{.Field}}` works; numbers keep their integer-ness. The objects under
+/// a `Labels` or `Options` key are Go `map[string]string`s in docker's
+/// types and become gtmpl `Map`s: a missing key there is Go's zero value
+/// (`{{.Config.Labels.zz}}` prints `<no value>`, `index` gives "") where a
+/// missing struct field is an error.
 pub fn to_value(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Object(o) => Value::Object(object_fields(o)),
+        other => to_value_inner(other),
+    }
+}
+
+/// The fields of a JSON object as template values (see [`to_value`]).
+fn object_fields(o: &serde_json::Map<String, serde_json::Value>) -> HashMap<String, Value> {
+    let mut m: HashMap<String, Value> = o
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::Object(inner) if MAP_FIELDS.contains(&k.as_str()) => Value::Map(
+                    inner
+                        .iter()
+                        .map(|(k, v)| (k.clone(), to_value(v)))
+                        .collect(),
+                ),
+                v => to_value(v),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    // gtmpl's objects are hash maps: remember the daemon's key order
+    // (Go's struct order) for `json`, unless it is sorted anyway
+    // (Go maps such as Labels), so `range` over maps sees no extra key.
+    if !o.keys().zip(o.keys().skip(1)).all(|(a, b)| a <= b) {
+        let order = o.keys().map(|k| Value::String(k.clone())).collect();
+        m.insert(ORDER_KEY.to_string(), Value::Array(order));
+    }
+    m
+}
+
+/// Keys whose object values are Go maps of strings in docker's types
+/// (container, image, volume and network Labels; volume, network and
+/// IPAM Options).
+const MAP_FIELDS: [&str; 2] = ["Labels", "Options"];
+
+fn to_value_inner(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Nil,
         serde_json::Value::Bool(b) => Value::Bool(*b),
@@ -269,23 +312,36 @@ pub fn to_value(v: &serde_json::Value) -> Value {
         }
         serde_json::Value::String(s) => Value::String(s.clone()),
         serde_json::Value::Array(a) => Value::Array(a.iter().map(to_value).collect()),
-        serde_json::Value::Object(o) => {
-            let mut m: HashMap<String, Value> =
-                o.iter().map(|(k, v)| (k.clone(), to_value(v))).collect();
-            // gtmpl's objects are hash maps: remember the daemon's key order
-            // (Go's struct order) for `json`, unless it is sorted anyway
-            // (Go maps such as Labels), so `range` over maps sees no extra key.
-            if !o.keys().zip(o.keys().skip(1)).all(|(a, b)| a <= b) {
-                let order = o.keys().map(|k| Value::String(k.clone())).collect();
-                m.insert(ORDER_KEY.to_string(), Value::Array(order));
-            }
-            Value::Object(m)
-        }
+        serde_json::Value::Object(o) => Value::Object(object_fields(o)),
     }
 }
 
 /// Hidden key holding an object's original key order (see [`to_value`]).
 const ORDER_KEY: &str = "\u{1}order";
+
+/// Hidden key of a list row (ps, volume ls, network ls) holding the
+/// item's labels as an object, for the `.Label "key"` method docker's
+/// formatting contexts have (see [`with_labels`]). Hidden keys start
+/// with U+0001 and are never printed.
+pub const LABELS_KEY: &str = "\u{1}labels";
+
+/// Whether `k` is one of this module's hidden keys.
+fn hidden(k: &str) -> bool {
+    k.starts_with('\u{1}')
+}
+
+/// Adds `labels` (the daemon's Labels object, or null) to a list row for
+/// `{{.Label "key"}}`.
+pub fn with_labels(
+    row: &mut serde_json::Map<String, serde_json::Value>,
+    labels: &serde_json::Value,
+) {
+    let l = match labels {
+        serde_json::Value::Object(_) => labels.clone(),
+        _ => serde_json::json!({}),
+    };
+    row.insert(LABELS_KEY.to_string(), l);
+}
 
 fn from_value(v: &Value) -> serde_json::Value {
     match v {
@@ -306,9 +362,13 @@ fn from_value(v: &Value) -> serde_json::Value {
         Value::Array(a) => serde_json::Value::Array(a.iter().map(from_value).collect()),
         Value::Object(o) | Value::Map(o) => {
             let keys: Vec<String> = match o.get(ORDER_KEY) {
-                Some(Value::Array(ks)) => ks.iter().map(|k| k.to_string()).collect(),
+                Some(Value::Array(ks)) => ks
+                    .iter()
+                    .map(|k| k.to_string())
+                    .filter(|k| !hidden(k))
+                    .collect(),
                 _ => {
-                    let mut ks: Vec<String> = o.keys().cloned().collect();
+                    let mut ks: Vec<String> = o.keys().filter(|k| !hidden(k)).cloned().collect();
                     ks.sort();
                     ks
                 }
@@ -410,7 +470,7 @@ fn go_v(v: &Value) -> String {
         Value::Nil => "<nil>".into(),
         Value::Array(a) => format!("[{}]", a.iter().map(go_v).collect::<Vec<_>>().join(" ")),
         Value::Object(o) | Value::Map(o) => {
-            let mut ks: Vec<&String> = o.keys().filter(|k| k.as_str() != ORDER_KEY).collect();
+            let mut ks: Vec<&String> = o.keys().filter(|k| !hidden(k)).collect();
             ks.sort();
             format!(
                 "map[{}]",
@@ -432,6 +492,496 @@ fn f_gofmt(args: &[Value]) -> Result<Value, FuncError> {
         Some(v) => v.clone(),
         None => Value::NoValue,
     })
+}
+
+/// The user-visible entries of a gtmpl object or map.
+fn visible(o: &HashMap<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    o.iter().filter(|(k, _)| !hidden(k))
+}
+
+/// Go's `index`: `index x 1 2` is `x[1][2]`. A missing map key is the
+/// zero value of the map's element type, guessed from the JSON: "" for
+/// a map of strings (Labels: `index .Config.Labels "zz"` prints an empty
+/// line, as docker's does, also for a container without labels), `<nil>`
+/// for a map of objects (docker: a nil `*EndpointSettings` of
+/// `.NetworkSettings.Networks`), `<no value>` otherwise. An index past
+/// a list's end is Go's "index out of range: N"; a null collection is
+/// Go's "index of untyped nil" (the raw JSON docker falls back to).
+fn f_index(args: &[Value]) -> Result<Value, FuncError> {
+    if args.len() < 2 {
+        return Err(FuncError::AtLeastXArgs("index".into(), 2));
+    }
+    let mut col = args[0].clone();
+    for key in &args[1..] {
+        col = match (&col, key) {
+            (Value::Array(a), Value::Number(n)) => match n.as_i64() {
+                Some(i) if i >= 0 && (i as usize) < a.len() => a[i as usize].clone(),
+                _ => {
+                    return Err(FuncError::Generic(format!(
+                        "error calling index: index out of range: {n}"
+                    )));
+                }
+            },
+            (Value::String(s), Value::Number(n)) => match n.as_i64() {
+                Some(i) if i >= 0 && (i as usize) < s.len() => {
+                    Value::from(s.as_bytes()[i as usize])
+                }
+                _ => {
+                    return Err(FuncError::Generic(format!(
+                        "error calling index: index out of range: {n}"
+                    )));
+                }
+            },
+            (Value::Map(o), Value::String(k)) => o
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| Value::String(String::new())),
+            (Value::Object(o), Value::String(k)) => match o.get(k) {
+                Some(v) if !hidden(k) => v.clone(),
+                _ => {
+                    // (an empty map counts as one of strings: Labels)
+                    if visible(o).all(|(_, v)| matches!(v, Value::String(_))) {
+                        Value::String(String::new())
+                    } else if visible(o).all(|(_, v)| matches!(v, Value::Object(_) | Value::Map(_)))
+                    {
+                        Value::Nil
+                    } else {
+                        Value::NoValue
+                    }
+                }
+            },
+            (Value::Map(_) | Value::Object(_), k) => {
+                return Err(FuncError::Generic(format!(
+                    "error calling index: value has type {}; should be string",
+                    go_type(k)
+                )));
+            }
+            // a null map in docker's typed document: Go's zero value
+            (Value::Nil, Value::String(_)) => Value::String(String::new()),
+            (Value::Nil | Value::NoValue, _) => {
+                return Err(FuncError::Generic(
+                    "error calling index: index of untyped nil".into(),
+                ));
+            }
+            (c, _) => {
+                return Err(FuncError::Generic(format!(
+                    "error calling index: can't index item of type {}",
+                    go_type(c)
+                )));
+            }
+        };
+    }
+    Ok(col)
+}
+
+/// The Go type name of a JSON-decoded value (for error texts).
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "string",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.as_i64().is_some() || n.as_u64().is_some() => "int",
+        Value::Number(_) => "float64",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) | Value::Map(_) => "map[string]interface {}",
+        _ => "interface {}",
+    }
+}
+
+/// Go's `len`, for maps too and without hidden keys.
+fn f_len(args: &[Value]) -> Result<Value, FuncError> {
+    if args.len() != 1 {
+        return Err(FuncError::ExactlyXArgs("len".into(), 1));
+    }
+    let n = match &args[0] {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.len(),
+        Value::Object(o) | Value::Map(o) => visible(o).count(),
+        v => return Err(FuncError::Generic(format!("len of type {}", go_type(v)))),
+    };
+    Ok(Value::from(n as u64))
+}
+
+/// Go's `printf`. Strings, lists and maps are formatted here as Go's
+/// fmt does: `%s`/`%v` right-aligned in the width (gtmpl pads them on
+/// the right), precision cutting a string, `%q` quoting as
+/// `strconv.Quote` (`"/lb"`; `%+q` ASCII only, `%#q` a backquoted raw
+/// string where possible; lists and maps of strings element by element),
+/// lists and maps as `%v` prints them; numbers and other verbs are
+/// gtmpl's. Each verb is formatted on its own with its argument, so
+/// explicit argument indexes (`%[2]q`) and `*` widths work as in Go, and
+/// a missing, extra or ill-typed argument is reported in Go's words
+/// (`%!q(MISSING)`, `%!(EXTRA string=x)`, `%!d(string=x)`).
+fn f_printf(args: &[Value]) -> Result<Value, FuncError> {
+    let Some(Value::String(format)) = args.first() else {
+        return gtmpl::funcs::printf(args);
+    };
+    let Some(verbs) = parse_verbs(format) else {
+        return gtmpl::funcs::printf(args);
+    };
+    let vals = &args[1..];
+    let mut out = String::new();
+    let mut next = 0usize;
+    let mut reordered = false;
+    let mut last = 0usize;
+    for v in &verbs {
+        out.push_str(&format[last..v.start].replace("%%", "%"));
+        last = v.end;
+        let mut take = |idx: Option<usize>| -> Option<&Value> {
+            if let Some(i) = idx {
+                reordered = true;
+                next = i;
+            }
+            let r = vals.get(next);
+            next += 1;
+            r
+        };
+        let num = |x: Option<&Value>| match x {
+            Some(Value::Number(n)) => n.as_i64(),
+            _ => None,
+        };
+        let (mut flags, mut width) = (v.flags.clone(), v.width.parse::<usize>().ok());
+        if v.width_star {
+            match num(take(v.width_index)) {
+                Some(w) if w < 0 => {
+                    flags.push('-');
+                    width = Some(w.unsigned_abs() as usize);
+                }
+                Some(w) => width = Some(w as usize),
+                None => out.push_str("%!(BADWIDTH)"),
+            }
+        }
+        let mut prec = v.prec.as_ref().map(|p| p.parse::<usize>().unwrap_or(0));
+        if v.prec.as_deref() == Some("*") {
+            match num(take(v.prec_index)) {
+                Some(p) if p >= 0 => prec = Some(p as usize),
+                _ => {
+                    prec = None;
+                    out.push_str("%!(BADPREC)");
+                }
+            }
+        }
+        let Some(arg) = take(v.index) else {
+            out.push_str(&format!("%!{}(MISSING)", v.verb));
+            continue;
+        };
+        let cut = |s: &str| match prec {
+            Some(n) => s.chars().take(n).collect(),
+            None => s.to_string(),
+        };
+        let strings = |a: &[Value]| a.iter().all(|x| matches!(x, Value::String(_)));
+        let text = match (v.verb, arg) {
+            ('d' | 'v', Value::Number(n)) if n.as_i64().is_some() || n.as_u64().is_some() => {
+                let (neg, digits) = match n.as_i64() {
+                    Some(i) => (i < 0, i.unsigned_abs().to_string()),
+                    None => (false, n.to_string()),
+                };
+                let sign = if neg {
+                    "-"
+                } else if flags.contains('+') {
+                    "+"
+                } else if flags.contains(' ') {
+                    " "
+                } else {
+                    ""
+                };
+                let zeros = match width {
+                    Some(w) if flags.contains('0') && !flags.contains('-') => {
+                        w.saturating_sub(sign.len() + digits.len())
+                    }
+                    _ => 0,
+                };
+                Some(format!("{sign}{}{digits}", "0".repeat(zeros)))
+            }
+            ('v', Value::String(s)) if flags.contains('#') => Some(go_quote(&cut(s))),
+            ('s' | 'v', Value::String(s)) => Some(cut(s)),
+            ('q', Value::String(s)) => Some(go_quote_with(&cut(s), &flags)),
+            ('q', Value::Array(a)) if strings(a) => Some(format!(
+                "[{}]",
+                a.iter()
+                    .map(|x| go_quote_with(&cut(&x.to_string()), &flags))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+            ('q', Value::Object(o) | Value::Map(o))
+                if visible(o).all(|(_, x)| matches!(x, Value::String(_))) =>
+            {
+                let mut ks: Vec<&String> = visible(o).map(|(k, _)| k).collect();
+                ks.sort();
+                let items: Vec<String> = ks
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "{}:{}",
+                            go_quote_with(&cut(k), &flags),
+                            go_quote_with(&cut(&o[k.as_str()].to_string()), &flags)
+                        )
+                    })
+                    .collect();
+                Some(format!("map[{}]", items.join(" ")))
+            }
+            ('s' | 'v', Value::Array(_) | Value::Object(_) | Value::Map(_)) => Some(go_v(arg)),
+            ('v', Value::Nil | Value::NoValue) => Some("<nil>".to_string()),
+            (_, Value::Nil | Value::NoValue) => Some(format!("%!{}(<nil>)", v.verb)),
+            _ => None,
+        };
+        let piece = match text {
+            Some(t) => pad(&t, &flags, width),
+            None => {
+                let mut spec = format!("%{flags}");
+                if let Some(w) = width {
+                    spec.push_str(&w.to_string());
+                }
+                if let Some(p) = prec {
+                    spec.push_str(&format!(".{p}"));
+                }
+                spec.push(v.verb);
+                match gtmpl::funcs::printf(&[Value::String(spec), arg.clone()]) {
+                    Ok(p) => p.to_string(),
+                    Err(_) => format!("%!{}({}={})", v.verb, go_type(arg), go_v(arg)),
+                }
+            }
+        };
+        out.push_str(&piece);
+    }
+    out.push_str(&format[last..].replace("%%", "%"));
+    if !reordered && next < vals.len() {
+        let extra: Vec<String> = vals[next..]
+            .iter()
+            .map(|x| format!("{}={}", go_type(x), go_v(x)))
+            .collect();
+        out.push_str(&format!("%!(EXTRA {})", extra.join(", ")));
+    }
+    Ok(Value::String(out))
+}
+
+/// Go's padding of a formatted value to `width` characters: on the left
+/// (with zeros for the `0` flag), on the right for `-`.
+fn pad(s: &str, flags: &str, width: Option<usize>) -> String {
+    let n = s.chars().count();
+    match width {
+        Some(w) if w > n => {
+            let fill = w - n;
+            if flags.contains('-') {
+                format!("{s}{}", " ".repeat(fill))
+            } else if flags.contains('0') {
+                format!("{}{s}", "0".repeat(fill))
+            } else {
+                format!("{}{s}", " ".repeat(fill))
+            }
+        }
+        _ => s.to_string(),
+    }
+}
+
+/// One `%` verb of a printf format: its byte range, flags, width and
+/// precision (digits or `*`), explicit argument indexes (0-based) and
+/// the verb letter.
+struct Verb {
+    start: usize,
+    end: usize,
+    flags: String,
+    width: String,
+    width_star: bool,
+    width_index: Option<usize>,
+    prec: Option<String>,
+    prec_index: Option<usize>,
+    index: Option<usize>,
+    verb: char,
+}
+
+/// The verbs of a printf format (`%%` is not one); `None` for a format
+/// this parser does not follow (a verb cut off at the end, a bad index),
+/// left to gtmpl's printf.
+fn parse_verbs(f: &str) -> Option<Vec<Verb>> {
+    let b = f.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let index = |i: &mut usize| -> Option<Option<usize>> {
+        if b.get(*i) != Some(&b'[') {
+            return Some(None);
+        }
+        let close = f[*i..].find(']')? + *i;
+        let n: usize = f[*i + 1..close].parse().ok()?;
+        *i = close + 1;
+        Some(Some(n.checked_sub(1)?))
+    };
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        if b.get(i) == Some(&b'%') {
+            i += 1;
+            continue;
+        }
+        let fs = i;
+        while i < b.len() && b"#0+- ".contains(&b[i]) {
+            i += 1;
+        }
+        let flags = f[fs..i].to_string();
+        let mut width_index = index(&mut i)?;
+        let (mut width, mut width_star) = (String::new(), false);
+        if b.get(i) == Some(&b'*') {
+            width_star = true;
+            i += 1;
+        } else {
+            let ws = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            width = f[ws..i].to_string();
+        }
+        let mut index_after = None;
+        if !width_star && width_index.is_some() {
+            index_after = width_index.take();
+        }
+        let (mut prec, mut prec_index) = (None, None);
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            prec_index = index(&mut i)?;
+            if b.get(i) == Some(&b'*') {
+                prec = Some("*".to_string());
+                i += 1;
+            } else {
+                let ps = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                prec = Some(f[ps..i].to_string());
+                if prec_index.is_some() {
+                    index_after = prec_index.take();
+                }
+            }
+        }
+        if let Some(ix) = index(&mut i)? {
+            index_after = Some(ix);
+        }
+        let verb = f[i..].chars().next()?;
+        i += verb.len_utf8();
+        out.push(Verb {
+            start,
+            end: i,
+            flags,
+            width,
+            width_star,
+            width_index,
+            prec,
+            prec_index,
+            index: index_after,
+            verb,
+        });
+    }
+    Some(out)
+}
+
+/// `%q` of a string with printf flags: `#` a backquoted raw string when
+/// Go's `strconv.CanBackquote` allows, `+` ASCII-only escapes.
+fn go_quote_with(s: &str, flags: &str) -> String {
+    let can_backquote = !s.contains('`')
+        && s.chars()
+            .all(|c| c == '\t' || !(c.is_control() || c == '\u{feff}'));
+    if flags.contains('#') && can_backquote {
+        return format!("`{s}`");
+    }
+    go_quote_opts(s, flags.contains('+'))
+}
+
+/// `.Label "key"` of docker's list contexts (ps, volume ls, network ls):
+/// the row's label value or "". Called as `dlabel RECEIVER KEY` (see
+/// [`rewrite_label_calls`]); on a table's header row it gives the
+/// column title docker gives: the key's last `.`-separated part with
+/// `-` and `_` as spaces.
+fn f_label(args: &[Value]) -> Result<Value, FuncError> {
+    let labels = match args.first() {
+        Some(Value::Object(o) | Value::Map(o)) => o.get(LABELS_KEY),
+        _ => None,
+    };
+    let Some(labels) = labels else {
+        return Err(FuncError::Generic("no field Label".into()));
+    };
+    if args.len() != 2 {
+        return Err(FuncError::Generic(format!(
+            "wrong number of args for Label: want 1 got {}",
+            args.len() - 1
+        )));
+    }
+    let key = args[1].to_string();
+    Ok(Value::String(match labels {
+        Value::Object(l) | Value::Map(l) => l.get(&key).map(|v| v.to_string()).unwrap_or_default(),
+        _ => key
+            .rsplit('.')
+            .next()
+            .unwrap_or("")
+            .replace(['-', '_'], " "),
+    }))
+}
+
+/// Rewrites the method call `.Label ARG` (also `$.Label`, `$x.Label`,
+/// `.A.Label`) in the actions of `t` as `dlabel RECEIVER ARG`: gtmpl has
+/// no methods with arguments. `.Labels`, `.Label.X` and text outside
+/// actions or inside string literals are left alone.
+pub fn rewrite_label_calls(t: &str) -> String {
+    const NAME: &str = ".Label";
+    let b = t.as_bytes();
+    let mut out = String::with_capacity(t.len() + 8);
+    let (mut in_action, mut quote) = (false, None::<u8>);
+    let mut copied = 0;
+    let mut i = 0;
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    while i < b.len() {
+        let c = b[i];
+        if !in_action {
+            if t[i..].starts_with("{{") {
+                in_action = true;
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        if let Some(q) = quote {
+            if c == b'\\' && q != b'`' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' | b'`' | b'\'' => quote = Some(c),
+            b'}' if t[i..].starts_with("}}") => {
+                in_action = false;
+                i += 2;
+                continue;
+            }
+            b'.' if t[i..].starts_with(NAME)
+                && !b
+                    .get(i + NAME.len())
+                    .is_some_and(|&n| ident(n) || n == b'.') =>
+            {
+                let mut s = i;
+                while s > 0 && (ident(b[s - 1]) || b[s - 1] == b'.' || b[s - 1] == b'$') {
+                    s -= 1;
+                }
+                let recv = if s == i { "." } else { &t[s..i] };
+                if recv == "." || recv.starts_with('$') || recv.starts_with('.') {
+                    out.push_str(&t[copied..s]);
+                    out.push_str("dlabel ");
+                    out.push_str(recv);
+                    i += NAME.len();
+                    copied = i;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&t[copied..]);
+    out
 }
 
 /// Wraps each printing action `{{ pipeline }}` as `{{ gofmt (pipeline) }}`
@@ -512,7 +1062,9 @@ fn f_table(args: &[Value]) -> Result<Value, FuncError> {
 
 /// A parsed `--format` template with docker's functions: `json`, `upper`,
 /// `lower`, `title`, `join`, `split`, `truncate`, `pad` (plus Go's
-/// builtins: `index`, `len`, `printf`, `eq`...).
+/// builtins: `index`, `len`, `printf`, `eq`...; `index`, `len` and
+/// `printf` are this module's, closer to Go's than gtmpl's), and the
+/// `.Label "key"` method of list rows made with [`with_labels`].
 pub struct Tmpl {
     t: Template,
 }
@@ -532,8 +1084,12 @@ impl Tmpl {
             ("pad", f_pad),
             ("table", f_table),
             ("gofmt", f_gofmt),
+            ("index", f_index),
+            ("len", f_len),
+            ("printf", f_printf),
+            ("dlabel", f_label),
         ]);
-        t.parse(wrap_actions(text))
+        t.parse(wrap_actions(&rewrite_label_calls(text)))
             .map_err(|e| format!("template parsing error: {e}"))?;
         Ok(Tmpl { t })
     }
@@ -591,7 +1147,7 @@ pub fn print_list(
         ListFormat::Json => {
             let mut out = String::new();
             for r in rows {
-                let mut keys: Vec<_> = r.keys().collect();
+                let mut keys: Vec<_> = r.keys().filter(|k| !hidden(k)).collect();
                 keys.sort();
                 let sorted: serde_json::Map<_, _> = keys
                     .into_iter()
@@ -623,10 +1179,14 @@ pub fn print_list(
             let typed = format!("table {t}");
             let src = unescape(t);
             let t = Tmpl::parse(&src)?;
-            let hdr: HashMap<String, Value> = headers
+            let mut hdr: HashMap<String, Value> = headers
                 .iter()
                 .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
                 .collect();
+            // `.Label "k"` on the header row gives the column title
+            if rows.iter().any(|r| r.contains_key(LABELS_KEY)) {
+                hdr.insert(LABELS_KEY.to_string(), Value::Bool(true));
+            }
             let err = |e: String| exec_error(&typed, &e, context_type(headers));
             let mut lines = vec![t.render_value(Value::Object(hdr)).map_err(err)?];
             for r in rows {
@@ -675,11 +1235,10 @@ fn exec_error(src: &str, err: &str, ctx: &str) -> String {
     } else {
         "template parsing error"
     };
-    if let Some(rest) = e.strip_prefix("no field ") {
-        let field = rest.split(" for ").next().unwrap_or(rest).trim();
-        let pat = format!(".{field}");
+    // LINE:COL of the field `pat` (".Name") in the flag's text
+    let at = |pat: &str| {
         let pos = src
-            .match_indices(&pat)
+            .match_indices(pat)
             .map(|(i, _)| i)
             .find(|&i| {
                 !src[i + pat.len()..]
@@ -690,8 +1249,24 @@ fn exec_error(src: &str, err: &str, ctx: &str) -> String {
             .unwrap_or(0);
         let line = 1 + src[..pos].matches('\n').count();
         let col = pos - src[..pos].rfind('\n').map(|n| n + 1).unwrap_or(0);
+        format!("{line}:{col}")
+    };
+    if let Some(i) = e.find("wrong number of args for Label: ") {
+        let what = e[i..].split(" for {").next().unwrap_or(&e[i..]).trim();
         return format!(
-            "{prefix}: template: :{line}:{col}: executing \"\" at <{pat}>: can't evaluate field {field} in type {ctx}"
+            "{prefix}: template: :{}: executing \"\" at <.Label>: {what}",
+            at(".Label")
+        );
+    }
+    if let Some(rest) = e.strip_prefix("no field ").or_else(|| {
+        e.find("no field Label")
+            .map(|i| &e[i + "no field ".len()..])
+    }) {
+        let field = rest.split(" for ").next().unwrap_or(rest).trim();
+        let pat = format!(".{field}");
+        return format!(
+            "{prefix}: template: :{}: executing \"\" at <{pat}>: can't evaluate field {field} in type {ctx}",
+            at(&pat)
         );
     }
     let short = e.split(" for {").next().unwrap_or(e);
@@ -722,25 +1297,55 @@ pub fn trunc(s: &str, n: usize) -> String {
 }
 
 /// Go's `strconv.Quote`: double-quoted with `"`, `\\` and control
-/// characters escaped (docker's ps COMMAND column).
+/// characters escaped (docker's ps COMMAND column, `printf "%q"`).
 pub fn go_quote(s: &str) -> String {
+    go_quote_opts(s, false)
+}
+
+/// [`go_quote`], or with `ascii` Go's `strconv.QuoteToASCII` (every
+/// non-ASCII character as `\u` / `\U`). Unprintable characters are
+/// escaped as Go does: `\a \b \f \n \r \t \v`, `\xNN` below U+0080,
+/// `\uNNNN` / `\UNNNNNNNN` above (controls, format characters, spaces
+/// other than U+0020).
+pub fn go_quote_opts(s: &str, ascii: bool) -> String {
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
     for c in s.chars() {
         match c {
             '"' => o.push_str("\\\""),
             '\\' => o.push_str("\\\\"),
+            '\u{7}' => o.push_str("\\a"),
+            '\u{8}' => o.push_str("\\b"),
+            '\u{c}' => o.push_str("\\f"),
             '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
             '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            '\u{b}' => o.push_str("\\v"),
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 o.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if (c as u32) < 0x80 => o.push(c),
+            c if ascii || !go_printable(c) => {
+                if (c as u32) < 0x10000 {
+                    o.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    o.push_str(&format!("\\U{:08x}", c as u32));
+                }
             }
             c => o.push(c),
         }
     }
     o.push('"');
     o
+}
+
+/// An approximation of Go's `strconv.IsPrint` above ASCII: not a
+/// control, not a space other than U+0020, not one of the common format
+/// characters (soft hyphen, zero-width and bidi marks, BOM).
+fn go_printable(c: char) -> bool {
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(c as u32, 0xad | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2064 | 0xfeff))
 }
 
 /// Docker's ps COMMAND column: the quoted command, ellipsised to 20
@@ -847,6 +1452,101 @@ mod tests {
         assert_eq!(r("{{if .State.Running}}up{{else}}down{{end}}"), "up");
         assert_eq!(r("{{$n := .Names}}{{$n}}-{{- \"x\" -}}"), "web-x");
         assert_eq!(r("{{/* c */}}{{printf \"%s}}\" .ID}}"), "abcdef123456}}");
+    }
+
+    /// What docker 28's CLI printed for these against dockerd 20.10.
+    #[test]
+    fn index_printf_q_and_label_as_docker() {
+        let data = serde_json::json!({"Name": "/lb", "Config": {"Labels": {"a": "1", "b": "x y"},
+            "Env": ["P=1"], "Cmd": ["true"]}, "Image": {"Labels": null},
+            "Nets": {"bridge": {"IP": ""}}, "Empty": {"Labels": {}}});
+        let r = |t: &str| Tmpl::parse(t).unwrap().render(&data);
+        assert_eq!(r(r#"{{index .Config.Labels "zz"}}"#).unwrap(), "");
+        assert_eq!(r(r#"{{index .Config.Labels "a"}}"#).unwrap(), "1");
+        assert_eq!(r(r#"{{index .Empty.Labels "a"}}"#).unwrap(), "");
+        assert_eq!(r(r#"{{index .Image.Labels "a"}}"#).unwrap(), "");
+        assert_eq!(
+            r(r#"{{.Config.Labels.zz}}|{{.Empty.Labels.a}}"#).unwrap(),
+            "<no value>|<no value>"
+        );
+        assert_eq!(r(r#"{{index .Nets "zz"}}"#).unwrap(), "<nil>");
+        assert_eq!(
+            r(r#"{{len .Config.Labels}} {{.Config.Labels}}"#).unwrap(),
+            "2 map[a:1 b:x y]"
+        );
+        assert_eq!(
+            r("{{index .Config.Env 5}}").unwrap_err(),
+            "failed to execute template: error calling index: index out of range: 5"
+        );
+        assert_eq!(r(r#"{{printf "%q" .Name}}"#).unwrap(), r#""/lb""#);
+        assert_eq!(
+            r(r#"{{printf "%q|%s|%5.2q|%-8q|%*q|%[1]q" .Name .Name .Name .Name 6 .Name}}"#)
+                .unwrap(),
+            r#""/lb"|/lb| "/l"|"/lb"   | "/lb"|"/lb""#
+        );
+        assert_eq!(
+            r(r#"{{printf "%q %q" .Config.Cmd .Config.Labels}}"#).unwrap(),
+            r#"["true"] map["a":"1" "b":"x y"]"#
+        );
+        assert_eq!(
+            r(r#"{{printf "%q" "a\"b\\c\n\té😀 "}}"#).unwrap(),
+            r#""a\"b\\c\n\té😀 ""#
+        );
+        assert_eq!(
+            r(r#"{{printf "%+q|%#q" "é" "a\"b"}}"#).unwrap(),
+            r#""\u00e9"|`a"b`"#
+        );
+        assert_eq!(
+            r(r#"{{printf "%5s|%-5s|%05d|%-4d|%q %d" "ab" "ab" -42 7 .Name}}"#).unwrap(),
+            r#"   ab|ab   |-0042|7   |"/lb" %!d(MISSING)"#
+        );
+        assert_eq!(
+            r(r#"{{printf "%s" .Name .Name}}"#).unwrap(),
+            "/lb%!(EXTRA string=/lb)"
+        );
+        assert_eq!(go_quote("\u{7}\u{1}\u{7f}\u{a0}"), r#""\a\x01\x7f\u00a0""#);
+
+        let mut row = serde_json::Map::new();
+        row.insert("Names".into(), "lb".into());
+        with_labels(
+            &mut row,
+            &serde_json::json!({"a": "1", "com.x.foo-bar_z": "2"}),
+        );
+        let mut bare = serde_json::Map::new();
+        bare.insert("Names".into(), "nol".into());
+        with_labels(&mut bare, &serde_json::Value::Null);
+        let rows = vec![row, bare];
+        let hdr = [("Names", "NAMES")];
+        let list = |f: &str| print_list(&ListFormat::from_flag(Some(f), ""), &rows, &hdr);
+        assert_eq!(
+            list(
+                r#"{{.Names}} [{{.Label "a"}}] [{{.Label "zz"}}] {{"a" | .Label}} {{$.Label "a"}}"#
+            )
+            .unwrap(),
+            "lb [1] [] 1 1\nnol [] []  \n"
+        );
+        assert_eq!(
+            list(r#"table {{.Names}}\t{{.Label "com.x.foo-bar_z"}}"#).unwrap(),
+            "NAMES     foo bar z\nlb        2\nnol       \n"
+        );
+        assert_eq!(
+            list("{{.Label}}").unwrap_err(),
+            "template parsing error: template: :1:2: executing \"\" at <.Label>: wrong number of args for Label: want 1 got 0"
+        );
+        assert_eq!(
+            list("json").unwrap(),
+            "{\"Names\":\"lb\"}\n{\"Names\":\"nol\"}\n"
+        );
+        assert_eq!(
+            list("{{json .}}").unwrap(),
+            "{\"Names\":\"lb\"}\n{\"Names\":\"nol\"}\n"
+        );
+        assert_eq!(
+            rewrite_label_calls(
+                r#"{{.Label "a"}} .Label {{.Labels}} {{"x.Label"}} {{$x.Label 1}}"#
+            ),
+            r#"{{dlabel . "a"}} .Label {{.Labels}} {{"x.Label"}} {{dlabel $x 1}}"#
+        );
     }
 
     #[test]

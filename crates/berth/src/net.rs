@@ -709,6 +709,7 @@ pub fn network_row(n: &Value, trunc: bool) -> Map<String, Value> {
         })
         .unwrap_or_default();
     r.insert("Labels".into(), json!(labels));
+    crate::fmt::with_labels(&mut r, &n["Labels"]);
     r.insert(
         "CreatedAt".into(),
         json!(go_time_text(n["Created"].as_str().unwrap_or(""))),

@@ -76,6 +76,7 @@ pub fn volume_row(v: &Value) -> Map<String, Value> {
         .unwrap_or_default();
     labels.sort();
     r.insert("Labels".into(), json!(labels.join(",")));
+    crate::fmt::with_labels(&mut r, &v["Labels"]);
     let usage = |k: &str| v["UsageData"][k].as_i64().filter(|n| *n >= 0);
     r.insert(
         "Links".into(),

@@ -2,7 +2,9 @@
 //! real `docker` CLI on the same daemon (Debian's dockerd and berthd):
 //! a `304 Not Modified` answer (stop of a stopped container, start of a
 //! running one) is success; a bind source given relative to the current
-//! directory (`-v ./d:/x`, `--mount src=..`) reaches the daemon absolute.
+//! directory (`-v ./d:/x`, `--mount src=..`) reaches the daemon absolute;
+//! Go-template `index` of a missing label, `.Label "key"` in list formats
+//! and `printf "%q"` print what docker's do.
 
 mod common;
 
@@ -18,7 +20,11 @@ macro_rules! both {
         mod dockerd { $( #[test] fn $name() { super::$name(&super::Daemon::start_kind("dockerd")) } )* }
     };
 }
-both!(not_modified_is_success, relative_bind_sources);
+both!(
+    not_modified_is_success,
+    relative_bind_sources,
+    templates_index_label_printf_q
+);
 
 fn ok(d: &Daemon, args: &[&str]) -> String {
     let r = d.docker(args);
@@ -172,4 +178,73 @@ fn relative_bind_sources(d: &Daemon) {
     );
     assert_ne!(dr.code, 0, "{}: {dr:?}", d.kind);
     assert_eq!((&br.err, br.code), (&dr.err, dr.code), "{}", d.kind);
+}
+
+/// `inspect -f` with `index` of present and missing labels (also on a
+/// container without labels), `.Config.Labels.zz`, `printf "%q"`; `ps`,
+/// `volume ls` and `network ls` with `.Label "key"` (values, missing
+/// keys, table headers, arity errors): berth prints what docker prints.
+fn templates_index_label_printf_q(d: &Daemon) {
+    for args in [
+        &[
+            "create",
+            "--name",
+            "tr-lb",
+            "--network",
+            "none",
+            "-l",
+            "a=1",
+            "-l",
+            "b=x y",
+            "busybox",
+        ][..],
+        &["create", "--name", "tr-nol", "--network", "none", "busybox"],
+        &["volume", "create", "--label", "a=v1", "tr-vl1"],
+        &["volume", "create", "tr-vl2"],
+    ] {
+        ok(d, args);
+    }
+    for c in ["tr-lb", "tr-nol"] {
+        for t in [
+            r#"{{index .Config.Labels "zz"}}"#,
+            r#"{{index .Config.Labels "a"}}"#,
+            r#"{{.Config.Labels.zz}}|{{.Config.Labels.a}}"#,
+            r#"{{printf "%q" .Name}}"#,
+            r#"{{printf "%q|%s|%5.2q|%-8q" .Name .Name .Name .Name}}"#,
+            r#"{{printf "%q" .Config.Cmd}}"#,
+        ] {
+            d.same(&["inspect", "-f", t, c]);
+        }
+    }
+    for t in [
+        r#"{{index .Labels "zz"}}|{{index .Labels "a"}}"#,
+        r#"{{printf "%q" .Name}}"#,
+    ] {
+        d.same(&["volume", "inspect", "-f", t, "tr-vl1", "tr-vl2"]);
+    }
+    for t in [
+        r#"{{.Names}} [{{.Label "a"}}] [{{.Label "zz"}}] [{{.Labels}}]"#,
+        r#"{{printf "%q" (.Label "b")}}"#,
+        r#"table {{.Names}}\t{{.Label "com.example.foo-bar"}}\t{{.Label "a"}}"#,
+        "{{.Label}}",
+        r#"{{.Label "a" "b"}}"#,
+    ] {
+        d.same(&["ps", "-a", "-f", "name=tr-", "--format", t]);
+    }
+    for t in [
+        r#"{{.Name}} [{{.Label "a"}}] [{{.Label "zz"}}]"#,
+        r#"table {{.Name}}\t{{.Label "a"}}"#,
+    ] {
+        d.same(&["volume", "ls", "-f", "name=tr-vl", "--format", t]);
+    }
+    d.same(&[
+        "network",
+        "ls",
+        "-f",
+        "name=none",
+        "--format",
+        r#"{{.Name}} [{{.Label "a"}}]"#,
+    ]);
+    ok(d, &["rm", "tr-lb", "tr-nol"]);
+    ok(d, &["volume", "rm", "tr-vl1", "tr-vl2"]);
 }
