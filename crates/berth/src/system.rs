@@ -42,7 +42,7 @@ pub async fn version(c: &mut Client, a: VersionArgs) -> CmdResult {
         "Context": "default",
     });
     if let Some(fm) = &a.format {
-        let t = f::Tmpl::parse(&f::unescape(fm)).map_err(Fail::msg)?;
+        let t = f::Tmpl::parse(fm).map_err(Fail::msg)?;
         let data = json!({"Client": client, "Server": server.clone().unwrap_or(Value::Null)});
         out(&format!("{}\n", t.render(&data).map_err(Fail::msg)?));
         return server.map(|_| ()).map_err(Fail::msg);
@@ -145,7 +145,7 @@ pub async fn info(c: &mut Client, a: FormatOnly) -> CmdResult {
     let v: Result<Value, _> = c.get_json("/info").await;
     if let Some(fm) = &a.format {
         let v = v?;
-        let t = f::Tmpl::parse(&f::unescape(fm)).map_err(Fail::msg)?;
+        let t = f::Tmpl::parse(fm).map_err(Fail::msg)?;
         out(&format!("{}\n", t.render(&v).map_err(Fail::msg)?));
         return Ok(());
     }
@@ -590,7 +590,7 @@ pub async fn events(c: &mut Client, a: EventsArgs) -> CmdResult {
     let tmpl = match a.format.as_deref() {
         None | Some("") => None,
         Some("json") => Some(None),
-        Some(t) => Some(Some(f::Tmpl::parse(&f::unescape(t)).map_err(Fail::msg)?)),
+        Some(t) => Some(Some(f::Tmpl::parse(t).map_err(Fail::msg)?)),
     };
     let mut body = c
         .request(Method::GET, &path, ReqBody::empty(), None)
@@ -651,9 +651,7 @@ fn go_volume_order(v: Value) -> Value {
 
 pub async fn inspect(c: &mut Client, a: InspectArgs, kind: Option<&str>) -> CmdResult {
     let tmpl = match &a.format {
-        Some(t) if !t.is_empty() && t != "json" => {
-            Some(f::Tmpl::parse(&f::unescape(t)).map_err(Fail::msg)?)
-        }
+        Some(t) if !t.is_empty() && t != "json" => Some(f::Tmpl::parse(t).map_err(Fail::msg)?),
         _ => None,
     };
     let mut found = Vec::new();

@@ -245,6 +245,16 @@ fn templates_index_label_printf_q(d: &Daemon) {
         "--format",
         r#"{{.Name}} [{{.Label "a"}}]"#,
     ]);
+    // inspect, info and events take the template as typed: no `\t`/`\n`
+    // unescaping there (only the list formats do it)
+    d.same(&[
+        "inspect",
+        "-f",
+        r#"a\tb\n{{.Name}} {{printf "%q" "x\ny"}}"#,
+        "tr-lb",
+    ]);
+    d.same(&["volume", "inspect", "-f", r"a\t{{.Name}}", "tr-vl1"]);
+    d.same(&["info", "-f", r"a\t{{.OSType}}"]);
     ok(d, &["rm", "tr-lb", "tr-nol"]);
     ok(d, &["volume", "rm", "tr-vl1", "tr-vl2"]);
 }
