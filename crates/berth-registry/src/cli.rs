@@ -139,6 +139,7 @@ pub fn build_config(a: ServeArgs) -> Result<Config, String> {
         root,
         tls,
         auth,
+        sendfile_loopback: false,
     })
 }
 

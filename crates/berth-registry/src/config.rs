@@ -37,6 +37,13 @@ pub struct Config {
     pub tls: Option<TlsPaths>,
     /// Authentication mode.
     pub auth: AuthConfig,
+    /// Send plain-HTTP blob bodies with `sendfile(2)` to loopback peers
+    /// too. Off by default: on loopback the receiver copies the bytes
+    /// anyway, and the kernel's page-by-page splice for `sendfile` moved
+    /// 120 MB 20–40 % slower than one `write` from the mapped pages on the
+    /// machines here (BENCHMARKS.md, registry, session 6); to other peers
+    /// `sendfile` saves the server's copy of every byte.
+    pub sendfile_loopback: bool,
 }
 
 /// PEM files for TLS.
@@ -90,6 +97,7 @@ impl Config {
             root: root.into(),
             tls: None,
             auth: AuthConfig::None,
+            sendfile_loopback: false,
         }
     }
 }

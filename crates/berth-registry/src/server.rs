@@ -46,6 +46,8 @@ pub enum StartError {
 pub(crate) struct App {
     storage: Storage,
     tls: bool,
+    /// [`Config::sendfile_loopback`].
+    sendfile_loopback: bool,
     pub(crate) auth: Auth,
     /// Path of the built-in token endpoint, in token mode.
     token_path: Option<String>,
@@ -86,6 +88,7 @@ impl Server {
         let app = Arc::new(App {
             storage,
             tls: tls.is_some(),
+            sendfile_loopback: config.sendfile_loopback,
             auth,
             token_path,
         });
@@ -267,6 +270,7 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let tls = tls.clone();
+        let zero_copy = app.zero_copy(peer);
         conns.spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 let app = app.clone();
@@ -290,11 +294,12 @@ async fn accept_loop(
                 }
                 // Plain TCP: blob bodies go out with sendfile(2); the
                 // vectored ("queue") writer keeps their frames intact.
-                None => {
+                None if zero_copy => {
                     builder.writev(true);
                     let io = crate::zerocopy::SendfileStream::new(stream);
                     builder.serve_connection(TokioIo::new(io), svc).await
                 }
+                None => builder.serve_connection(TokioIo::new(stream), svc).await,
             };
             if let Err(e) = res {
                 tracing::debug!(%peer, "connection: {e}");
@@ -477,7 +482,21 @@ fn needed_access(route: &Route, method: &Method, query: &[(String, String)]) -> 
     }
 }
 
-async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// Whether a GET's blob body goes out with `sendfile(2)`
+/// ([`crate::zerocopy`]), per connection (a request extension).
+#[derive(Clone, Copy)]
+struct ZeroCopy(bool);
+
+impl App {
+    /// Blob bodies to `peer` go out with `sendfile(2)`: plain HTTP, and
+    /// the peer not on loopback unless [`Config::sendfile_loopback`].
+    fn zero_copy(&self, peer: SocketAddr) -> bool {
+        !self.tls && (self.sendfile_loopback || !peer.ip().is_loopback())
+    }
+}
+
+async fn handle(app: Arc<App>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    req.extensions_mut().insert(ZeroCopy(app.zero_copy(peer)));
     let start = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
@@ -651,7 +670,9 @@ async fn dispatch(
             check_name(&name)?;
             match method {
                 Method::GET | Method::HEAD => {
-                    get_blob(app, &name, &d, req.headers(), method == Method::HEAD).await
+                    let zero_copy = req.extensions().get::<ZeroCopy>().is_some_and(|z| z.0);
+                    let head = method == Method::HEAD;
+                    get_blob(app, &name, &d, req.headers(), head, zero_copy).await
                 }
                 Method::DELETE => delete_blob(app, &name, &d).await,
                 _ => not_allowed(),
@@ -990,6 +1011,7 @@ async fn get_blob(
     d: &str,
     h: &HeaderMap,
     head: bool,
+    zero_copy: bool,
 ) -> Result<Response<Body>> {
     let d = parse_digest(d)?;
     let range_header = header_str(h, "range").map(str::to_string);
@@ -1068,7 +1090,7 @@ async fn get_blob(
     let body = match data {
         None => empty(),
         Some(BlobData::Small(bytes)) => full(bytes),
-        Some(BlobData::File(f, start)) => file_body(f, start, len, !app.tls),
+        Some(BlobData::File(f, start)) => file_body(f, start, len, zero_copy),
     };
     Ok(b.body(body).expect("response"))
 }
