@@ -154,16 +154,6 @@ fn monitors_are_forked_by_the_zygote_which_ends_with_the_daemon() {
     let mut d = Daemon::start();
     d.load_busybox();
     let exec = d.exec_root().display().to_string();
-    let cmdline = |pid: &str| {
-        std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| {
-                String::from_utf8_lossy(&b)
-                    .replace('\0', " ")
-                    .trim()
-                    .to_string()
-            })
-            .unwrap_or_default()
-    };
     let ppid = |pid: &str| {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()

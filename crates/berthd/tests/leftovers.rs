@@ -20,17 +20,6 @@ fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn cmdline(pid: &str) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            String::from_utf8_lossy(&b)
-                .replace('\0', " ")
-                .trim()
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 /// SIGKILLs the container's monitor, then its init: nobody tears the
 /// container down, its cgroup directories stay (empty).
 fn kill_monitor_and_process(d: &Daemon, name: &str) -> String {

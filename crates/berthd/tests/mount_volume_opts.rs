@@ -16,12 +16,7 @@ use std::time::{Duration, Instant};
 trait Target {
     fn host(&self) -> String;
     fn run(&self, args: &[&str]) -> Output {
-        Command::new("timeout")
-            .args(["-s", "KILL", CMD_TIMEOUT, "docker", "-H", &self.host()])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run docker")
+        docker_at(&self.host(), args)
     }
     fn must(&self, args: &[&str]) -> String {
         let o = self.run(args);

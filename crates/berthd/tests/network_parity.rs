@@ -172,12 +172,7 @@ impl Side {
     }
 
     fn docker(&self, args: &[&str]) -> Output {
-        Command::new("timeout")
-            .args(["-s", "KILL", CMD_TIMEOUT, "docker", "-H", &self.host()])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run docker")
+        docker_at(&self.host(), args)
     }
 
     fn ok(&self, args: &[&str]) -> String {

@@ -155,12 +155,7 @@ impl Daemon {
 
     /// Runs the docker CLI against this daemon (bounded by `timeout -s KILL`).
     pub fn docker(&self, args: &[&str]) -> Output {
-        Command::new("timeout")
-            .args(["-s", "KILL", CMD_TIMEOUT, "docker", "-H", &self.host()])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run docker")
+        docker_at(&self.host(), args)
     }
 
     /// docker with stdin bytes.
@@ -303,6 +298,30 @@ impl Daemon {
         ids.dedup();
         ids
     }
+}
+
+/// Runs the docker CLI against the daemon at `host` (`unix://...`; berthd
+/// or dockerd), stdin closed, bounded by `timeout -s KILL`.
+pub fn docker_at(host: &str, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .args(["-s", "KILL", CMD_TIMEOUT, "docker", "-H", host])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker")
+}
+
+/// The command line of process `pid` with NULs as spaces ("" when gone).
+#[allow(dead_code)]
+pub fn cmdline(pid: &str) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 pub fn assert_no_leaks(needle: &str) {
