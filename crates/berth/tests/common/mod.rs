@@ -304,8 +304,47 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Container IDs this berthd has state of (records, run dirs, runtime
+    /// state, pooled cgroups): whose cgroups a drop removes if left.
+    fn known_ids(&self) -> Vec<String> {
+        let (Some(dir), Some(exec)) = (&self.dir, &self.exec) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<String> = [
+            dir.path().join("root/containers"),
+            exec.path().join("containers"),
+            exec.path().join("runtime"),
+            exec.path().join("cgroup-pool"),
+        ]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.flatten())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
+        let ids = if self.kind == "berthd" {
+            self.known_ids()
+        } else {
+            Vec::new()
+        };
+        // Containers a test left go through the daemon first: a monitor
+        // killed below would leave its container's cgroups behind.
+        if self.child.is_some() {
+            let h = &self.host;
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!("ids=$(timeout -s KILL 10 docker -H {h} ps -aq); [ -z \"$ids\" ] || timeout -s KILL 30 docker -H {h} rm -f $ids >/dev/null 2>&1"))
+                .status();
+        }
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill")
                 .arg("-TERM")
@@ -321,6 +360,16 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // Monitors of containers just removed may still be tearing down
+        // (their cgroups, their state): a bounded moment before SIGKILL.
+        if let Some(exec) = &self.exec {
+            let p = exec.path().to_string_lossy().into_owned();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !berth_testutil::processes_containing(&p).is_empty() && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         for dir in [self.dir.take(), self.exec.take()].into_iter().flatten() {
             let p = dir.path().to_string_lossy().into_owned();
             for m in berth_testutil::mounts_containing(&p).iter().rev() {
@@ -330,6 +379,15 @@ impl Drop for Daemon {
                 let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
             }
             drop(dir);
+        }
+        // Whatever killed monitors left: empty cgroup dirs of this
+        // daemon's containers and pool (deepest first; a busy one stays).
+        for id in ids {
+            let mut dirs = berth_testutil::cgroups_containing(&format!("/berth/{id}"));
+            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            for d in dirs {
+                let _ = std::fs::remove_dir(d);
+            }
         }
         if let Some(tag) = self.net_tag.take() {
             for l in berth_testutil::links_containing(&tag) {
