@@ -116,10 +116,14 @@ impl CgroupPool {
         })
     }
 
-    /// Fills the pool up to [`TARGET`] on a blocking thread, unless a
-    /// fill is under way or the pool is off.
+    /// Fills the pool up to [`TARGET`] on a blocking thread, unless it is
+    /// full, a fill is under way or the pool is off.
     pub fn refill(self: &Arc<Self>) {
-        if !self.enabled.load(Ordering::Relaxed) || self.filling.swap(true, Ordering::AcqRel) {
+        let full = self.ready.lock().map(|r| r.len() >= TARGET).unwrap_or(true);
+        if full
+            || !self.enabled.load(Ordering::Relaxed)
+            || self.filling.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let me = self.clone();
