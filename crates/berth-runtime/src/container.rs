@@ -147,6 +147,19 @@ fn recv_msg(fd: BorrowedFd<'_>, timeout: Duration) -> Result<Option<(u8, Vec<u8>
     let n = loop {
         match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
             Err(nix::errno::Errno::EINTR) => continue,
+            // A peer that exits with a message of ours unread leaves
+            // ECONNRESET pending on this end, and a datagram-style
+            // receive (SEQPACKET) reports it before the messages still
+            // queued here (the child's error report among them): the
+            // error is cleared by that report, so look again, without
+            // waiting; nothing queued is the peer's end of file.
+            Err(nix::errno::Errno::ECONNRESET) => {
+                match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+                    Ok(n) => break n,
+                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::ECONNRESET) => break 0,
+                    r => break r.ctx(|| "receive on the sync socket".into())?,
+                }
+            }
             r => break r.ctx(|| "receive on the sync socket".into())?,
         }
     };
