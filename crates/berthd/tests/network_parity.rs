@@ -117,14 +117,36 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
+        // The bridges of this dockerd's user networks are `br-<ID[..12]>`:
+        // named before the prune, removed after the stop when dockerd left
+        // them (a prune that timed out, a network still in use).
+        let mut bridges = Vec::new();
         if self.child.is_some() {
             let h = self.host();
+            let ids = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "timeout -s KILL 10 docker -H {h} network ls -q --no-trunc --filter type=custom"
+                ))
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            bridges = ids
+                .split_whitespace()
+                .filter(|id| id.len() >= 12)
+                .map(|id| format!("br-{}", &id[..12]))
+                .collect();
             let _ = Command::new("sh")
                 .arg("-c")
                 .arg(format!("timeout -s KILL 30 docker -H {h} rm -f $(timeout -s KILL 10 docker -H {h} ps -aq) >/dev/null 2>&1; timeout -s KILL 30 docker -H {h} network prune -f >/dev/null 2>&1"))
                 .status();
         }
         self.stop();
+        for b in &bridges {
+            if std::path::Path::new("/sys/class/net").join(b).exists() {
+                let _ = Command::new("ip").args(["link", "del", b]).status();
+            }
+        }
         for root in [self.dir.path(), self.exec.path()] {
             for m in berth_testutil::mounts_containing(&root.to_string_lossy())
                 .iter()
