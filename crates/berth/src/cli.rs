@@ -62,8 +62,13 @@ pub fn parse_run_fast(argv: &[String]) -> Option<Cli> {
             .bin_name("berth run")
             .override_usage("berth run [OPTIONS] IMAGE [COMMAND] [ARG...]")
             .help_template(HELP)
-            .disable_help_flag(true),
+            .disable_help_flag(true)
+            .term_width(120),
     );
+    let argv = match image_index(&cmd, argv, 2) {
+        Some(i) => with_end_of_options(argv, i),
+        None => argv.to_vec(),
+    };
     let m = cmd.try_get_matches_from(&argv[1..]).ok()?;
     let run = RunArgs::from_arg_matches(&m).ok()?;
     Some(Cli {
@@ -78,11 +83,102 @@ pub fn parse_run_fast(argv: &[String]) -> Option<Cli> {
     })
 }
 
+/// The index in `argv` of `run`/`create`'s IMAGE operand, the options of
+/// `cmd` (a command with [`RunArgs`]) starting at `start`: docker stops
+/// reading options at the image (pflag without interspersed flags), so
+/// `run busybox -c 'x'` or `run img --rm` pass those words to the
+/// command, where clap would take known flags after the image as options.
+/// `None` when the options have no operand after them, end with `--`, or
+/// hold a flag `cmd` does not know (clap reports that).
+fn image_index(cmd: &clap::Command, argv: &[String], start: usize) -> Option<usize> {
+    let takes_value = |a: &clap::Arg| a.get_action().takes_values() && !a.is_require_equals_set();
+    let mut i = start;
+    while let Some(t) = argv.get(i) {
+        if t == "--" {
+            return None;
+        }
+        if let Some(long) = t.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (long, false),
+            };
+            let a = cmd.get_arguments().find(|a| {
+                a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|v| v.contains(&name))
+            })?;
+            if takes_value(a) && !inline {
+                i += 1;
+            }
+        } else if let Some(shorts) = t.strip_prefix('-').filter(|s| !s.is_empty()) {
+            for (k, c) in shorts.char_indices() {
+                let a = cmd.get_arguments().find(|a| a.get_short() == Some(c))?;
+                if takes_value(a) {
+                    if k + c.len_utf8() == shorts.len() {
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+        } else {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `argv` with `--` after the IMAGE operand at `image` (see [`image_index`]).
+fn with_end_of_options(argv: &[String], image: usize) -> Vec<String> {
+    let mut v = Vec::with_capacity(argv.len() + 1);
+    v.extend_from_slice(&argv[..=image]);
+    v.push("--".to_string());
+    v.extend_from_slice(&argv[image + 1..]);
+    v
+}
+
+/// For the full parse: `argv` with `--` after the IMAGE of a `run` or
+/// `create` (also `container run`/`container create`, after the global
+/// options), so that what follows the image is the command's, as in
+/// docker; other command lines unchanged.
+pub fn end_run_options(argv: &[String]) -> std::borrow::Cow<'_, [String]> {
+    use std::borrow::Cow;
+    // global options that take a value (`-H x`, `--host x`)
+    let global_value = |t: &str| {
+        matches!(
+            t,
+            "-H" | "--host" | "-l" | "--log-level" | "--config" | "-c" | "--context"
+        )
+    };
+    let mut i = 1;
+    while let Some(t) = argv.get(i) {
+        if global_value(t) {
+            i += 2;
+        } else if t.starts_with('-') && t != "-" && t != "--" {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let sub = match argv.get(i).map(String::as_str) {
+        Some("run" | "create") => i,
+        Some("container")
+            if matches!(argv.get(i + 1).map(String::as_str), Some("run" | "create")) =>
+        {
+            i + 1
+        }
+        _ => return Cow::Borrowed(argv),
+    };
+    let cmd = RunArgs::augment_args(clap::Command::new("run").disable_help_flag(true));
+    match image_index(&cmd, argv, sub + 1) {
+        Some(img) => Cow::Owned(with_end_of_options(argv, img)),
+        None => Cow::Borrowed(argv),
+    }
+}
+
 /// Top-level commands.
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Create and run a new container from an image
-    #[command(override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    #[command(override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true, term_width = 120)]
     Run(RunArgs),
     /// Execute a command in a running container
     #[command(override_usage = "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]", help_template = HELP, disable_help_flag = true)]
@@ -169,7 +265,7 @@ pub enum Cmd {
     #[command(override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", help_template = HELP, disable_help_flag = true)]
     Cp(crate::cp::CpArgs),
     /// Create a new container
-    #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true, term_width = 120)]
     Create(RunArgs),
     /// Inspect changes to files or directories on a container's filesystem
     #[command(override_usage = "berth diff CONTAINER", help_template = HELP, disable_help_flag = true)]
@@ -255,7 +351,7 @@ pub enum ContainerCmd {
     #[command(override_usage = "berth container cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth container cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", help_template = HELP, disable_help_flag = true)]
     Cp(crate::cp::CpArgs),
     /// Create a new container
-    #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true, term_width = 120)]
     Create(RunArgs),
     /// Inspect changes to files or directories on a container's filesystem
     #[command(override_usage = "berth container diff CONTAINER", help_template = HELP, disable_help_flag = true)]
@@ -297,7 +393,7 @@ pub enum ContainerCmd {
     #[command(visible_alias = "remove", override_usage = "berth container rm [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
     Rm(RmArgs),
     /// Create and run a new container from an image
-    #[command(override_usage = "berth container run [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    #[command(override_usage = "berth container run [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true, term_width = 120)]
     Run(RunArgs),
     /// Start one or more stopped containers
     #[command(override_usage = "berth container start [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP, disable_help_flag = true)]
@@ -1014,27 +1110,309 @@ fn parse_add_host(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// Options of `run` and `create` (docker's names and meanings).
+/// Validates a `-l`/`--label` (docker's ValidateLabel: a name before `=`).
+fn parse_label(s: &str) -> Result<String, String> {
+    let k = s.split('=').next().unwrap_or("");
+    if k.trim().is_empty() {
+        return Err(format!("invalid label '{s}': empty name"));
+    }
+    Ok(s.to_string())
+}
+
+/// `--shm-size`/`--memory-reservation`: a size in bytes (docker's MemBytes).
+fn parse_bytes(s: &str) -> Result<i64, String> {
+    crate::fmt::parse_ram(s)
+}
+
+/// `--memory-swap`: a size, or `-1` for unlimited (docker's MemSwapBytes).
+fn parse_swap_bytes(s: &str) -> Result<i64, String> {
+    if s == "-1" {
+        return Ok(-1);
+    }
+    crate::fmt::parse_ram(s)
+}
+
+/// `--blkio-weight`: a uint16 with Go's strconv message.
+fn parse_u16(s: &str) -> Result<u16, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "strconv.ParseUint: parsing \"{s}\": invalid syntax"
+        ));
+    }
+    s.parse()
+        .map_err(|_| format!("strconv.ParseUint: parsing \"{s}\": value out of range"))
+}
+
+/// Go's `time.ParseDuration` to nanoseconds, with its error messages
+/// (`time: invalid duration "x"`, `time: missing unit in duration "1"`,
+/// `time: unknown unit "x" in duration "1x"`).
+pub fn parse_go_duration_ns(s: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration \"{s}\"");
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let int = &rest[..int_len];
+        rest = &rest[int_len..];
+        let mut frac = "";
+        if let Some(r) = rest.strip_prefix('.') {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            frac = &r[..n];
+            rest = &r[n..];
+        }
+        if int.is_empty() && frac.is_empty() {
+            return Err(invalid());
+        }
+        let unit_len = rest
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let mult: u128 = match unit {
+            "" => return Err(format!("time: missing unit in duration \"{s}\"")),
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            u => return Err(format!("time: unknown unit \"{u}\" in duration \"{s}\"")),
+        };
+        let iv: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| invalid())?
+        };
+        let mut v = iv.checked_mul(mult).ok_or_else(invalid)?;
+        if !frac.is_empty() {
+            // Go keeps the digits that fit and scales them by the unit
+            let digits = &frac[..frac.len().min(18)];
+            let f: u128 = digits.parse().map_err(|_| invalid())?;
+            v += f * mult / 10u128.pow(digits.len() as u32);
+        }
+        total = total.checked_add(v).ok_or_else(invalid)?;
+        if total > i64::MAX as u128 + u128::from(neg) {
+            return Err(invalid());
+        }
+    }
+    Ok(if neg {
+        (total as i128).wrapping_neg() as i64
+    } else {
+        total as i64
+    })
+}
+
+/// The names `--ulimit` accepts (go-units' ulimit name table).
+const ULIMIT_NAMES: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// `--ulimit name=soft[:hard]` as go-units' ParseUlimit: the hard limit
+/// defaults to the soft one, soft must not exceed hard unless hard is -1.
+pub fn parse_ulimit(s: &str) -> Result<berth_api::models::Ulimit, String> {
+    let (name, vals) = s
+        .split_once('=')
+        .ok_or_else(|| format!("invalid ulimit argument: {s}"))?;
+    if !ULIMIT_NAMES.contains(&name) {
+        return Err(format!("invalid ulimit type: {name}"));
+    }
+    let int = |v: &str| {
+        v.parse::<i64>().map_err(|_| {
+            let why = if !v.is_empty()
+                && v.trim_start_matches(['-', '+'])
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            {
+                "value out of range"
+            } else {
+                "invalid syntax"
+            };
+            format!("strconv.ParseInt: parsing \"{v}\": {why}")
+        })
+    };
+    let parts: Vec<&str> = vals.split(':').collect();
+    let (soft, hard) = match parts[..] {
+        [soft] => {
+            let soft = int(soft)?;
+            (soft, soft)
+        }
+        [soft, hard] => {
+            let hard = int(hard)?;
+            (int(soft)?, hard)
+        }
+        _ => {
+            return Err(format!(
+                "too many limit value arguments - {vals}, can only have up to two, `soft[:hard]`"
+            ))
+        }
+    };
+    if hard != -1 && soft > hard {
+        return Err(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        ));
+    }
+    Ok(berth_api::models::Ulimit {
+        name: name.to_string(),
+        soft,
+        hard,
+    })
+}
+
+/// `--sysctl` as docker's ValidateSysctl: `key=value` with a namespaced
+/// key (the IPC `kernel.*` ones, `net.*`, `fs.mqueue.*`).
+fn parse_sysctl(s: &str) -> Result<String, String> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let not_allowed = || format!("sysctl '{s}' is not allowed");
+    let (k, _) = s.split_once('=').ok_or_else(not_allowed)?;
+    if IPC.contains(&k) || k.starts_with("net.") || k.starts_with("fs.mqueue.") {
+        Ok(s.to_string())
+    } else {
+        Err(not_allowed())
+    }
+}
+
+/// `--device-cgroup-rule` as docker validates it:
+/// `^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$`.
+fn parse_device_cgroup_rule(s: &str) -> Result<String, String> {
+    let num = |p: &str| p == "*" || (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let ok = match s.split(' ').collect::<Vec<_>>()[..] {
+        [kind, majmin, access] => {
+            matches!(kind, "a" | "b" | "c")
+                && majmin
+                    .split_once(':')
+                    .is_some_and(|(a, b)| num(a) && num(b))
+                && (1..=3).contains(&access.len())
+                && access.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'))
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("invalid device cgroup format '{s}'"))
+    }
+}
+
+/// Options of `run` and `create` (docker's names, meanings and order:
+/// alphabetical by long name, as `docker run --help` lists them).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "list", value_parser = parse_add_host)]
+    pub add_host: Vec<String>,
     /// Attach to STDIN, STDOUT or STDERR
     #[arg(short = 'a', long = "attach", value_name = "list")]
     pub attach: Vec<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long = "blkio-weight", allow_hyphen_values = true, value_name = "uint16", value_parser = parse_u16)]
+    pub blkio_weight: Option<u16>,
     /// Add Linux capabilities
     #[arg(long = "cap-add", value_name = "list")]
     pub cap_add: Vec<String>,
     /// Drop Linux capabilities
     #[arg(long = "cap-drop", value_name = "list")]
     pub cap_drop: Vec<String>,
+    /// Optional parent cgroup for the container
+    #[arg(
+        long = "cgroup-parent",
+        allow_hyphen_values = true,
+        value_name = "string"
+    )]
+    pub cgroup_parent: Option<String>,
+    /// Cgroup namespace to use (host|private): 'host' (the host's), 'private' (its own), '' (the daemon's default-cgroupns-mode, default)
+    #[arg(long = "cgroupns", allow_hyphen_values = true, value_name = "string")]
+    pub cgroupns: Option<String>,
+    /// Write the container ID to the file
+    #[arg(long = "cidfile", allow_hyphen_values = true, value_name = "string")]
+    pub cidfile: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period", value_name = "int", allow_hyphen_values = true)]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", value_name = "int", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(
+        short = 'c',
+        long = "cpu-shares",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
+    pub cpu_shares: Option<i64>,
     /// Number of CPUs
     #[arg(long = "cpus", value_name = "decimal")]
     pub cpus: Option<f64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(
+        long = "cpuset-cpus",
+        allow_hyphen_values = true,
+        value_name = "string"
+    )]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(
+        long = "cpuset-mems",
+        allow_hyphen_values = true,
+        value_name = "string"
+    )]
+    pub cpuset_mems: Option<String>,
     /// Run container in background and print container ID
     #[arg(short = 'd', long = "detach")]
     pub detach: bool,
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys", value_name = "string")]
     pub detach_keys: Option<String>,
+    /// Add a host device to the container
+    #[arg(long = "device", allow_hyphen_values = true, value_name = "list")]
+    pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long = "device-cgroup-rule", allow_hyphen_values = true, value_name = "list", value_parser = parse_device_cgroup_rule)]
+    pub device_cgroup_rule: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "list", value_parser = parse_dns)]
+    pub dns: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "list")]
+    pub dns_option: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "list")]
+    pub dns_search: Vec<String>,
+    /// Container NIS domain name
+    #[arg(long = "domainname", value_name = "string")]
+    pub domainname: Option<String>,
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long = "entrypoint", value_name = "string")]
     pub entrypoint: Option<String>,
@@ -1044,6 +1422,37 @@ pub struct RunArgs {
     /// Read in a file of environment variables
     #[arg(long = "env-file", value_name = "list")]
     pub env_file: Vec<String>,
+    /// Expose a port or a range of ports
+    #[arg(long = "expose", value_name = "list")]
+    pub expose: Vec<String>,
+    /// Add additional groups to join
+    #[arg(long = "group-add", allow_hyphen_values = true, value_name = "list")]
+    pub group_add: Vec<String>,
+    /// Command to run to check health
+    #[arg(long = "health-cmd", allow_hyphen_values = true, value_name = "string")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s)
+    #[arg(long = "health-interval", value_name = "duration", allow_hyphen_values = true, value_parser = parse_go_duration_ns)]
+    pub health_interval: Option<i64>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(
+        long = "health-retries",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
+    pub health_retries: Option<i64>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 0s)
+    #[arg(long = "health-start-interval", value_name = "duration", allow_hyphen_values = true, value_parser = parse_go_duration_ns)]
+    pub health_start_interval: Option<i64>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(long = "health-start-period", value_name = "duration", allow_hyphen_values = true, value_parser = parse_go_duration_ns)]
+    pub health_start_period: Option<i64>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
+    #[arg(long = "health-timeout", value_name = "duration", allow_hyphen_values = true, value_parser = parse_go_duration_ns)]
+    pub health_timeout: Option<i64>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
     /// Container host name
     #[arg(short = 'h', long = "hostname", value_name = "string")]
     pub hostname: Option<String>,
@@ -1053,12 +1462,46 @@ pub struct RunArgs {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip", value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long = "ip6", value_name = "string")]
+    pub ip6: Option<String>,
+    /// IPC mode to use
+    #[arg(long = "ipc", allow_hyphen_values = true, value_name = "string")]
+    pub ipc: Option<String>,
     /// Set meta data on a container
-    #[arg(short = 'l', long = "label", value_name = "list")]
+    #[arg(short = 'l', long = "label", value_name = "list", value_parser = parse_label)]
     pub label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file", allow_hyphen_values = true, value_name = "list")]
+    pub label_file: Vec<String>,
+    /// Logging driver for the container
+    #[arg(long = "log-driver", allow_hyphen_values = true, value_name = "string")]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long = "log-opt", allow_hyphen_values = true, value_name = "list")]
+    pub log_opt: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address", value_name = "string")]
+    pub mac_address: Option<String>,
     /// Memory limit
     #[arg(short = 'm', long = "memory", value_name = "bytes", value_parser = parse_memory)]
     pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", allow_hyphen_values = true, value_name = "bytes", value_parser = parse_bytes)]
+    pub memory_reservation: Option<i64>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true, value_parser = parse_swap_bytes)]
+    pub memory_swap: Option<i64>,
+    /// Tune container memory swappiness (0 to 100) (default -1)
+    #[arg(
+        long = "memory-swappiness",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
+    pub memory_swappiness: Option<i64>,
     /// Attach a filesystem mount to the container
     #[arg(long = "mount", value_name = "mount", value_parser = parse_mount)]
     pub mount: Vec<berth_api::models::MountSpec>,
@@ -1071,66 +1514,54 @@ pub struct RunArgs {
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
     pub network_alias: Vec<String>,
-    /// IPv4 address (e.g., 172.30.100.104)
-    #[arg(long = "ip", value_name = "string")]
-    pub ip: Option<String>,
-    /// IPv6 address (e.g., 2001:db8::33)
-    #[arg(long = "ip6", value_name = "string")]
-    pub ip6: Option<String>,
-    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
-    #[arg(long = "mac-address", value_name = "string")]
-    pub mac_address: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long = "oom-score-adj", value_name = "int", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// PID namespace to use
+    #[arg(long = "pid", allow_hyphen_values = true, value_name = "string")]
+    pub pid: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long = "platform", value_name = "string")]
+    pub platform: Option<String>,
+    /// Give extended privileges to this container
+    #[arg(long = "privileged")]
+    pub privileged: bool,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish", value_name = "list")]
     pub publish: Vec<String>,
     /// Publish all exposed ports to random ports
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
-    /// Expose a port or a range of ports
-    #[arg(long = "expose", value_name = "list")]
-    pub expose: Vec<String>,
-    /// Set custom DNS servers
-    #[arg(long = "dns", value_name = "list", value_parser = parse_dns)]
-    pub dns: Vec<String>,
-    /// Set custom DNS search domains
-    #[arg(long = "dns-search", value_name = "list")]
-    pub dns_search: Vec<String>,
-    /// Set DNS options
-    #[arg(long = "dns-option", alias = "dns-opt", value_name = "list")]
-    pub dns_option: Vec<String>,
-    /// Add a custom host-to-IP mapping (host:ip)
-    #[arg(long = "add-host", value_name = "list", value_parser = parse_add_host)]
-    pub add_host: Vec<String>,
-    /// Container NIS domain name
-    #[arg(long = "domainname", value_name = "string")]
-    pub domainname: Option<String>,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long = "pull", value_name = "string", default_value = "missing")]
     pub pull: String,
-    /// Set platform if server is multi-platform capable
-    #[arg(long = "platform", value_name = "string")]
-    pub platform: Option<String>,
     /// Suppress the pull output
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
-    /// Give extended privileges to this container
-    #[arg(long = "privileged")]
-    pub privileged: bool,
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
-    /// Restart policy to apply when a container exits
+    /// Restart policy to apply when a container exits (default "no")
     #[arg(long = "restart", value_name = "string")]
     pub restart: Option<String>,
-    /// Security Options
-    #[arg(long = "security-opt", value_name = "list")]
-    pub security_opt: Vec<String>,
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long = "rm")]
     pub rm: bool,
+    /// Security Options
+    #[arg(long = "security-opt", value_name = "list")]
+    pub security_opt: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size", allow_hyphen_values = true, value_name = "bytes", value_parser = parse_bytes)]
+    pub shm_size: Option<i64>,
     /// Proxy received signals to the process
     #[arg(long = "sig-proxy", value_name = "bool", default_value = "true", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = ArgAction::Set)]
     pub sig_proxy: bool,
@@ -1138,26 +1569,38 @@ pub struct RunArgs {
     #[arg(long = "stop-signal", value_name = "string")]
     pub stop_signal: Option<String>,
     /// Timeout (in seconds) to stop a container
-    #[arg(long = "stop-timeout", value_name = "int")]
+    #[arg(long = "stop-timeout", value_name = "int", allow_hyphen_values = true)]
     pub stop_timeout: Option<i64>,
+    /// Sysctl options (default map[])
+    #[arg(long = "sysctl", allow_hyphen_values = true, value_name = "map", value_parser = parse_sysctl)]
+    pub sysctl: Vec<String>,
     /// Mount a tmpfs directory
     #[arg(long = "tmpfs", value_name = "list")]
     pub tmpfs: Vec<String>,
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
+    /// Ulimit options (default [])
+    #[arg(long = "ulimit", allow_hyphen_values = true, value_name = "ulimit", value_parser = parse_ulimit)]
+    pub ulimit: Vec<berth_api::models::Ulimit>,
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short = 'u', long = "user", value_name = "string")]
     pub user: Option<String>,
+    /// User namespace to use
+    #[arg(long = "userns", allow_hyphen_values = true, value_name = "string")]
+    pub userns: Option<String>,
+    /// UTS namespace to use
+    #[arg(long = "uts", allow_hyphen_values = true, value_name = "string")]
+    pub uts: Option<String>,
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from", allow_hyphen_values = true, value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir", value_name = "string")]
     pub workdir: Option<String>,
-    /// Print usage
-    #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
     /// IMAGE
     #[arg(value_name = "IMAGE", required = true)]
     pub image: String,
@@ -1667,8 +2110,13 @@ pub struct DfArgs {
 mod tests {
     use super::*;
 
+    /// The full parse, as main does it.
     fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied())).unwrap()
+        let argv: Vec<String> = std::iter::once("berth")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        Cli::try_parse_from(end_run_options(&argv).iter()).unwrap()
     }
 
     /// Relative host paths are made absolute as the docker CLI makes them
@@ -1758,6 +2206,31 @@ mod tests {
                 "b",
             ],
             &["run", "busybox", "--", "ls", "-l"],
+            &[
+                "run",
+                "--ulimit",
+                "nofile=1:2",
+                "--sysctl",
+                "net.ipv4.ip_forward=1",
+                "--shm-size",
+                "1g",
+                "-c",
+                "2",
+                "--memory-swap",
+                "-1",
+                "--oom-score-adj",
+                "-10",
+                "--health-interval",
+                "1m",
+                "--no-healthcheck",
+                "--device",
+                "/dev/null",
+                "--cidfile",
+                "/tmp/x",
+                "--group-add",
+                "1",
+                "busybox",
+            ],
         ];
         for c in cases {
             let argv: Vec<String> = std::iter::once("berth")
@@ -1771,6 +2244,9 @@ mod tests {
             &["run", "--help"][..],
             &["run"][..],
             &["run", "--no-such-flag", "busybox"][..],
+            &["run", "--ulimit", "nofile", "busybox"][..],
+            &["run", "--health-interval", "1", "busybox"][..],
+            &["run", "--blkio-weight", "70000", "busybox"][..],
             &["-H", "unix:///x", "run", "busybox"][..],
             &["ps"][..],
         ] {
@@ -1780,6 +2256,78 @@ mod tests {
                 .collect();
             assert!(parse_run_fast(&argv).is_none(), "{c:?}");
         }
+    }
+
+    /// Options end at the image, as docker's: what follows is the
+    /// command's, known flags included; `--` after the image is the
+    /// command's first word (docker passes it on).
+    #[test]
+    fn options_end_at_the_image() {
+        for (args, image, command) in [
+            (
+                &["run", "--entrypoint", "sh", "busybox", "-c", "echo"][..],
+                "busybox",
+                &["-c", "echo"][..],
+            ),
+            (
+                &["run", "img", "--rm", "-d", "-it"][..],
+                "img",
+                &["--rm", "-d", "-it"][..],
+            ),
+            (
+                &["run", "-c", "2", "-it", "-e", "A", "img", "-h"][..],
+                "img",
+                &["-h"][..],
+            ),
+            (
+                &["run", "-c2", "--name=x", "--sig-proxy=false", "img", "x"][..],
+                "img",
+                &["x"][..],
+            ),
+            (&["run", "--sig-proxy", "img", "-e"][..], "img", &["-e"][..]),
+            (
+                &["run", "--net", "none", "img", "--", "x"][..],
+                "img",
+                &["--", "x"][..],
+            ),
+            (
+                &["-H", "unix:///x", "create", "-l", "a", "img", "-l"][..],
+                "img",
+                &["-l"][..],
+            ),
+            (
+                &["container", "create", "--ulimit", "core=1", "img", "-l"][..],
+                "img",
+                &["-l"][..],
+            ),
+            (
+                &["container", "run", "img", "--init"][..],
+                "img",
+                &["--init"][..],
+            ),
+        ] {
+            let r = match parse(args).cmd {
+                Some(Cmd::Run(r) | Cmd::Create(r)) => r,
+                Some(Cmd::Container(ContainerCmd::Run(r) | ContainerCmd::Create(r))) => r,
+                c => panic!("{args:?}: {c:?}"),
+            };
+            let got: Vec<&str> = r.command.iter().map(String::as_str).collect();
+            assert_eq!((r.image.as_str(), &got[..]), (image, command), "{args:?}");
+            let argv: Vec<String> = std::iter::once("berth")
+                .chain(args.iter().copied())
+                .map(String::from)
+                .collect();
+            if let Some(fast) = parse_run_fast(&argv) {
+                assert_eq!(
+                    format!("{fast:?}"),
+                    format!("{:?}", parse(args)),
+                    "{args:?}"
+                );
+            }
+        }
+        // other commands are left alone
+        let argv: Vec<String> = ["berth", "exec", "c", "-it"].map(String::from).to_vec();
+        assert_eq!(end_run_options(&argv).len(), 4);
     }
 
     #[test]
@@ -1895,6 +2443,84 @@ mod tests {
         };
         assert!(l.follow && l.timestamps);
         assert_eq!(l.tail, "2");
+    }
+
+    /// Go's `time.ParseDuration`, in nanoseconds, with its errors.
+    #[test]
+    fn go_durations_in_ns() {
+        for (s, ns) in [
+            ("0", 0),
+            ("1s", 1_000_000_000),
+            ("1m30s", 90_000_000_000),
+            ("1.5s", 1_500_000_000),
+            (".5ms", 500_000),
+            ("100ms", 100_000_000),
+            ("2h", 7_200_000_000_000),
+            ("10us", 10_000),
+            ("3µs", 3_000),
+            ("7ns", 7),
+            ("-1s", -1_000_000_000),
+            ("+2s", 2_000_000_000),
+            ("1h2m3s4ms", 3_723_004_000_000),
+        ] {
+            assert_eq!(parse_go_duration_ns(s), Ok(ns), "{s}");
+        }
+        for (s, e) in [
+            ("x", "time: invalid duration \"x\""),
+            ("", "time: invalid duration \"\""),
+            ("1", "time: missing unit in duration \"1\""),
+            ("1x", "time: unknown unit \"x\" in duration \"1x\""),
+            ("s", "time: invalid duration \"s\""),
+            ("-", "time: invalid duration \"-\""),
+            ("9999999999h", "time: invalid duration \"9999999999h\""),
+        ] {
+            assert_eq!(parse_go_duration_ns(s), Err(e.to_string()), "{s}");
+        }
+    }
+
+    /// `--ulimit` as go-units parses it, with its errors.
+    #[test]
+    fn ulimits() {
+        let u = |n: &str, soft, hard| berth_api::models::Ulimit {
+            name: n.into(),
+            soft,
+            hard,
+        };
+        assert_eq!(parse_ulimit("nofile=10:20"), Ok(u("nofile", 10, 20)));
+        assert_eq!(parse_ulimit("core=5"), Ok(u("core", 5, 5)));
+        assert_eq!(parse_ulimit("stack=9:-1"), Ok(u("stack", 9, -1)));
+        assert_eq!(parse_ulimit("cpu=-1"), Ok(u("cpu", -1, -1)));
+        for (s, e) in [
+            ("nofile", "invalid ulimit argument: nofile"),
+            ("bad=1", "invalid ulimit type: bad"),
+            (
+                "nofile=x",
+                "strconv.ParseInt: parsing \"x\": invalid syntax",
+            ),
+            (
+                "nofile=99999999999999999999",
+                "strconv.ParseInt: parsing \"99999999999999999999\": value out of range",
+            ),
+            (
+                "nofile=1:2:3",
+                "too many limit value arguments - 1:2:3, can only have up to two, `soft[:hard]`",
+            ),
+            (
+                "nofile=5:2",
+                "ulimit soft limit must be less than or equal to hard limit: 5 > 2",
+            ),
+        ] {
+            assert_eq!(parse_ulimit(s), Err(e.to_string()), "{s}");
+        }
+        assert!(parse_sysctl("net.core.somaxconn=1").is_ok());
+        assert!(parse_sysctl("kernel.sem=1 2 3 4").is_ok());
+        assert!(parse_sysctl("kernel.pid_max=1").is_err());
+        assert!(parse_device_cgroup_rule("c *:* rwm").is_ok());
+        assert!(parse_device_cgroup_rule("b 8:0 r").is_ok());
+        assert!(parse_device_cgroup_rule("c 1:3 rwmm").is_err());
+        assert!(parse_device_cgroup_rule("d 1:3 r").is_err());
+        assert_eq!(parse_u16("1000"), Ok(1000));
+        assert!(parse_u16("-1").is_err());
     }
 
     #[test]

@@ -59,6 +59,213 @@ fn io_text(e: &std::io::Error) -> String {
     }
 }
 
+/// docker's `validDeviceMode`: one to three of `r`, `w`, `m`, none twice.
+fn valid_device_mode(m: &str) -> bool {
+    !m.is_empty()
+        && m.len() <= 3
+        && m.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'))
+        && !m
+            .bytes()
+            .enumerate()
+            .any(|(i, b)| m[i + 1..].contains(b as char))
+}
+
+/// A CDI device name (`vendor.com/class=name`), which `--device` sends as
+/// a `cdi` device request instead of a device mapping.
+fn is_cdi_name(s: &str) -> bool {
+    let Some((kind, name)) = s.split_once('=') else {
+        return false;
+    };
+    let Some((vendor, class)) = kind.split_once('/') else {
+        return false;
+    };
+    let edge_ok = |p: &str| {
+        p.len() >= 2
+            && p.starts_with(|c: char| c.is_ascii_alphabetic())
+            && p.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    edge_ok(vendor)
+        && vendor
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && edge_ok(class)
+        && class
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        && !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+}
+
+/// `--device PathOnHost[:PathInContainer][:perms]` as the docker CLI
+/// checks (`validateLinuxPath`) and then splits it (`parseLinuxDevice`):
+/// the container path must be absolute, perms default to `rwm`, a path
+/// given alone is cleaned and used for both sides.
+pub fn parse_device(spec: &str) -> Result<models::DeviceMapping, String> {
+    let bad = || format!("bad format for path: {spec}");
+    if spec.matches(':').count() > 2 {
+        return Err(bad());
+    }
+    let parts: Vec<&str> = spec.splitn(3, ':').collect();
+    if parts[0].is_empty() {
+        return Err(bad());
+    }
+    let not_abs = |p: &str| format!("{p} is not an absolute path");
+    let (host, ctr, perms) = match parts[..] {
+        [p] => {
+            if !p.starts_with('/') {
+                return Err(not_abs(p));
+            }
+            let p = crate::cp::clean(p);
+            (p.clone(), p, "rwm".to_string())
+        }
+        [p, m] if valid_device_mode(m) => {
+            if !p.starts_with('/') {
+                return Err(not_abs(p));
+            }
+            let p = crate::cp::clean(p);
+            (p.clone(), p, m.to_string())
+        }
+        [h, c] => {
+            if !c.starts_with('/') {
+                return Err(not_abs(c));
+            }
+            (h.to_string(), crate::cp::clean(c), "rwm".to_string())
+        }
+        [h, c, m] => {
+            if !valid_device_mode(m) {
+                return Err(format!("bad mode specified: {m}"));
+            }
+            if !c.starts_with('/') {
+                return Err(not_abs(c));
+            }
+            (h.to_string(), c.to_string(), m.to_string())
+        }
+        _ => return Err(bad()),
+    };
+    Ok(models::DeviceMapping {
+        path_on_host: host,
+        path_in_container: ctr,
+        cgroup_permissions: perms,
+    })
+}
+
+/// Labels from `--label-file` (each line `KEY=VALUE`; blank lines, `#`
+/// comments and lines without `=` skipped, as docker's kvfile parser
+/// without a lookup) and then `-l` (a bare `KEY` is an empty value); a
+/// later label of the same name wins.
+pub fn build_labels(
+    labels: &[String],
+    files: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for file in files {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| format!("open {file}: {}", io_text(&e)))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            if k.contains(char::is_whitespace) {
+                return Err(format!(
+                    "invalid env file ({file}): variable '{k}' contains whitespaces"
+                ));
+            }
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+    for l in labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// `Config.Healthcheck` as the docker CLI builds it: `--no-healthcheck`
+/// is `{"Test": ["NONE"]}` (and conflicts with every `--health-*`);
+/// otherwise any `--health-*` gives `CMD-SHELL` for `--health-cmd` and
+/// the durations in nanoseconds, fields at zero left out.
+pub fn healthcheck(a: &RunArgs) -> Result<Option<Value>, String> {
+    let interval = a.health_interval.unwrap_or(0);
+    let timeout = a.health_timeout.unwrap_or(0);
+    let start_period = a.health_start_period.unwrap_or(0);
+    let start_interval = a.health_start_interval.unwrap_or(0);
+    let retries = a.health_retries.unwrap_or(0);
+    let cmd = a.health_cmd.clone().unwrap_or_default();
+    let any = !cmd.is_empty()
+        || interval != 0
+        || timeout != 0
+        || start_period != 0
+        || retries != 0
+        || start_interval != 0;
+    if a.no_healthcheck {
+        if any {
+            return Err("--no-healthcheck conflicts with --health-* options".into());
+        }
+        return Ok(Some(json!({"Test": ["NONE"]})));
+    }
+    if !any {
+        return Ok(None);
+    }
+    for (v, flag) in [
+        (interval, "--health-interval"),
+        (timeout, "--health-timeout"),
+        (retries, "--health-retries"),
+        (start_period, "--health-start-period"),
+        (start_interval, "--health-start-interval"),
+    ] {
+        if v < 0 {
+            return Err(format!("{flag} cannot be negative"));
+        }
+    }
+    let mut h = Map::new();
+    if !cmd.is_empty() {
+        h.insert("Test".into(), json!(["CMD-SHELL", cmd]));
+    }
+    for (k, v) in [
+        ("Interval", interval),
+        ("Timeout", timeout),
+        ("StartPeriod", start_period),
+        ("StartInterval", start_interval),
+        ("Retries", retries),
+    ] {
+        if v != 0 {
+            h.insert(k.into(), json!(v));
+        }
+    }
+    Ok(Some(Value::Object(h)))
+}
+
+/// The namespace modes the docker CLI checks itself (`--ipc` is left to
+/// the daemon, as docker does).
+fn check_namespace_modes(a: &RunArgs) -> Result<(), String> {
+    let pid = a.pid.as_deref().unwrap_or("");
+    let pid_ok = match pid.split_once(':') {
+        Some((k, v)) => k == "container" && !v.is_empty(),
+        None => pid.is_empty() || pid == "host",
+    };
+    if !pid_ok {
+        return Err("--pid: invalid PID mode".into());
+    }
+    if !matches!(a.uts.as_deref().unwrap_or(""), "" | "host") {
+        return Err("--uts: invalid UTS mode".into());
+    }
+    if !matches!(a.userns.as_deref().unwrap_or(""), "" | "host") {
+        return Err("--userns: invalid USER mode".into());
+    }
+    if !matches!(a.cgroupns.as_deref().unwrap_or(""), "" | "host" | "private") {
+        return Err("--cgroupns: invalid CGROUP mode".into());
+    }
+    Ok(())
+}
+
 /// Builds the `POST /containers/create` body (Config + HostConfig) from
 /// run/create flags. Errors are docker's messages for bad values.
 pub fn create_body(a: &RunArgs) -> Result<Value, String> {
@@ -79,11 +286,46 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
         }
     }
     let env = build_env(&a.env, &a.env_file)?;
-    let labels = a
-        .label
+    let labels = build_labels(&a.label, &a.label_file)?;
+    check_namespace_modes(a)?;
+    let healthcheck = healthcheck(a)?;
+    let swappiness = a.memory_swappiness.unwrap_or(-1);
+    if swappiness != -1 && !(0..=100).contains(&swappiness) {
+        return Err(format!(
+            "invalid value: {swappiness}. Valid memory swappiness range is 0-100"
+        ));
+    }
+    let log_driver = a.log_driver.clone().unwrap_or_default();
+    if log_driver == "none" && !a.log_opt.is_empty() {
+        return Err(format!("invalid logging opts for driver {log_driver}"));
+    }
+    let log_opts = a
+        .log_opt
         .iter()
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        .map(|o| {
+            let (k, v) = o.split_once('=').unwrap_or((o, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    let (mut devices, mut cdi) = (Vec::new(), Vec::new());
+    for d in &a.device {
+        if is_cdi_name(d) {
+            cdi.push(d.clone());
+        } else {
+            devices.push(parse_device(d)?);
+        }
+    }
+    // one per name, the last given, in name order (docker's UlimitOpt)
+    let ulimits: std::collections::BTreeMap<String, models::Ulimit> = a
+        .ulimit
+        .iter()
+        .map(|u| (u.name.clone(), u.clone()))
+        .collect();
+    let sysctls: std::collections::BTreeMap<String, String> = a
+        .sysctl
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             (k.to_string(), v.to_string())
         })
         .collect();
@@ -108,6 +350,7 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
         labels,
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
+        healthcheck,
         ..Default::default()
     };
     let memory = match &a.memory {
@@ -174,6 +417,35 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
                 .collect()
         }),
         restart_policy,
+        container_id_file: a.cidfile.clone().unwrap_or_default(),
+        log_config: models::LogConfig {
+            kind: log_driver,
+            config: log_opts,
+        },
+        volumes_from: a.volumes_from.clone(),
+        cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
+        group_add: a.group_add.clone(),
+        ipc_mode: a.ipc.clone().unwrap_or_default(),
+        oom_score_adj: a.oom_score_adj.unwrap_or(0),
+        pid_mode: a.pid.clone().unwrap_or_default(),
+        uts_mode: a.uts.clone().unwrap_or_default(),
+        userns_mode: a.userns.clone().unwrap_or_default(),
+        shm_size: a.shm_size.unwrap_or(0),
+        sysctls: (!sysctls.is_empty()).then_some(sysctls),
+        cpu_shares: a.cpu_shares.unwrap_or(0),
+        cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
+        blkio_weight: a.blkio_weight.map(i64::from).unwrap_or(0),
+        cpu_period: a.cpu_period.unwrap_or(0),
+        cpu_quota: a.cpu_quota.unwrap_or(0),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
+        devices,
+        memory_reservation: a.memory_reservation.unwrap_or(0),
+        memory_swap: a.memory_swap.unwrap_or(0),
+        // docker sends both always (-1: the daemon's default swappiness)
+        memory_swappiness: Some(swappiness),
+        oom_kill_disable: Some(a.oom_kill_disable),
+        ulimits: ulimits.into_values().collect(),
         ..Default::default()
     };
     let req = models::ContainerCreateRequest {
@@ -183,7 +455,18 @@ pub fn create_body(a: &RunArgs) -> Result<Value, String> {
             endpoints_config: endpoints.into_iter().collect(),
         },
     };
-    serde_json::to_value(&req).map_err(|e| e.to_string())
+    let mut body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
+    // HostConfig fields berth-api's model does not carry (yet), sent as
+    // the docker CLI sends them
+    let hc = &mut body["HostConfig"];
+    if !a.device_cgroup_rule.is_empty() {
+        hc["DeviceCgroupRules"] = json!(a.device_cgroup_rule);
+    }
+    if !cdi.is_empty() {
+        hc["DeviceRequests"] = json!([{"Driver": "cdi", "Count": 0, "DeviceIDs": cdi,
+            "Capabilities": null, "Options": null}]);
+    }
+    Ok(body)
 }
 
 /// The pull `run`/`create` do (`--pull always`, or `missing` when the
@@ -225,6 +508,9 @@ async fn create(c: &mut Client, a: &RunArgs) -> Result<(String, Value), Fail> {
             a.pull
         )));
     }
+    // docker: the ID file is made before any pull or request, and removed
+    // again unless an ID was written to it
+    let cidfile = CidFile::create(a.cidfile.as_deref()).map_err(fail125)?;
     // docker: the image reference is parsed (and normalized) before
     // anything is sent; a digest-only ID is not a reference
     let named = crate::registry::Reference::parse(&a.image)
@@ -276,7 +562,76 @@ async fn create(c: &mut Client, a: &RunArgs) -> Result<(String, Value), Fail> {
             eprintln!("WARNING: {w}");
         }
     }
-    Ok((resp["Id"].as_str().unwrap_or_default().to_string(), body))
+    let id = resp["Id"].as_str().unwrap_or_default().to_string();
+    if let Some(cidfile) = cidfile {
+        cidfile.write(&id).map_err(fail125)?;
+    }
+    Ok((id, body))
+}
+
+/// `--cidfile`: created empty before the container is (an existing file
+/// is docker's "container ID file found" error), the ID written after;
+/// dropped without an ID (a failed create), the file is removed.
+struct CidFile {
+    path: String,
+    file: Option<std::fs::File>,
+}
+
+/// The messages of a `--cidfile` failure, which `create` reports as
+/// plain errors (status 1) and `run` as `docker: ...` (125).
+const CIDFILE_ERRORS: [&str; 3] = [
+    "container ID file found",
+    "failed to create the container ID file",
+    "failed to write the container ID to the file",
+];
+
+impl CidFile {
+    fn create(path: Option<&str>) -> Result<Option<CidFile>, String> {
+        let Some(path) = path.filter(|p| !p.is_empty()) else {
+            return Ok(None);
+        };
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(format!(
+                "container ID file found, make sure the other container isn't running or delete {path}"
+            ));
+        }
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| {
+                format!(
+                    "failed to create the container ID file: open {path}: {}",
+                    io_text(&e)
+                )
+            })?;
+        Ok(Some(CidFile {
+            path: path.to_string(),
+            file: Some(file),
+        }))
+    }
+
+    fn write(mut self, id: &str) -> Result<(), String> {
+        use std::io::Write;
+        let mut f = self.file.take().expect("open until written");
+        f.write_all(id.as_bytes()).map_err(|e| {
+            let _ = std::fs::remove_file(&self.path);
+            format!(
+                "failed to write the container ID to the file: write {}: {}",
+                self.path,
+                io_text(&e)
+            )
+        })
+    }
+}
+
+impl Drop for CidFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// `berth create`: prints the new container's full ID.
@@ -285,7 +640,13 @@ async fn create(c: &mut Client, a: &RunArgs) -> Result<(String, Value), Fail> {
 /// flag errors stay 125.
 pub async fn create_cmd(c: &mut Client, a: RunArgs) -> CmdResult {
     let (id, _) = create(c, &a).await.map_err(|f| match f.msg {
-        Some(m) if f.code == 125 && m.starts_with("Error response from daemon") => Fail::msg(m),
+        Some(m)
+            if f.code == 125
+                && (m.starts_with("Error response from daemon")
+                    || CIDFILE_ERRORS.iter().any(|p| m.starts_with(p))) =>
+        {
+            Fail::msg(m)
+        }
         msg => Fail { msg, code: f.code },
     })?;
     out(&format!("{id}\n"));
@@ -444,7 +805,15 @@ pub async fn run(c: &mut Client, a: RunArgs) -> CmdResult {
             code: 1,
         });
     }
-    let (id, body) = create(c, &a).await?;
+    // docker's run maps what its create step fails with (the ID file's
+    // errors among them) as a start error: 127 for "no such file or directory"
+    let (id, body) = create(c, &a).await.map_err(|f| match f.msg {
+        Some(m) if CIDFILE_ERRORS.iter().any(|p| m.starts_with(p)) => Fail {
+            code: start_error_code(&m),
+            msg: Some(m),
+        },
+        msg => Fail { msg, code: f.code },
+    })?;
     if a.detach {
         if let Err(e) = c.post(&format!("/containers/{id}/start"), None).await {
             let m = e.to_string();
@@ -1226,7 +1595,12 @@ mod tests {
     use clap::Parser;
 
     fn run_args(args: &[&str]) -> RunArgs {
-        match crate::cli::Cli::try_parse_from(["berth", "run"].iter().chain(args))
+        let argv: Vec<String> = ["berth", "run"]
+            .iter()
+            .chain(args)
+            .map(|s| s.to_string())
+            .collect();
+        match crate::cli::Cli::try_parse_from(crate::cli::end_run_options(&argv).iter())
             .unwrap()
             .cmd
         {
@@ -1334,6 +1708,256 @@ mod tests {
         assert_eq!(hc["Init"], true);
         assert_eq!(hc["AutoRemove"], true);
         assert_eq!(hc["NetworkMode"], "none");
+    }
+
+    /// The flags docker's CLI maps into HostConfig/Config, as it sends
+    /// them (captured from docker 28's create request; tests/run_flags.rs
+    /// compares with the docker CLI itself).
+    #[test]
+    fn create_body_maps_resource_and_namespace_flags() {
+        let b = create_body(&run_args(&[
+            "--ulimit",
+            "nofile=10:20",
+            "--ulimit",
+            "core=5",
+            "--ulimit",
+            "nofile=11:21",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "--shm-size",
+            "64m",
+            "--pid",
+            "host",
+            "--ipc",
+            "private",
+            "--uts",
+            "host",
+            "--userns",
+            "host",
+            "--cgroupns",
+            "private",
+            "--group-add",
+            "10",
+            "-c",
+            "512",
+            "--cpuset-cpus",
+            "0",
+            "--cpuset-mems",
+            "0",
+            "--cpu-period",
+            "100000",
+            "--cpu-quota",
+            "50000",
+            "--memory-swap",
+            "1g",
+            "--memory-reservation",
+            "32m",
+            "--memory-swappiness",
+            "10",
+            "--oom-kill-disable",
+            "--oom-score-adj",
+            "-5",
+            "--log-driver",
+            "json-file",
+            "--log-opt",
+            "max-size=1m",
+            "--log-opt",
+            "foo",
+            "--volumes-from",
+            "a:ro",
+            "--cgroup-parent",
+            "/p",
+            "--blkio-weight",
+            "300",
+            "--cidfile",
+            "/nonexistent/cid",
+            "--device",
+            "/dev/null",
+            "--device",
+            "/dev/zero:/dev/z:r",
+            "--device",
+            "/dev/full:rw",
+            "--device",
+            "vendor.com/gpu=all",
+            "--device-cgroup-rule",
+            "c 1:3 rwm",
+            "busybox",
+        ]))
+        .unwrap();
+        let hc = &b["HostConfig"];
+        assert_eq!(
+            hc["Ulimits"],
+            json!([{"Name": "core", "Soft": 5, "Hard": 5}, {"Name": "nofile", "Soft": 11, "Hard": 21}])
+        );
+        assert_eq!(hc["Sysctls"], json!({"net.ipv4.ip_forward": "1"}));
+        assert_eq!(hc["ShmSize"], 64 << 20);
+        assert_eq!(
+            [
+                &hc["PidMode"],
+                &hc["IpcMode"],
+                &hc["UTSMode"],
+                &hc["UsernsMode"],
+                &hc["CgroupnsMode"]
+            ],
+            ["host", "private", "host", "host", "private"]
+        );
+        assert_eq!(hc["GroupAdd"], json!(["10"]));
+        assert_eq!(hc["CpuShares"], 512);
+        assert_eq!(
+            (&hc["CpusetCpus"], &hc["CpusetMems"]),
+            (&json!("0"), &json!("0"))
+        );
+        assert_eq!(
+            (&hc["CpuPeriod"], &hc["CpuQuota"]),
+            (&json!(100000), &json!(50000))
+        );
+        assert_eq!(hc["MemorySwap"], 1i64 << 30);
+        assert_eq!(hc["MemoryReservation"], 32 << 20);
+        assert_eq!(hc["MemorySwappiness"], 10);
+        assert_eq!(hc["OomKillDisable"], true);
+        assert_eq!(hc["OomScoreAdj"], -5);
+        assert_eq!(
+            hc["LogConfig"],
+            json!({"Type": "json-file", "Config": {"foo": "", "max-size": "1m"}})
+        );
+        assert_eq!(hc["VolumesFrom"], json!(["a:ro"]));
+        assert_eq!(hc["CgroupParent"], "/p");
+        assert_eq!(hc["BlkioWeight"], 300);
+        assert_eq!(hc["ContainerIDFile"], "/nonexistent/cid");
+        assert_eq!(
+            hc["Devices"],
+            json!([
+                {"PathOnHost": "/dev/null", "PathInContainer": "/dev/null", "CgroupPermissions": "rwm"},
+                {"PathOnHost": "/dev/zero", "PathInContainer": "/dev/z", "CgroupPermissions": "r"},
+                {"PathOnHost": "/dev/full", "PathInContainer": "/dev/full", "CgroupPermissions": "rw"}
+            ])
+        );
+        assert_eq!(
+            hc["DeviceRequests"],
+            json!([{"Driver": "cdi", "Count": 0, "DeviceIDs": ["vendor.com/gpu=all"],
+                "Capabilities": null, "Options": null}])
+        );
+        assert_eq!(hc["DeviceCgroupRules"], json!(["c 1:3 rwm"]));
+        // what docker sends when none of these is given
+        let b = create_body(&run_args(&["busybox"])).unwrap();
+        let hc = &b["HostConfig"];
+        assert_eq!(
+            (&hc["MemorySwappiness"], &hc["OomKillDisable"]),
+            (&json!(-1), &json!(false))
+        );
+        assert_eq!(hc["LogConfig"], json!({"Type": "", "Config": {}}));
+        assert!(b.get("Healthcheck").is_none());
+        assert!(hc["DeviceCgroupRules"].is_null() && hc["DeviceRequests"].is_null());
+    }
+
+    /// `--device` as docker's validateLinuxPath + parseLinuxDevice.
+    #[test]
+    fn device_specs() {
+        let d = |h: &str, c: &str, p: &str| models::DeviceMapping {
+            path_on_host: h.into(),
+            path_in_container: c.into(),
+            cgroup_permissions: p.into(),
+        };
+        for (spec, want) in [
+            ("/dev/a/./b/", d("/dev/a/b", "/dev/a/b", "rwm")),
+            ("/dev/a/:rw", d("/dev/a", "/dev/a", "rw")),
+            ("/dev/a/:/b/", d("/dev/a/", "/b", "rwm")),
+            ("/dev/a:/b/c/..:mw", d("/dev/a", "/b/c/..", "mw")),
+        ] {
+            assert_eq!(parse_device(spec), Ok(want), "{spec}");
+        }
+        for (spec, e) in [
+            ("a:b:c:d", "bad format for path: a:b:c:d"),
+            ("", "bad format for path: "),
+            (":/x", "bad format for path: :/x"),
+            ("/dev/a:b", "b is not an absolute path"),
+            ("/dev/a:", " is not an absolute path"),
+            ("/dev/a:rr", "rr is not an absolute path"),
+            ("rel", "rel is not an absolute path"),
+            ("/dev/a:/b:x", "bad mode specified: x"),
+            ("/dev/a:/b:", "bad mode specified: "),
+        ] {
+            assert_eq!(parse_device(spec), Err(e.to_string()), "{spec:?}");
+        }
+        assert!(is_cdi_name("nvidia.com/gpu=0") && is_cdi_name("vendor.com/class=a:b"));
+        assert!(!is_cdi_name("/dev/a=b") && !is_cdi_name("vendor.com/class="));
+    }
+
+    /// Config.Healthcheck as the docker CLI builds it, and its errors.
+    #[test]
+    fn healthcheck_flags() {
+        let h = |args: &[&str]| {
+            let mut v = args.to_vec();
+            v.push("busybox");
+            create_body(&run_args(&v)).map(|b| b.get("Healthcheck").cloned())
+        };
+        assert_eq!(
+            h(&[
+                "--health-cmd",
+                "true",
+                "--health-interval",
+                "1m30s",
+                "--health-retries",
+                "3",
+                "--health-start-period",
+                "1.5s",
+                "--health-timeout",
+                "100ms",
+                "--health-start-interval",
+                "2s"
+            ]),
+            Ok(Some(
+                json!({"Test": ["CMD-SHELL", "true"], "Interval": 90_000_000_000i64,
+                "Timeout": 100_000_000, "StartPeriod": 1_500_000_000,
+                "StartInterval": 2_000_000_000, "Retries": 3})
+            ))
+        );
+        assert_eq!(
+            h(&["--health-retries", "2"]),
+            Ok(Some(json!({"Retries": 2})))
+        );
+        assert_eq!(
+            h(&["--no-healthcheck"]),
+            Ok(Some(json!({"Test": ["NONE"]})))
+        );
+        assert_eq!(h(&["--health-interval", "0s"]), Ok(None));
+        assert_eq!(
+            h(&["--no-healthcheck", "--health-timeout", "1s"]),
+            Err("--no-healthcheck conflicts with --health-* options".into())
+        );
+        assert_eq!(
+            h(&["--health-start-interval", "-1s"]),
+            Err("--health-start-interval cannot be negative".into())
+        );
+    }
+
+    /// Label files then `-l`, the later of a name winning; docker's kvfile
+    /// rules (comments, blank lines and lines without `=` skipped).
+    #[test]
+    fn label_files() {
+        let dir = tempfile_dir();
+        let f = dir.join("labels");
+        std::fs::write(&f, "a=1\n# c\n\n  b=2\nbare\nz=\n").unwrap();
+        let f = f.to_str().unwrap().to_string();
+        let l = build_labels(&["a=3".into(), "q".into()], std::slice::from_ref(&f)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&l).unwrap(),
+            json!({"a": "3", "b": "2", "q": "", "z": ""})
+        );
+        std::fs::write(&f, "c d=1\n").unwrap();
+        assert_eq!(
+            build_labels(&[], std::slice::from_ref(&f)),
+            Err(format!(
+                "invalid env file ({f}): variable 'c d' contains whitespaces"
+            ))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("berth-cli-labels-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
 
     #[test]

@@ -76,7 +76,7 @@ fn split_cp_arg(arg: &str) -> (String, String) {
 }
 
 /// Go's `filepath.Clean`.
-fn clean(p: &str) -> String {
+pub(crate) fn clean(p: &str) -> String {
     let abs = p.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {

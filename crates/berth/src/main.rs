@@ -411,7 +411,7 @@ fn real_main(argv: &[String]) -> i32 {
         Some(c) => c,
         None => {
             let mut cmd = Cli::command();
-            let matches = match cmd.try_get_matches_from_mut(argv) {
+            let matches = match cmd.try_get_matches_from_mut(cli::end_run_options(argv).iter()) {
                 Ok(m) => m,
                 Err(e) => return clap_failure(e, argv),
             };
