@@ -36,7 +36,9 @@ use serde::{Deserialize, Serialize};
 
 pub use attach::SelfAttach;
 pub use mounts::Layout;
-pub use resources::{default_allowed_devices, device_rules_for, shares_to_weight, swap_to_v2};
+pub use resources::{
+    default_allowed_devices, defaults_not_redefined, device_rules_for, shares_to_weight, swap_to_v2,
+};
 pub use stats::{BlkioEntry, BlkioStats, CpuStats, MemoryStats, PidsStats, Stats};
 
 use mounts::{own_cgroups, under_mount, Mounts};
@@ -442,9 +444,12 @@ impl Cgroup {
         self.set_with_devices(resources, &[])
     }
 
-    /// Applies `linux.resources`, plus an `rwm` allow rule for each entry of
-    /// `linux.devices` (the spec requires those devices to be usable), plus
-    /// runc's default device allowlist ([`default_allowed_devices`]).
+    /// Applies `linux.resources`, then runc's default device allowlist
+    /// ([`default_allowed_devices`]) less the rules of default nodes that
+    /// `linux.devices` redefines ([`defaults_not_redefined`]). As with runc,
+    /// `linux.devices` entries get no rule of their own: access to them is
+    /// what `linux.resources.devices` grants (dockerd writes a rule with
+    /// each `--device`'s permissions).
     ///
     /// * memory: v1 `memory.limit_in_bytes`, `memory.soft_limit_in_bytes`
     ///   (reservation), `memory.memsw.limit_in_bytes` (swap = memory+swap,

@@ -87,8 +87,36 @@ pub fn default_allowed_devices() -> Vec<LinuxDeviceCgroup> {
     ]
 }
 
-/// An `rwm` allow rule for each `linux.devices` entry (config-linux.md
-/// "Devices": the runtime makes them available in the container). FIFOs
+/// The container paths of runc's default devices that have a rule in
+/// [`default_allowed_devices`], in its order (`None` for rules with no node).
+const DEFAULT_RULE_PATHS: [Option<&str>; 11] = [
+    None,
+    None,
+    Some("/dev/null"),
+    Some("/dev/random"),
+    Some("/dev/full"),
+    Some("/dev/tty"),
+    Some("/dev/zero"),
+    Some("/dev/urandom"),
+    None,
+    None,
+    None,
+];
+
+/// [`default_allowed_devices`] without the rules of default nodes whose
+/// path `linux.devices` defines again (runc's `createDevices`: the spec's
+/// device takes the place of the default one, rule included).
+pub fn defaults_not_redefined(linux_devices: &[LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
+    default_allowed_devices()
+        .into_iter()
+        .zip(DEFAULT_RULE_PATHS)
+        .filter(|(_, p)| p.is_none_or(|p| !linux_devices.iter().any(|d| d.path() == Path::new(p))))
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// An `rwm` allow rule for each `linux.devices` entry (not applied by
+/// [`Cgroup::set_with_devices`], which, as runc, gives them none). FIFOs
 /// (`p`) get none: the devices controller does not govern them.
 pub fn device_rules_for(devices: &[LinuxDevice]) -> Vec<LinuxDeviceCgroup> {
     devices
@@ -251,11 +279,13 @@ pub(crate) fn set_v1(cg: &Cgroup, r: &LinuxResources, linux_devices: &[LinuxDevi
     if let Some(b) = r.block_io() {
         set_v1_blkio(cg, b)?;
     }
-    // Devices: spec rules in order, then linux.devices, then the defaults.
+    // Devices: the spec's rules in order, then runc's defaults (those of a
+    // path linux.devices redefines left out, as runc's createDevices).
+    // linux.devices get no rule of their own: the engine grants access
+    // (dockerd writes one with the --device permissions), as with runc.
     if let Some(dir) = cg.path_of("devices") {
         let mut rules: Vec<LinuxDeviceCgroup> = r.devices().clone().unwrap_or_default();
-        rules.extend(device_rules_for(linux_devices));
-        rules.extend(default_allowed_devices());
+        rules.extend(defaults_not_redefined(linux_devices));
         write_device_rules_v1(dir, &rules)?;
     } else if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(Error::ControllerMissing {
@@ -708,7 +738,8 @@ pub(crate) fn set_v2(cg: &Cgroup, r: &LinuxResources, linux_devices: &[LinuxDevi
         }
     }
     let rules = r.devices().clone().unwrap_or_default();
-    let allows_all = rules.iter().all(|r| r.allow()) && device_rules_for(linux_devices).is_empty();
+    let _ = linux_devices; // no rules of their own (see set_v1)
+    let allows_all = rules.iter().all(|r| r.allow());
     if !allows_all {
         return Err(Error::Unsupported(
             "device rules on cgroup v2 need a BPF_PROG_TYPE_CGROUP_DEVICE program, which berth-cgroups does not build yet"

@@ -458,6 +458,42 @@ fn device_rules_v1() {
     assert_clean(&name);
 }
 
+/// `linux.devices` get no rule of their own (as with runc: the spec's
+/// rules grant access, dockerd writes one per `--device`), and a default
+/// node they redefine loses its default rule.
+#[test]
+fn linux_devices_get_no_rule_and_replace_defaults_v1() {
+    require_root();
+    let name = unique("devld");
+    let _sweep = Sweep(name.clone());
+    let cg = Cgroup::new(&abs(&name), &name).unwrap();
+    let Some(dir) = cg.path_of("devices").map(|p| p.to_path_buf()) else {
+        return; // cgroup v2 only
+    };
+    cg.create().unwrap();
+    let devs: Vec<oci_spec::runtime::LinuxDevice> = serde_json::from_str(
+        r#"[{"path":"/dev/lat","type":"c","major":10,"minor":259},
+            {"path":"/dev/null","type":"c","major":1,"minor":11}]"#,
+    )
+    .unwrap();
+    cg.set_with_devices(
+        &resources(
+            r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":259,"access":"r"}]}"#,
+        ),
+        &devs,
+    )
+    .unwrap();
+    let list = read(&dir.join("devices.list"));
+    assert!(list.contains("c 10:259 r\n"), "{list}");
+    assert!(
+        !list.contains("c 1:3 ") && !list.contains("c 1:11 "),
+        "{list}"
+    );
+    assert!(list.contains("c 1:5 rwm"), "{list}");
+    cg.destroy().unwrap();
+    assert_clean(&name);
+}
+
 /// Rules apply in order even where one repeats: an allow after a deny of
 /// the same device is written again (only a repeat with no rule of the
 /// other kind in between is skipped).

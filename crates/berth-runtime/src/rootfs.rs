@@ -230,10 +230,15 @@ pub(crate) fn prepare(plan: &RootfsPlan) -> Result<()> {
     }
     if !dev_is_bound {
         create_devices(plan, &default_devices(), true)?;
-        default_links(rootfs)?;
     }
     if let Some(devs) = linux.and_then(|l| l.devices().as_ref()) {
         create_devices(plan, devs, false)?;
+    }
+    // After the config's devices, as runc's setupPtmx: a host /dev/ptmx
+    // among them (a privileged container's) becomes the pts/ptmx link of
+    // the container's own devpts instance.
+    if !dev_is_bound {
+        default_links(rootfs)?;
     }
     if let Some(c) = &plan.console {
         let dst = rootfs.join("dev/console");
