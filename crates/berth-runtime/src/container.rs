@@ -340,6 +340,16 @@ fn set_stdio(stdio: &Stdio) -> Result<()> {
     Ok(())
 }
 
+/// Makes the process the leader of a new session and process group (as
+/// runc's init and exec processes are, terminal or not), so that a
+/// container program signalling its own group (`kill 0`, a shell's
+/// `trap 'kill 0' EXIT`) reaches its own processes and never the
+/// monitor or runtime that started it.
+fn new_session() -> Result<()> {
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    Ok(())
+}
+
 /// Opens a pty in the container's devpts, sends the master over
 /// `console`, and makes the slave the process's controlling terminal and
 /// stdio. Returns the slave's path.
@@ -477,6 +487,8 @@ fn init_child(
     }
     if let Some(c) = &l.console {
         setup_terminal(c, l.process, l.new_mountns)?;
+    } else {
+        new_session()?;
     }
     process::enter_cwd(l.process.cwd())?;
     if l.new_mountns {
@@ -635,6 +647,8 @@ fn exec_child(
     expect(sync.as_fd(), T_GO, "the go signal")?;
     if let Some(c) = &l.console {
         setup_terminal(c, l.process, false)?;
+    } else {
+        new_session()?;
     }
     process::enter_cwd(l.process.cwd())?;
     process::set_rlimits(l.process)?;

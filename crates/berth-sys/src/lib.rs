@@ -333,16 +333,42 @@ pub fn exit_now(code: i32) -> ! {
 /// SIGSTOP) back to `SIG_DFL`. An exec keeps ignored dispositions, and
 /// Rust's runtime ignores SIGPIPE, so a container process must call this
 /// before its execve to start the user program with default signals.
+/// Signals 32 and 33, which glibc reserves for itself (its `sigaction`
+/// refuses them with EINVAL), are reset with the raw `rt_sigaction(2)`:
+/// an engine started with them ignored must not hand that on to
+/// containers (dockerd's containers start with `SigIgn: 0`).
 pub fn reset_signal_dispositions() {
+    /// The kernel's `struct sigaction` (x86_64 and aarch64 layout).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: installing SIG_DFL registers no handler code, so no Rust
-        // function can be entered asynchronously; invalid numbers (32/33,
-        // reserved by glibc) just fail with EINVAL, which we ignore.
+        // SAFETY: rt_sigaction reads one kernel sigaction from `dfl`, which
+        // outlives the call, and writes nothing (old action pointer null);
+        // SIG_DFL registers no handler code, so no Rust function can be
+        // entered asynchronously. The size argument is the kernel's
+        // sigset size (8 bytes). Errors (none expected) are ignored.
         unsafe {
-            libc::signal(sig, libc::SIG_DFL);
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig as libc::c_long,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8 as libc::c_long,
+            );
         }
     }
 }
