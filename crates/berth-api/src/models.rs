@@ -469,11 +469,14 @@ pub struct MountSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeviceMapping {
-    /// Host device node.
+    /// Host device node (or a directory of them).
+    #[serde(default)]
     pub path_on_host: String,
     /// Path in the container.
+    #[serde(default)]
     pub path_in_container: String,
-    /// `rwm`.
+    /// `rwm` or a subset: the device cgroup access granted.
+    #[serde(default)]
     pub cgroup_permissions: String,
 }
 
@@ -630,9 +633,13 @@ pub struct HostConfig {
     /// Memory nodes allowed.
     #[serde(default)]
     pub cpuset_mems: String,
-    /// Devices.
+    /// Host devices to add (`--device`).
     #[serde(default, deserialize_with = "null_default")]
     pub devices: Vec<DeviceMapping>,
+    /// Device cgroup rules (`--device-cgroup-rule`, `"c 1:3 rwm"`); null
+    /// when none were given, as dockerd shows it.
+    #[serde(default)]
+    pub device_cgroup_rules: Option<Vec<String>>,
     /// Memory soft limit.
     #[serde(default)]
     pub memory_reservation: i64,
@@ -733,6 +740,37 @@ pub struct ContainerState {
     pub started_at: String,
     /// RFC 3339 nano; `0001-01-01T00:00:00Z` when never.
     pub finished_at: String,
+    /// Health-check state: only for a container with a healthcheck that
+    /// has been started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// `State.Health` (swagger `Health`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    /// Consecutive failures counted.
+    pub failing_streak: i64,
+    /// The last probes' results, oldest first (at most 5).
+    #[serde(default, deserialize_with = "null_default")]
+    pub log: Vec<HealthcheckResult>,
+}
+
+/// One probe's result in `State.Health.Log` (swagger `HealthcheckResult`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthcheckResult {
+    /// RFC 3339 nano: when the probe started.
+    pub start: String,
+    /// RFC 3339 nano: when it ended.
+    pub end: String,
+    /// 0 healthy, 1 unhealthy, -1 not run to its end (timeout, error).
+    pub exit_code: i64,
+    /// Its stdout and stderr, at most 4096 bytes (then `...`).
+    pub output: String,
 }
 
 /// Response of `GET /containers/{id}/json` (swagger `ContainerInspectResponse`).

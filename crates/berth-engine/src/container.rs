@@ -74,6 +74,11 @@ pub struct StateRec {
     pub error: String,
     /// Killed by the OOM killer.
     pub oom_killed: bool,
+    /// Health-check state (`crate::health`): set at the first start of a
+    /// container with a probe; probe results change it in memory only and
+    /// are saved with the record's next write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<berth_api::models::Health>,
 }
 
 /// Everything berthd keeps about a container.
@@ -155,6 +160,8 @@ pub struct Container {
     pub op: tokio::sync::Mutex<()>,
     /// Attach sessions waiting for the container to start.
     pub pending_attach: Mutex<AttachState>,
+    /// The healthcheck's probe task (`crate::health`).
+    pub health: Mutex<crate::health::HealthCtl>,
 }
 
 /// A waiting attach session: told (with an ack channel) when the monitor
@@ -187,6 +194,7 @@ impl Container {
             snap: watch::channel(snap).0,
             op: tokio::sync::Mutex::new(()),
             pending_attach: Mutex::new(AttachState::default()),
+            health: Mutex::new(Default::default()),
         }
     }
 

@@ -23,7 +23,9 @@ pub mod cgroup_pool;
 mod changes;
 mod commit;
 pub mod container;
+pub mod devices;
 pub mod events;
+pub mod health;
 mod images;
 pub mod leftovers;
 pub mod logs;
@@ -268,6 +270,13 @@ impl Engine {
                 match monitor::connect(&sock, &Request::Wait).await {
                     Ok(conn) => {
                         c.attach_live(true);
+                        // A running container's probing starts over.
+                        if rec.state.status == Status::Running
+                            && rec.config.healthcheck.is_some()
+                            && c.update(health::reset_for_start)
+                        {
+                            self.health_open(&c);
+                        }
                         self.watch_exit(c.clone(), conn, None);
                     }
                     Err(_) => {
@@ -424,9 +433,10 @@ impl Engine {
         if let Some(v) = ic.volumes.clone() {
             config.volumes.get_or_insert_with(BTreeMap::new).extend(v);
         }
-        if config.healthcheck.is_none() {
-            config.healthcheck = ic.healthcheck.clone();
-        }
+        // dockerd checks the create's healthcheck, then merges it with the
+        // image's field by field (crate::health).
+        health::validate(config.healthcheck.as_ref())?;
+        config.healthcheck = health::merge(config.healthcheck.take(), ic.healthcheck.as_ref());
         if config.shell.is_none() {
             config.shell = ic.shell.clone();
         }
@@ -681,6 +691,7 @@ impl Engine {
                 format!("failed to create task for container: {}", e.message),
             ))
         })?;
+        devices::apply(&rec.host_config, &mut spec).map_err(fail)?;
         seccomp_profile::apply(&rec.host_config, &mut spec).map_err(fail)?;
         self.net.adjust_spec(self, &rec, &mut spec).map_err(fail)?;
         util::write_replace(
@@ -795,7 +806,7 @@ impl Engine {
                 )));
             }
         };
-        c.update(|r| {
+        let probe = c.update(|r| {
             r.state.status = Status::Running;
             r.state.pid = pid as i64;
             r.state.started_ns = now_ns();
@@ -803,7 +814,11 @@ impl Engine {
             r.state.error.clear();
             r.state.oom_killed = false;
             r.manually_stopped = false;
+            health::reset_for_start(r)
         });
+        if probe {
+            self.health_open(c);
+        }
         c.snap.send_modify(|s| s.running = true);
         self.event(c, "start", &[]);
         self.watch_exit(c.clone(), waitc, child);
@@ -829,6 +844,8 @@ impl Engine {
 
     async fn on_exit(&self, c: Arc<Container>, rec: ExitRecord) {
         c.attach_live(false);
+        // Probing ends with the container (saved with the update below).
+        self.health_close(&c);
         self.net.release(&c.id).await;
         self.release_volumes(&c.id, &c.get().volumes);
         let was_started = c.get().state.status.is_live();
@@ -1006,6 +1023,7 @@ impl Engine {
                 )));
             }
         }
+        self.health_close(c);
         c.update(|r| r.state.status = Status::Removing);
         // A monitor still tearing down removes the container's cgroup and
         // mount itself; one that was killed left them (crate::leftovers).
@@ -1090,7 +1108,11 @@ impl Engine {
         let r = c.get();
         let now = now_ns();
         let status = match r.state.status {
-            Status::Running => format!("Up {}", human_duration(now - r.state.started_ns)),
+            Status::Running => format!(
+                "Up {}{}",
+                human_duration(now - r.state.started_ns),
+                health::status_suffix(&r)
+            ),
             Status::Paused => format!("Up {} (Paused)", human_duration(now - r.state.started_ns)),
             Status::Exited => format!(
                 "Exited ({}) {} ago",
@@ -1195,6 +1217,12 @@ impl Engine {
                 error: st.error.clone(),
                 started_at: time_or_zero(st.started_ns),
                 finished_at: time_or_zero(st.finished_ns),
+                health: st.health.clone().map(|mut h| {
+                    if h.status.is_empty() {
+                        h.status = "unhealthy".into();
+                    }
+                    h
+                }),
             },
             image: r.image_id.clone(),
             resolv_conf_path: c.dir.join("resolv.conf").display().to_string(),
@@ -1241,6 +1269,13 @@ impl Engine {
                 return Err(ApiError::invalid(format!("invalid filter '{k}'")));
             }
         }
+        for v in opts.filters.get("health").into_iter().flatten() {
+            if !["starting", "healthy", "unhealthy", "none"].contains(&v.as_str()) {
+                return Err(ApiError::invalid(format!(
+                    "Unrecognised filter value for health: {v}"
+                )));
+            }
+        }
         let mut all: Vec<Arc<Container>> = self
             .containers
             .read()
@@ -1269,6 +1304,7 @@ impl Engine {
                         .contains(v.trim_start_matches('/'))
                 })
                 && ok("status", &|v| v == r.state.status.as_str())
+                && ok("health", &|v| v == health::filter_value(&r))
                 && ok("exited", &|v| {
                     r.state.status == Status::Exited
                         && v.parse::<i64>().ok() == Some(r.state.exit_code)
@@ -1815,6 +1851,8 @@ impl Backend for Engine {
         monitor::call(&monitor::socket(&c.run_dir), &Request::Pause)
             .await
             .map_err(ApiError::system)?;
+        // As dockerd: no probes while paused, and the status reads unhealthy.
+        self.health_close(&c);
         c.update(|r| r.state.status = Status::Paused);
         self.event(&c, "pause", &[]);
         Ok(())
@@ -1833,6 +1871,7 @@ impl Backend for Engine {
             .await
             .map_err(ApiError::system)?;
         c.update(|r| r.state.status = Status::Running);
+        self.health_open(&c);
         self.event(&c, "unpause", &[]);
         Ok(())
     }

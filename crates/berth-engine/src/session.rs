@@ -271,8 +271,8 @@ pub async fn attach(
 
 /// An exec request ready to go to the monitor.
 pub struct PendingExec {
-    req: Request,
-    sock: std::path::PathBuf,
+    pub(crate) req: Request,
+    pub(crate) sock: std::path::PathBuf,
 }
 
 impl Engine {
@@ -382,7 +382,7 @@ impl Engine {
         Ok(conn)
     }
 
-    fn exec_done(&self, id: &str, entry: &Mutex<ExecEntry>, code: Option<i64>) {
+    pub(crate) fn exec_done(&self, id: &str, entry: &Mutex<ExecEntry>, code: Option<i64>) {
         let c = {
             let mut e = entry.lock().expect("exec");
             e.running = false;
