@@ -38,8 +38,7 @@ pub(crate) struct DnsServer {
     stop: Arc<AtomicBool>,
     addr: SocketAddr,
     threads: Vec<JoinHandle<()>>,
-    /// The serving sockets, shut down to wake their threads.
-    udp: UdpSocket,
+    /// The listener, shut down to wake its accepting thread.
     tcp: TcpListener,
 }
 
@@ -47,8 +46,10 @@ impl DnsServer {
     /// Binds `addr` (UDP and TCP) and serves on threads of its own.
     pub(crate) fn start(addr: SocketAddr, resolve: Resolver) -> std::io::Result<DnsServer> {
         let sock = UdpSocket::bind(addr)?;
+        // The UDP loop looks at `stop` at least this often (see Drop).
+        sock.set_read_timeout(Some(UDP_STOP_POLL))?;
         let tcp = TcpListener::bind(addr)?;
-        let (udp_h, tcp_h) = (sock.try_clone()?, tcp.try_clone()?);
+        let tcp_h = tcp.try_clone()?;
         let stop = Arc::new(AtomicBool::new(false));
         let (st, r) = (stop.clone(), resolve.clone());
         let udp_t = std::thread::Builder::new()
@@ -62,23 +63,27 @@ impl DnsServer {
             stop,
             addr,
             threads: vec![udp_t, tcp_t],
-            udp: udp_h,
             tcp: tcp_h,
         })
     }
 }
 
+/// Longest time the UDP serving loop blocks before it looks at its stop
+/// flag again (the fallback when no wake-up packet can reach it).
+const UDP_STOP_POLL: Duration = Duration::from_millis(500);
+
 impl Drop for DnsServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking recv and accept. shutdown(2) wakes both on
-        // Linux even for an unconnected UDP socket (it returns ENOTCONN but
-        // still marks the socket shut and wakes its waiters); it also works
-        // when the gateway address is already gone (bridge deleted under
-        // the daemon), where a wake-up packet could not be sent.
-        let _ = socket2::SockRef::from(&self.udp).shutdown(std::net::Shutdown::Both);
+        // Wake the blocking accept: shutdown(2) works even when the
+        // gateway address is already gone (bridge deleted under the
+        // daemon). Not the UDP socket: a recv_from woken by shutdown
+        // returns no peer address, on which std's recv_from panics
+        // (`len >= size_of::<sockaddr_in>()`), and a panic aborts berthd
+        // (seen at `docker network rm`). The UDP loop is woken by the
+        // packet below, or sees `stop` within UDP_STOP_POLL.
         let _ = socket2::SockRef::from(&self.tcp).shutdown(std::net::Shutdown::Both);
-        // Belt and braces: a packet and a connection from the host itself.
+        // A packet and a connection from the host itself.
         if let Ok(s) = UdpSocket::bind(SocketAddr::new(self.addr.ip(), 0)) {
             let _ = s.send_to(&[], self.addr);
         }
