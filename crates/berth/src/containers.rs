@@ -15,6 +15,20 @@ use crate::stream::{pump, Outcome};
 use crate::term;
 use crate::{out, CmdResult, Fail};
 
+/// The lines of a `--env-file` / `--label-file`, as the docker CLI reads
+/// them: leading whitespace trimmed, blank lines and `#` comments skipped.
+/// Errors: `open FILE: <reason>` when it cannot be read.
+fn key_value_lines(file: &str) -> Result<Vec<String>, String> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("open {file}: {}", io_text(&e)))?;
+    Ok(text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
 /// `-e`/`--env-file` to the API's `Env` list: `KEY=VAL` kept, a bare
 /// `KEY` takes the local value (dropped when unset), env-file lines that
 /// are blank or start with `#` are skipped. Errors with docker's texts.
@@ -28,18 +42,12 @@ pub fn build_env(env: &[String], files: &[String]) -> Result<Vec<String>, String
         }
     };
     for file in files {
-        let text =
-            std::fs::read_to_string(file).map_err(|e| format!("open {file}: {}", io_text(&e)))?;
-        for line in text.lines() {
-            let line = line.trim_start();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
+        for line in key_value_lines(file)? {
             let key = line.split('=').next().unwrap_or("");
             if key.is_empty() || key.contains(char::is_whitespace) {
                 return Err(format!("variable '{key}' contains whitespaces"));
             }
-            push(line);
+            push(&line);
         }
     }
     for e in env {
@@ -163,13 +171,7 @@ pub fn build_labels(
 ) -> Result<std::collections::BTreeMap<String, String>, String> {
     let mut out = std::collections::BTreeMap::new();
     for file in files {
-        let text =
-            std::fs::read_to_string(file).map_err(|e| format!("open {file}: {}", io_text(&e)))?;
-        for line in text.lines() {
-            let line = line.trim_start();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
+        for line in key_value_lines(file)? {
             let Some((k, v)) = line.split_once('=') else {
                 continue;
             };
